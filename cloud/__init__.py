@@ -1,0 +1,1 @@
+"""Stratus: an OpenStack-compatible compute cloud controller."""

@@ -1,0 +1,1 @@
+"""What every API shares: error shapes, microversions, request ids."""

@@ -1,0 +1,132 @@
+"""OpenStack error bodies for every API error, and the exceptions views raise.
+
+Compute and image errors look like Nova's: `{"itemNotFound": {"code": 404,
+"message": "..."}}`; identity errors look like Keystone's: `{"error":
+{"code": 401, "title": "Unauthorized", "message": "..."}}`.
+"""
+
+import logging
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+log = logging.getLogger(__name__)
+
+NOVA_ERROR_KEYS = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "notAcceptable",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    500: "computeFault",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+    504: "gatewayTimeout",
+}
+
+KEYSTONE_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
+
+
+class BadRequest(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "badRequest"
+
+
+class Forbidden(exceptions.APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "forbidden"
+
+
+class NotFound(exceptions.APIException):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "itemNotFound"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflictingRequest"
+
+
+class NotAcceptable(exceptions.APIException):
+    status_code = status.HTTP_406_NOT_ACCEPTABLE
+    default_code = "notAcceptable"
+
+
+class GatewayTimeout(exceptions.APIException):
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_code = "gatewayTimeout"
+
+
+def error_body(path: str, code: int, message: str) -> dict:
+    if path.startswith("/identity"):
+        return {
+            "error": {"code": code, "title": KEYSTONE_TITLES.get(code, "Error"), "message": message}
+        }
+    return {NOVA_ERROR_KEYS.get(code, "computeFault"): {"code": code, "message": message}}
+
+
+def flatten_detail(detail) -> str:
+    """One readable sentence from DRF's nested validation details."""
+    if isinstance(detail, dict):
+        parts = []
+        for key, value in detail.items():
+            text = flatten_detail(value)
+            parts.append(text if key == "non_field_errors" else f"{key}: {text}")
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(flatten_detail(item) for item in detail)
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    request = context.get("request")
+    path = request.path if request is not None else ""
+    if isinstance(exc, exceptions.ParseError):
+        exc = BadRequest(f"Malformed request body: {exc.detail}")
+    if isinstance(exc, Http404):
+        exc = NotFound(str(exc) or "The resource could not be found.")
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        log.exception("Unexpected error handling %s", path, exc_info=exc)
+        return Response(
+            error_body(
+                path,
+                500,
+                "Unexpected API Error. Please report this "
+                "at your cloud's support with the request id.",
+            ),
+            status=500,
+        )
+    detail = getattr(exc, "detail", None)
+    if isinstance(exc, exceptions.NotAuthenticated):
+        message = "The request you have made requires authentication."
+    else:
+        message = flatten_detail(detail) if detail is not None else str(exc)
+    response.data = error_body(path, response.status_code, message)
+    return response
+
+
+def json_404(request, exception=None):
+    return JsonResponse(
+        error_body(request.path, 404, "The resource could not be found."), status=404
+    )
+
+
+def json_500(request):
+    return JsonResponse(error_body(request.path, 500, "Unexpected API Error."), status=500)

@@ -1,0 +1,1 @@
+"""The conductor: build orchestration and every database write on behalf of compute hosts."""

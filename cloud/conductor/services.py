@@ -1,0 +1,313 @@
+"""Conductor services: scheduling hand-offs, build outcomes, terminations, heartbeats.
+
+Each function is safe to run twice with the same input (tasks are acked
+late and may be redelivered): it locks the instance, looks at where it
+stands, and does only what is still missing.
+"""
+
+import logging
+from datetime import timedelta
+
+from celery import chain
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cloud.celery import app
+from cloud.hosts.services import compute_node_report
+from cloud.instances import actions
+from cloud.instances.models import Instance, InstanceAction, RequestSpec
+from cloud.instances.services import instance_mark_deleted
+from cloud.instances.states import TaskState, VmState
+from cloud.payloads import (
+    BuildFailure,
+    BuildRequest,
+    HostReport,
+    InstanceSpec,
+    SpawnResult,
+    Terminated,
+    TerminateRequest,
+)
+from cloud.rpc import cast_compute
+from cloud.scheduler.placement import InventorySpec, allocations_delete, provider_sync
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
+BUILD_EVENT = "compute_build_and_run_instance"
+
+
+def instance_spec(instance: Instance) -> InstanceSpec:
+    flavor = instance.flavor
+    return InstanceSpec(
+        uuid=str(instance.uuid),
+        name=instance.domain_name,
+        display_name=instance.display_name,
+        hostname=instance.hostname,
+        project_id=instance.project_id,
+        user_id=instance.user_id,
+        flavor={
+            k: flavor[k]
+            for k in (
+                "name",
+                "memory_mb",
+                "vcpus",
+                "root_gb",
+                "ephemeral_gb",
+                "swap",
+                "extra_specs",
+            )
+        },
+        image=dict(instance.image_meta),
+        metadata=dict(instance.metadata),
+    )
+
+
+def _schedule_after_commit(spec: RequestSpec, request_id: str) -> None:
+    """Ask the scheduler, then hand its answer to `conductor.schedule_done`."""
+    message = {
+        "instance_uuid": str(spec.instance_uuid),
+        "project_id": spec.project_id,
+        "resources": spec.resources,
+        "ignore_hosts": list(spec.ignore_hosts),
+        "attempt": spec.num_attempts,
+        "request_id": request_id,
+    }
+    transaction.on_commit(
+        lambda: chain(
+            app.signature("scheduler.select_destinations", args=(message,)),
+            app.signature("conductor.schedule_done"),
+        ).apply_async()
+    )
+
+
+@transaction.atomic
+def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
+    for uuid in instance_uuids:
+        spec = RequestSpec.objects.select_for_update().filter(instance_uuid=uuid).first()
+        instance = Instance.objects.filter(uuid=uuid, deleted=False).first()
+        if spec is None or instance is None or instance.task_state != TaskState.SCHEDULING:
+            continue
+        if spec.num_attempts == 0:
+            spec.num_attempts = 1
+            spec.save(update_fields=["num_attempts", "updated_at"])
+            actions.event_start(
+                instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT, host=None
+            )
+        _schedule_after_commit(spec, request_id)
+
+
+def _fail_build(
+    instance: Instance, request_id: str, message: str, details: str, host: str | None
+) -> None:
+    now = timezone.now()
+    Instance.objects.filter(pk=instance.pk).update(
+        vm_state=VmState.ERROR,
+        task_state=None,
+        host=host,
+        node=host,
+        updated_at=now,
+    )
+    allocations_delete(consumer_id=str(instance.uuid))
+    actions.fault_record(
+        instance_uuid=str(instance.uuid), code=500, message=message, details=details, host=host
+    )
+    actions.action_finish(instance_uuid=str(instance.uuid), request_id=request_id, message="Error")
+
+
+@transaction.atomic
+def schedule_done(*, selection: dict) -> None:
+    uuid = selection["instance_uuid"]
+    request_id = selection["request_id"]
+    instance = Instance.objects.select_for_update().filter(uuid=uuid).first()
+    if instance is None or instance.deleted or instance.task_state != TaskState.SCHEDULING:
+        # Deleted (or moved on) while the scheduler worked: give back what it took.
+        if instance is None or instance.deleted:
+            allocations_delete(consumer_id=uuid)
+        return
+    if selection.get("error"):
+        actions.event_finish(
+            instance_uuid=uuid,
+            request_id=request_id,
+            event=SCHEDULE_EVENT,
+            host=None,
+            result="Error",
+            details=selection["error"],
+        )
+        _fail_build(instance, request_id, selection["error"], "", None)
+        return
+    host = selection["host"]
+    Instance.objects.filter(pk=instance.pk).update(
+        host=host, node=host, task_state=TaskState.SPAWNING, updated_at=timezone.now()
+    )
+    actions.event_finish(
+        instance_uuid=uuid,
+        request_id=request_id,
+        event=SCHEDULE_EVENT,
+        host=host,
+        result="Success",
+        details=f"attempt {selection['attempt']} on {host}",
+    )
+    actions.event_start(instance_uuid=uuid, request_id=request_id, event=BUILD_EVENT, host=host)
+    request = BuildRequest(
+        instance=instance_spec(instance).to_dict(),
+        request_id=request_id,
+        attempt=selection["attempt"],
+    )
+    cast_compute(host, "compute.build_and_run_instance", request.to_dict())
+
+
+@transaction.atomic
+def instance_spawned(*, result: SpawnResult) -> None:
+    instance = Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    if instance is None:
+        return
+    if instance.deleted:
+        # Deleted locally while this host built it: remove the orphan guest.
+        cast_compute(
+            result.host,
+            "compute.terminate_instance",
+            TerminateRequest(
+                instance_uuid=result.instance_uuid,
+                name=instance.domain_name,
+                request_id=result.request_id,
+            ).to_dict(),
+        )
+        return
+    if instance.vm_state != VmState.BUILDING or instance.host != result.host:
+        return
+    now = timezone.now()
+    updates = {
+        "vm_state": VmState.ACTIVE,
+        "power_state": result.power_state,
+        "launched_at": now,
+        "progress": 100,
+        "updated_at": now,
+    }
+    if instance.task_state == TaskState.SPAWNING:
+        updates["task_state"] = None
+    Instance.objects.filter(pk=instance.pk).update(**updates)
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=BUILD_EVENT,
+        host=result.host,
+        result="Success",
+    )
+    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
+
+
+@transaction.atomic
+def build_failed(*, failure: BuildFailure) -> None:
+    """Free the claim on the failed host; reschedule elsewhere or give up with a fault."""
+    uuid = failure.instance_uuid
+    instance = Instance.objects.select_for_update().filter(uuid=uuid).first()
+    if instance is None or instance.deleted:
+        allocations_delete(consumer_id=uuid)
+        return
+    if instance.vm_state != VmState.BUILDING or instance.host != failure.host:
+        return
+    actions.event_finish(
+        instance_uuid=uuid,
+        request_id=failure.request_id,
+        event=BUILD_EVENT,
+        host=failure.host,
+        result="Error",
+        traceback=failure.details,
+        details=failure.message,
+    )
+    if instance.task_state == TaskState.DELETING:
+        instance_mark_deleted(instance=instance)
+        return
+    spec = RequestSpec.objects.select_for_update().get(instance_uuid=uuid)
+    if spec.num_attempts >= max(1, settings.SCHEDULER_MAX_ATTEMPTS):
+        message = (
+            f"Build of instance {uuid} failed on {spec.num_attempts} host(s); "
+            f"last error on {failure.host}: {failure.message}"
+        )
+        _fail_build(instance, failure.request_id, message[:255], failure.details, failure.host)
+        return
+    allocations_delete(consumer_id=uuid)
+    spec.ignore_hosts = [*spec.ignore_hosts, failure.host]
+    spec.num_attempts += 1
+    spec.save(update_fields=["ignore_hosts", "num_attempts", "updated_at"])
+    Instance.objects.filter(pk=instance.pk).update(
+        host=None, node=None, task_state=TaskState.SCHEDULING, updated_at=timezone.now()
+    )
+    actions.event_start(
+        instance_uuid=uuid, request_id=failure.request_id, event=SCHEDULE_EVENT, host=None
+    )
+    _schedule_after_commit(spec, failure.request_id)
+
+
+@transaction.atomic
+def instance_terminated(*, terminated: Terminated) -> None:
+    instance = Instance.objects.select_for_update().filter(uuid=terminated.instance_uuid).first()
+    if instance is None or instance.deleted:
+        return
+    instance_mark_deleted(instance=instance)
+    actions.event_finish(
+        instance_uuid=terminated.instance_uuid,
+        request_id=terminated.request_id,
+        event="compute_terminate_instance",
+        host=terminated.host,
+        result="Success",
+    )
+    actions.action_finish(instance_uuid=terminated.instance_uuid, request_id=terminated.request_id)
+
+
+def compute_heartbeat(*, report: HostReport) -> None:
+    """Record the host as alive and keep its placement inventory in step."""
+    with transaction.atomic():
+        compute_node_report(report=report)
+        provider_sync(
+            name=report.host,
+            inventories={
+                "VCPU": InventorySpec(
+                    total=report.vcpus, allocation_ratio=settings.CPU_ALLOCATION_RATIO
+                ),
+                "MEMORY_MB": InventorySpec(
+                    total=report.memory_mb,
+                    reserved=min(settings.RESERVED_HOST_MEMORY_MB, report.memory_mb),
+                    allocation_ratio=settings.RAM_ALLOCATION_RATIO,
+                ),
+                "DISK_GB": InventorySpec(
+                    total=report.local_gb, allocation_ratio=settings.DISK_ALLOCATION_RATIO
+                ),
+            },
+        )
+
+
+def builds_reap_stuck(*, timeout_seconds: int) -> int:
+    """Fail builds stuck past their deadline, saying in which step, and free their claims."""
+    deadline = timezone.now() - timedelta(seconds=timeout_seconds)
+    reaped = 0
+    stuck = Instance.objects.filter(
+        vm_state=VmState.BUILDING, deleted=False, updated_at__lt=deadline
+    ).values_list("uuid", flat=True)
+    for uuid in list(stuck[:500]):
+        with transaction.atomic():
+            instance = Instance.objects.select_for_update().get(uuid=uuid)
+            if instance.vm_state != VmState.BUILDING or instance.updated_at >= deadline:
+                continue
+            request_id = instance_create_request_id(instance)
+            step = instance.task_state or "build"
+            where = f" on {instance.host}" if instance.host else ""
+            _fail_build(
+                instance,
+                request_id,
+                f"Build timed out after {timeout_seconds}s in step '{step}'{where}.",
+                "",
+                instance.host,
+            )
+            reaped += 1
+    return reaped
+
+
+def instance_create_request_id(instance: Instance) -> str:
+    return (
+        InstanceAction.objects.filter(instance_uuid=instance.uuid, action="create")
+        .values_list("request_id", flat=True)
+        .first()
+        or ""
+    )

@@ -1,0 +1,1 @@
+"""Compute hosts: registration, capacity as reported, heartbeats, enablement."""

@@ -1,0 +1,33 @@
+"""One row per compute host (its service and its hypervisor node together)."""
+
+import uuid
+
+from django.db import models
+
+
+class ComputeNode(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    host = models.CharField(max_length=255, unique=True)
+    hypervisor_hostname = models.CharField(max_length=255, blank=True, default="")
+    hypervisor_type = models.CharField(max_length=64, blank=True, default="")
+    hypervisor_version = models.BigIntegerField(default=0)
+    libvirt_uri = models.CharField(max_length=255, blank=True, default="")
+    vcpus = models.PositiveIntegerField(default=0)
+    memory_mb = models.PositiveBigIntegerField(default=0)
+    local_gb = models.PositiveBigIntegerField(default=0)
+    cpu_info = models.JSONField(default=dict, blank=True)
+    payload_version = models.CharField(max_length=16, blank=True, default="")
+    availability_zone = models.CharField(max_length=255, default="nova")
+    disabled = models.BooleanField(default=False)
+    disabled_reason = models.CharField(max_length=255, blank=True, default="")
+    forced_down = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["host"]
+
+    def __str__(self) -> str:
+        return self.host

@@ -1,0 +1,1 @@
+"""Identity: projects, users, roles, role assignments and tokens (Keystone v3 subset)."""

@@ -1,0 +1,59 @@
+"""Identity reads: role lookups and token validation."""
+
+from django.utils import timezone
+
+from cloud.identity.context import RequestContext, expand_roles
+from cloud.identity.models import RoleAssignment, Token
+
+
+def roles_for(*, user_id: str, project_id: str) -> list[str]:
+    names = RoleAssignment.objects.filter(user_id=user_id, project_id=project_id).values_list(
+        "role__name", flat=True
+    )
+    return expand_roles(set(names))
+
+
+def token_context(*, digest: str) -> RequestContext | None:
+    """The context of a valid token: not expired, not revoked, user and project enabled."""
+    token = (
+        Token.objects.select_related("user", "project")
+        .filter(digest=digest, revoked=False, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    project = token.project
+    if project is not None and not project.enabled:
+        return None
+    roles = roles_for(user_id=token.user_id, project_id=project.id) if project else []
+    if project is not None and not roles:
+        return None
+    return RequestContext(
+        user_id=token.user_id,
+        user_name=token.user.username,
+        project_id=project.id if project else None,
+        project_name=project.name if project else None,
+        roles=roles,
+        expires_at=token.expires_at,
+        audit_id=token.audit_id,
+    )
+
+
+def session_context(*, user) -> RequestContext | None:
+    """Context for a browser session: the user's default (or first) project."""
+    project = user.default_project
+    if project is None:
+        assignment = RoleAssignment.objects.select_related("project").filter(user=user).first()
+        project = assignment.project if assignment else None
+    if project is None or not project.enabled:
+        return None
+    roles = roles_for(user_id=user.id, project_id=project.id)
+    if not roles:
+        return None
+    return RequestContext(
+        user_id=user.id,
+        user_name=user.username,
+        project_id=project.id,
+        project_name=project.name,
+        roles=roles,
+    )

@@ -1,0 +1,1 @@
+"""Images: the image catalogue and its Glance v2 API subset."""

@@ -1,0 +1,48 @@
+"""Image records, shaped like Glance v2 images."""
+
+import uuid
+
+from django.db import models
+
+
+class ImageStatus(models.TextChoices):
+    QUEUED = "queued"
+    SAVING = "saving"
+    ACTIVE = "active"
+    KILLED = "killed"
+    DELETED = "deleted"
+    DEACTIVATED = "deactivated"
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public"
+    PRIVATE = "private"
+    SHARED = "shared"
+    COMMUNITY = "community"
+
+
+class Image(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255, db_index=True)
+    status = models.CharField(max_length=16, choices=ImageStatus, default=ImageStatus.QUEUED)
+    visibility = models.CharField(max_length=16, choices=Visibility, default=Visibility.SHARED)
+    owner = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    disk_format = models.CharField(max_length=16, blank=True, default="")
+    container_format = models.CharField(max_length=16, blank=True, default="")
+    size = models.BigIntegerField(null=True, blank=True)
+    virtual_size = models.BigIntegerField(null=True, blank=True)
+    checksum = models.CharField(max_length=32, blank=True, default="")
+    os_hash_algo = models.CharField(max_length=64, blank=True, default="")
+    os_hash_value = models.CharField(max_length=128, blank=True, default="")
+    min_disk = models.PositiveIntegerField(default=0)
+    min_ram = models.PositiveIntegerField(default=0)
+    protected = models.BooleanField(default=False)
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name

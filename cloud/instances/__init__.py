@@ -1,0 +1,1 @@
+"""Instances: flavors, servers, their actions, events and faults, and the state machine."""

@@ -1,0 +1,74 @@
+"""Instance actions and events: the record of who did what to a server, and how it went."""
+
+from django.utils import timezone
+
+from cloud.instances.models import InstanceAction, InstanceActionEvent, InstanceFault
+
+
+def action_start(
+    *, instance_uuid: str, action: str, request_id: str, user_id: str, project_id: str
+) -> InstanceAction:
+    return InstanceAction.objects.create(
+        instance_uuid=instance_uuid,
+        action=action,
+        request_id=request_id,
+        user_id=user_id,
+        project_id=project_id,
+        start_time=timezone.now(),
+    )
+
+
+def _action(instance_uuid: str, request_id: str) -> InstanceAction | None:
+    return InstanceAction.objects.filter(instance_uuid=instance_uuid, request_id=request_id).first()
+
+
+def event_start(*, instance_uuid: str, request_id: str, event: str, host: str | None) -> None:
+    action = _action(instance_uuid, request_id)
+    if action is not None:
+        InstanceActionEvent.objects.create(
+            action=action, event=event, start_time=timezone.now(), host=host
+        )
+
+
+def event_finish(
+    *,
+    instance_uuid: str,
+    request_id: str,
+    event: str,
+    host: str | None,
+    result: str,
+    traceback: str | None = None,
+    details: str | None = None,
+) -> None:
+    """Finish the latest open event of that name (or record one finished now)."""
+    action = _action(instance_uuid, request_id)
+    if action is None:
+        return
+    now = timezone.now()
+    open_event = action.events.filter(event=event, finish_time__isnull=True).order_by("-id").first()
+    if open_event is None:
+        open_event = InstanceActionEvent(action=action, event=event, start_time=now)
+    open_event.finish_time = now
+    open_event.result = result
+    open_event.host = host or open_event.host
+    open_event.traceback = traceback
+    open_event.details = details
+    open_event.save()
+
+
+def action_finish(*, instance_uuid: str, request_id: str, message: str | None = None) -> None:
+    InstanceAction.objects.filter(instance_uuid=instance_uuid, request_id=request_id).update(
+        finish_time=timezone.now(), message=message, updated_at=timezone.now()
+    )
+
+
+def fault_record(
+    *, instance_uuid: str, code: int, message: str, details: str = "", host: str | None = None
+) -> InstanceFault:
+    return InstanceFault.objects.create(
+        instance_uuid=instance_uuid,
+        code=code,
+        message=message[:255],
+        details=details,
+        host=host,
+    )

@@ -1,0 +1,75 @@
+from django.contrib import admin
+
+from cloud.instances.models import (
+    Flavor,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+)
+
+
+@admin.register(Flavor)
+class FlavorAdmin(admin.ModelAdmin):
+    list_display = ["name", "flavorid", "vcpus", "memory_mb", "root_gb", "is_public", "disabled"]
+    list_filter = ["is_public", "disabled"]
+    search_fields = ["name", "flavorid"]
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = [
+        "display_name",
+        "uuid",
+        "vm_state",
+        "task_state",
+        "power_state",
+        "host",
+        "flavor_name",
+        "project_id",
+        "created_at",
+        "deleted",
+    ]
+    list_filter = ["vm_state", "task_state", "host", "deleted"]
+    search_fields = ["display_name", "uuid", "project_id", "host"]
+    readonly_fields = [
+        "uuid",
+        "created_at",
+        "updated_at",
+        "launched_at",
+        "terminated_at",
+        "deleted_at",
+    ]
+
+    @admin.display(description="flavor")
+    def flavor_name(self, instance: Instance) -> str:
+        return instance.flavor.get("name", "")
+
+
+class EventInline(admin.TabularInline):
+    model = InstanceActionEvent
+    extra = 0
+    readonly_fields = ["event", "start_time", "finish_time", "result", "host", "details"]
+    exclude = ["traceback"]
+
+
+@admin.register(InstanceAction)
+class InstanceActionAdmin(admin.ModelAdmin):
+    list_display = [
+        "action",
+        "instance_uuid",
+        "request_id",
+        "user_id",
+        "start_time",
+        "finish_time",
+        "message",
+    ]
+    list_filter = ["action"]
+    search_fields = ["instance_uuid", "request_id"]
+    inlines = [EventInline]
+
+
+@admin.register(InstanceFault)
+class InstanceFaultAdmin(admin.ModelAdmin):
+    list_display = ["instance_uuid", "code", "message", "host", "created_at"]
+    search_fields = ["instance_uuid", "message"]

@@ -1,0 +1,175 @@
+"""Response bodies of the compute API, shaped per microversion as Nova shapes them."""
+
+import hashlib
+
+from cloud.api.microversions import APIVersion
+from cloud.identity.context import RequestContext
+from cloud.instances.models import Flavor, Instance, InstanceFault
+from cloud.instances.states import api_status
+
+PROGRESS_STATUSES = {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
+
+
+def _iso(value) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _usg(value) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def links(base: str, collection: str, item_id: str) -> list[dict]:
+    return [
+        {"rel": "self", "href": f"{base}/compute/v2.1/{collection}/{item_id}"},
+        {"rel": "bookmark", "href": f"{base}/compute/{collection}/{item_id}"},
+    ]
+
+
+def flavor_summary(flavor: Flavor, base: str, version: APIVersion) -> dict:
+    body = {
+        "id": flavor.flavorid,
+        "name": flavor.name,
+        "links": links(base, "flavors", flavor.flavorid),
+    }
+    if version.at_least("2.55"):
+        body["description"] = flavor.description
+    return body
+
+
+def flavor_detail(flavor: Flavor, base: str, version: APIVersion) -> dict:
+    body = flavor_summary(flavor, base, version)
+    body.update(
+        {
+            "ram": flavor.memory_mb,
+            "disk": flavor.root_gb,
+            "vcpus": flavor.vcpus,
+            "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral_gb,
+            "OS-FLV-DISABLED:disabled": flavor.disabled,
+            "swap": flavor.swap if (flavor.swap or version.at_least("2.75")) else "",
+            "rxtx_factor": flavor.rxtx_factor,
+            "os-flavor-access:is_public": flavor.is_public,
+        }
+    )
+    if version.at_least("2.61"):
+        body["extra_specs"] = dict(flavor.extra_specs)
+    return body
+
+
+def server_summary(instance: Instance, base: str) -> dict:
+    uuid = str(instance.uuid)
+    return {"id": uuid, "name": instance.display_name, "links": links(base, "servers", uuid)}
+
+
+def _host_id(instance: Instance) -> str:
+    if not instance.host:
+        return ""
+    return hashlib.sha224(f"{instance.project_id}{instance.host}".encode()).hexdigest()
+
+
+def _flavor(instance: Instance, base: str, version: APIVersion) -> dict:
+    flavor = instance.flavor
+    if version.at_least("2.47"):
+        return {
+            "vcpus": flavor["vcpus"],
+            "ram": flavor["memory_mb"],
+            "disk": flavor["root_gb"],
+            "ephemeral": flavor["ephemeral_gb"],
+            "swap": flavor["swap"],
+            "original_name": flavor["name"],
+            "extra_specs": dict(flavor["extra_specs"]),
+        }
+    flavorid = flavor["flavorid"]
+    return {"id": flavorid, "links": [links(base, "flavors", flavorid)[1]]}
+
+
+def _fault(fault: InstanceFault, context: RequestContext) -> dict:
+    body = {"code": fault.code, "created": _iso(fault.created_at), "message": fault.message}
+    if context.is_admin or fault.code != 500:
+        body["details"] = fault.details
+    return body
+
+
+def server_detail(
+    instance: Instance,
+    base: str,
+    version: APIVersion,
+    context: RequestContext,
+    fault: InstanceFault | None = None,
+    host_status: str | None = None,
+) -> dict:
+    uuid = str(instance.uuid)
+    status = api_status(instance.vm_state, instance.task_state)
+    image = (
+        {"id": instance.image_ref, "links": [links(base, "images", instance.image_ref)[1]]}
+        if instance.image_ref
+        else ""
+    )
+    body = {
+        "id": uuid,
+        "name": instance.display_name,
+        "status": status,
+        "tenant_id": instance.project_id,
+        "user_id": instance.user_id,
+        "metadata": dict(instance.metadata),
+        "hostId": _host_id(instance),
+        "image": image,
+        "flavor": _flavor(instance, base, version),
+        "created": _iso(instance.created_at),
+        "updated": _iso(instance.updated_at),
+        "addresses": {},
+        "accessIPv4": instance.access_ip_v4 or "",
+        "accessIPv6": instance.access_ip_v6 or "",
+        "links": links(base, "servers", uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": instance.availability_zone or "nova",
+        "config_drive": "True" if instance.config_drive else "",
+        "key_name": instance.key_name,
+        "OS-SRV-USG:launched_at": _usg(instance.launched_at),
+        "OS-SRV-USG:terminated_at": _usg(instance.terminated_at),
+        "OS-EXT-STS:task_state": instance.task_state,
+        "OS-EXT-STS:vm_state": instance.vm_state,
+        "OS-EXT-STS:power_state": instance.power_state,
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [],
+    }
+    if status in PROGRESS_STATUSES:
+        body["progress"] = instance.progress
+    if context.is_admin:
+        body.update(
+            {
+                "OS-EXT-SRV-ATTR:host": instance.host,
+                "OS-EXT-SRV-ATTR:hypervisor_hostname": instance.node,
+                "OS-EXT-SRV-ATTR:instance_name": instance.domain_name,
+            }
+        )
+        if version.at_least("2.3"):
+            body.update(
+                {
+                    "OS-EXT-SRV-ATTR:reservation_id": instance.reservation_id,
+                    "OS-EXT-SRV-ATTR:launch_index": instance.launch_index,
+                    "OS-EXT-SRV-ATTR:hostname": instance.hostname,
+                    "OS-EXT-SRV-ATTR:kernel_id": "",
+                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                    "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                    "OS-EXT-SRV-ATTR:user_data": None,
+                }
+            )
+        if version.at_least("2.16"):
+            body["host_status"] = host_status or ""
+    if version.at_least("2.9"):
+        body["locked"] = False
+    if version.at_least("2.19"):
+        body["description"] = instance.display_description
+    if version.at_least("2.26"):
+        body["tags"] = []
+    if version.at_least("2.63"):
+        body["trusted_image_certificates"] = None
+    if version.at_least("2.71"):
+        body["server_groups"] = []
+    if version.at_least("2.73"):
+        body["locked_reason"] = None
+    if version.at_least("2.96"):
+        body["pinned_availability_zone"] = None
+    if fault is not None and status == "ERROR":
+        body["fault"] = _fault(fault, context)
+    return body

@@ -1,0 +1,138 @@
+"""Request bodies of the compute API, validated before any row is written."""
+
+import base64
+import binascii
+import re
+
+from django.conf import settings
+from rest_framework import serializers
+
+NAME_RE = re.compile(r"^(?! )[^\x00-\x1f\x7f]*(?<! )$")
+
+SERVER_KEYS = {
+    "name",
+    "imageRef",
+    "flavorRef",
+    "min_count",
+    "max_count",
+    "networks",
+    "metadata",
+    "availability_zone",
+    "key_name",
+    "description",
+    "accessIPv4",
+    "accessIPv6",
+    "config_drive",
+    "user_data",
+    "block_device_mapping_v2",
+    "security_groups",
+    "OS-DCF:diskConfig",
+    "return_reservation_id",
+    "adminPass",
+}
+
+
+class _Name(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=255, allow_blank=False, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be a string")
+        value = super().to_internal_value(data)
+        if not NAME_RE.match(value):
+            raise serializers.ValidationError(
+                "must not start or end with a space, nor contain control characters"
+            )
+        return value
+
+
+class _Ref(serializers.Field):
+    """flavorRef / imageRef: a string (or an int for flavors, as some clients send)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (str, int)):
+            raise serializers.ValidationError("must be a string")
+        value = str(data).strip()
+        if len(value) > 255:
+            raise serializers.ValidationError("is too long (255 characters at most)")
+        return value
+
+    def to_representation(self, value):
+        return value
+
+
+class _Metadata(serializers.DictField):
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.CharField(max_length=255, allow_blank=True), **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > 128:
+            raise serializers.ValidationError("at most 128 items")
+        for key in value:
+            if not 1 <= len(key) <= 255:
+                raise serializers.ValidationError("keys must be 1 to 255 characters")
+        return value
+
+
+class ServerCreateSerializer(serializers.Serializer):
+    name = _Name()
+    imageRef = _Ref(required=False)
+    flavorRef = _Ref()
+    min_count = serializers.IntegerField(min_value=1, required=False, default=1)
+    max_count = serializers.IntegerField(min_value=1, required=False, default=None)
+    networks = serializers.JSONField(required=False)
+    metadata = _Metadata(required=False, default=dict)
+    availability_zone = serializers.CharField(max_length=255, required=False, allow_null=True)
+    key_name = serializers.CharField(max_length=255, required=False, allow_null=True)
+    description = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False, allow_null=True)
+    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False, allow_null=True)
+    config_drive = serializers.BooleanField(required=False, default=False)
+    user_data = serializers.CharField(max_length=65535, required=False, allow_null=True)
+    block_device_mapping_v2 = serializers.ListField(
+        child=serializers.DictField(), required=False, max_length=32
+    )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("'server' must be an object")
+        unknown = sorted(set(data) - SERVER_KEYS)
+        if unknown:
+            raise serializers.ValidationError(
+                f"Additional properties are not allowed ({', '.join(map(repr, unknown))} "
+                f"{'was' if len(unknown) == 1 else 'were'} unexpected)"
+            )
+        return super().to_internal_value(data)
+
+    def validate_networks(self, value):
+        if value in ("none", "auto"):
+            return value
+        if not isinstance(value, list):
+            raise serializers.ValidationError("must be 'none', 'auto' or a list of networks")
+        for item in value:
+            if not isinstance(item, dict):
+                raise serializers.ValidationError("each network must be an object")
+        return value
+
+    def validate_user_data(self, value):
+        if value is None:
+            return value
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError("must be base64-encoded") from exc
+        return value
+
+    def validate(self, attrs):
+        attrs["max_count"] = attrs.get("max_count") or attrs["min_count"]
+        if attrs["min_count"] > attrs["max_count"]:
+            raise serializers.ValidationError("min_count must be <= max_count")
+        if attrs["max_count"] > settings.MAX_INSTANCES_PER_REQUEST:
+            raise serializers.ValidationError(
+                f"max_count may be at most {settings.MAX_INSTANCES_PER_REQUEST} per request"
+            )
+        return attrs

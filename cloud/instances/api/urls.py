@@ -1,0 +1,19 @@
+from django.urls import path
+
+from cloud.instances.api import flavors, servers, versions
+
+v21 = "compute/v2.1"
+
+urlpatterns = [
+    path("compute", versions.ComputeVersionsView.as_view()),
+    path("compute/", versions.ComputeVersionsView.as_view()),
+    path(v21, versions.ComputeV21View.as_view()),
+    path(f"{v21}/", versions.ComputeV21View.as_view(), name="compute-v21"),
+    path(f"{v21}/flavors", flavors.FlavorListView.as_view(), name="flavor-list"),
+    path(f"{v21}/flavors/detail", flavors.FlavorDetailListView.as_view()),
+    path(f"{v21}/flavors/<str:flavor_id>", flavors.FlavorView.as_view(), name="flavor-detail"),
+    path(f"{v21}/servers", servers.ServerListView.as_view(), name="server-list"),
+    path(f"{v21}/servers/detail", servers.ServerDetailListView.as_view()),
+    path(f"{v21}/servers/<str:server_id>", servers.ServerView.as_view(), name="server-detail"),
+    path(f"{v21}/servers/<str:server_id>/diagnostics", servers.ServerDiagnosticsView.as_view()),
+]

@@ -1,0 +1,150 @@
+"""Flavors (API level) and instances with their actions, events and faults (cell level).
+
+Instances copy their flavor and image metadata at create time, as Nova does:
+a flavor or image changed or deleted later does not change running servers,
+and cell-level rows hold no foreign key to API-level ones.
+"""
+
+import uuid
+
+from django.db import models
+
+from cloud.instances.states import PowerState, VmState
+
+
+class Flavor(models.Model):
+    flavorid = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255, unique=True)
+    memory_mb = models.PositiveIntegerField()
+    vcpus = models.PositiveIntegerField()
+    root_gb = models.PositiveIntegerField(default=0)
+    ephemeral_gb = models.PositiveIntegerField(default=0)
+    swap = models.PositiveIntegerField(default=0)
+    rxtx_factor = models.FloatField(default=1.0)
+    is_public = models.BooleanField(default=True)
+    disabled = models.BooleanField(default=False)
+    description = models.TextField(null=True, blank=True)
+    extra_specs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["flavorid"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def snapshot(self) -> dict:
+        """What an instance keeps of its flavor."""
+        return {
+            "flavorid": self.flavorid,
+            "name": self.name,
+            "memory_mb": self.memory_mb,
+            "vcpus": self.vcpus,
+            "root_gb": self.root_gb,
+            "ephemeral_gb": self.ephemeral_gb,
+            "swap": self.swap,
+            "rxtx_factor": self.rxtx_factor,
+            "extra_specs": dict(self.extra_specs),
+        }
+
+
+class Instance(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    display_name = models.CharField(max_length=255)
+    display_description = models.CharField(max_length=255, null=True, blank=True)
+    hostname = models.CharField(max_length=255, blank=True, default="")
+    project_id = models.CharField(max_length=64, db_index=True)
+    user_id = models.CharField(max_length=64)
+    reservation_id = models.CharField(max_length=32, blank=True, default="")
+    launch_index = models.PositiveIntegerField(default=0)
+
+    flavor = models.JSONField()
+    image_ref = models.CharField(max_length=64, blank=True, default="")
+    image_meta = models.JSONField(default=dict, blank=True)
+    key_name = models.CharField(max_length=255, null=True, blank=True)
+    user_data = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    config_drive = models.BooleanField(default=False)
+    availability_zone = models.CharField(max_length=255, null=True, blank=True)
+    access_ip_v4 = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    access_ip_v6 = models.GenericIPAddressField(protocol="IPv6", null=True, blank=True)
+
+    vm_state = models.CharField(max_length=32, default=VmState.BUILDING, db_index=True)
+    task_state = models.CharField(max_length=32, null=True, blank=True)
+    power_state = models.PositiveSmallIntegerField(default=PowerState.NOSTATE)
+    progress = models.PositiveSmallIntegerField(default=0)
+    host = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    node = models.CharField(max_length=255, null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project_id", "deleted", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.uuid})"
+
+    @property
+    def domain_name(self) -> str:
+        """The hypervisor-side name, Nova's `instance-%08x` template."""
+        return f"instance-{self.id:08x}"
+
+
+class InstanceAction(models.Model):
+    instance_uuid = models.UUIDField(db_index=True)
+    action = models.CharField(max_length=255)
+    request_id = models.CharField(max_length=255, db_index=True)
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    project_id = models.CharField(max_length=64, blank=True, default="")
+    start_time = models.DateTimeField()
+    finish_time = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=255, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+
+
+class InstanceActionEvent(models.Model):
+    action = models.ForeignKey(InstanceAction, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=255)
+    start_time = models.DateTimeField()
+    finish_time = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=255, null=True, blank=True)
+    traceback = models.TextField(null=True, blank=True)
+    host = models.CharField(max_length=255, null=True, blank=True)
+    details = models.TextField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start_time", "id"]
+
+
+class InstanceFault(models.Model):
+    instance_uuid = models.UUIDField(db_index=True)
+    code = models.PositiveSmallIntegerField()
+    message = models.CharField(max_length=255)
+    details = models.TextField(blank=True, default="")
+    host = models.CharField(max_length=255, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class RequestSpec(models.Model):
+    """What the scheduler must satisfy for one instance (API level, as in Nova)."""
+
+    instance_uuid = models.UUIDField(unique=True)
+    project_id = models.CharField(max_length=64)
+    resources = models.JSONField()
+    availability_zone = models.CharField(max_length=255, null=True, blank=True)
+    ignore_hosts = models.JSONField(default=list, blank=True)
+    num_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,138 @@
+"""Instance and flavor reads, scoped to what the caller may see.
+
+Another project's servers are invisible: they are filtered out of every
+query, so a foreign id answers 404 exactly like an unknown one.
+"""
+
+import re
+import uuid as uuidlib
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from cloud.api.errors import BadRequest, NotFound
+from cloud.api.pagination import after
+from cloud.identity.context import RequestContext
+from cloud.instances.models import Flavor, Instance, InstanceFault
+from cloud.instances.states import vm_states_for_status
+
+
+def flavor_get(*, flavor_id: str, context: RequestContext) -> Flavor:
+    flavor = Flavor.objects.filter(flavorid=flavor_id).first()
+    if flavor is None or (not flavor.is_public and not context.is_admin):
+        raise NotFound(f"Flavor {flavor_id} could not be found.")
+    return flavor
+
+
+def flavor_list(*, context: RequestContext, params) -> QuerySet:
+    qs = Flavor.objects.all()
+    is_public = params.get("is_public")
+    if not context.is_admin or is_public in (None, "true", "True", "1"):
+        if not (context.is_admin and is_public in ("none", "None")):
+            qs = qs.filter(is_public=True)
+    elif is_public in ("false", "False", "0"):
+        qs = qs.filter(is_public=False)
+    for param, column in (("minRam", "memory_mb__gte"), ("minDisk", "root_gb__gte")):
+        if params.get(param) is not None:
+            try:
+                qs = qs.filter(**{column: int(params[param])})
+            except ValueError as exc:
+                raise BadRequest(f"Invalid {param} filter: {params[param]!r}") from exc
+    sort_key = params.get("sort_key", "flavorid")
+    columns = {
+        "flavorid": "flavorid",
+        "id": "flavorid",
+        "name": "name",
+        "memory_mb": "memory_mb",
+        "vcpus": "vcpus",
+        "root_gb": "root_gb",
+        "created_at": "created_at",
+    }
+    if sort_key not in columns:
+        raise BadRequest(f"Invalid sort_key {sort_key!r}")
+    descending = params.get("sort_dir", "asc") == "desc"
+    direction = "-" if descending else ""
+    qs = qs.order_by(f"{direction}{columns[sort_key]}", f"{direction}id")
+    marker = params.get("marker")
+    if marker:
+        found = Flavor.objects.filter(flavorid=marker).first()
+        if found is None:
+            raise BadRequest(f"marker [{marker}] not found")
+        qs = after(qs, found, columns[sort_key], descending)
+    return qs
+
+
+def instance_get(*, server_id: str, context: RequestContext) -> Instance:
+    qs = Instance.objects.filter(uuid=_uuid_or_none(server_id), deleted=False)
+    if not context.is_admin:
+        qs = qs.filter(project_id=context.project_id)
+    instance = qs.first()
+    if instance is None:
+        raise NotFound(f"Instance {server_id} could not be found.")
+    return instance
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() not in ("0", "false", "no", "off")
+
+
+def instance_list(*, context: RequestContext, params) -> QuerySet:
+    qs = Instance.objects.all()
+    all_tenants = context.is_admin and (
+        "all_tenants" in params
+        and params.get("all_tenants") in ("", None)
+        or _truthy(params.get("all_tenants"))
+    )
+    if all_tenants:
+        project = params.get("project_id") or params.get("tenant_id")
+        if project:
+            qs = qs.filter(project_id=project)
+    else:
+        qs = qs.filter(project_id=context.project_id)
+    if context.is_admin and _truthy(params.get("deleted")):
+        qs = qs.filter(deleted=True)
+    else:
+        qs = qs.filter(deleted=False)
+    name = params.get("name")
+    if name:
+        try:
+            re.compile(name)
+        except re.error as exc:
+            raise BadRequest(f"Invalid name filter {name!r}: {exc}") from exc
+        qs = qs.filter(display_name__regex=name)
+    status = params.get("status")
+    if status:
+        qs = qs.filter(vm_state__in=vm_states_for_status(status))
+    if context.is_admin and params.get("host"):
+        qs = qs.filter(host=params["host"])
+    for key in ("changes-since", "changes-before"):
+        if params.get(key):
+            try:
+                moment = datetime.fromisoformat(params[key].replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise BadRequest(f"Invalid {key}: {params[key]!r}") from exc
+            op = "gte" if key == "changes-since" else "lte"
+            qs = qs.filter(**{f"updated_at__{op}": moment})
+    marker = params.get("marker")
+    if marker:
+        found = Instance.objects.filter(uuid=_uuid_or_none(marker)).first()
+        if found is None:
+            raise BadRequest(f"marker [{marker}] not found")
+        qs = after(qs, found, "created_at", descending=True)
+    return qs.order_by("-created_at", "-id")
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuidlib.UUID(value)
+    except ValueError:
+        return None
+
+
+def latest_faults(*, instance_uuids: list) -> dict[str, InstanceFault]:
+    faults: dict[str, InstanceFault] = {}
+    for fault in InstanceFault.objects.filter(instance_uuid__in=instance_uuids).order_by(
+        "-created_at", "-id"
+    ):
+        faults.setdefault(str(fault.instance_uuid), fault)
+    return faults

@@ -1,0 +1,173 @@
+"""Instance writes on behalf of API users: create and delete servers.
+
+Every write that must reach a worker is published on commit (cloud.rpc);
+every state change goes through the state machine (cloud.instances.states)
+as a conditional update.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from cloud.api.errors import Conflict
+from cloud.hosts.selectors import host_up
+from cloud.identity.context import RequestContext
+from cloud.images.models import Image
+from cloud.instances import actions, states
+from cloud.instances.models import Flavor, Instance, RequestSpec
+from cloud.instances.states import PowerState, TaskState, VmState
+from cloud.payloads import TerminateRequest
+from cloud.rpc import cast_compute, cast_conductor
+from cloud.scheduler.placement import allocations_delete
+
+
+@dataclass(frozen=True)
+class ServerCreate:
+    name: str
+    flavor: Flavor
+    image: Image
+    min_count: int = 1
+    max_count: int = 1
+    metadata: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    availability_zone: str | None = None
+    key_name: str | None = None
+    user_data: str | None = None
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    config_drive: bool = False
+
+
+def flavor_resources(flavor: dict) -> dict[str, int]:
+    """Placement resources a flavor snapshot needs (zero amounts left out)."""
+    wanted = {
+        "VCPU": flavor["vcpus"],
+        "MEMORY_MB": flavor["memory_mb"],
+        "DISK_GB": flavor["root_gb"] + flavor["ephemeral_gb"] + (flavor["swap"] + 1023) // 1024,
+    }
+    return {rc: amount for rc, amount in wanted.items() if amount > 0}
+
+
+def _image_meta(image: Image) -> dict:
+    return {
+        "id": str(image.id),
+        "name": image.name,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "size": image.size,
+        "min_disk": image.min_disk,
+        "properties": dict(image.properties),
+    }
+
+
+def _hostname(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower())
+    return cleaned.strip("-")[:63] or "server"
+
+
+@transaction.atomic
+def server_create(
+    *, context: RequestContext, request_id: str, spec: ServerCreate
+) -> list[Instance]:
+    """Write the instances, their request specs and create actions; build on commit."""
+    reservation_id = f"r-{secrets.token_hex(4)}"
+    flavor = spec.flavor.snapshot()
+    instances = []
+    for index in range(spec.max_count):
+        name = spec.name if spec.max_count == 1 else f"{spec.name}-{index + 1}"
+        instance = Instance.objects.create(
+            display_name=name,
+            display_description=spec.description,
+            hostname=_hostname(name),
+            project_id=context.project_id,
+            user_id=context.user_id,
+            reservation_id=reservation_id,
+            launch_index=index,
+            flavor=flavor,
+            image_ref=str(spec.image.id),
+            image_meta=_image_meta(spec.image),
+            key_name=spec.key_name,
+            user_data=spec.user_data,
+            metadata=spec.metadata,
+            config_drive=spec.config_drive,
+            availability_zone=spec.availability_zone,
+            access_ip_v4=spec.access_ip_v4,
+            access_ip_v6=spec.access_ip_v6,
+            vm_state=VmState.BUILDING,
+            task_state=TaskState.SCHEDULING,
+        )
+        RequestSpec.objects.create(
+            instance_uuid=instance.uuid,
+            project_id=context.project_id,
+            resources=flavor_resources(flavor),
+            availability_zone=spec.availability_zone,
+        )
+        actions.action_start(
+            instance_uuid=str(instance.uuid),
+            action="create",
+            request_id=request_id,
+            user_id=context.user_id,
+            project_id=context.project_id,
+        )
+        instances.append(instance)
+    cast_conductor(
+        "conductor.build_instances",
+        {"instance_uuids": [str(i.uuid) for i in instances], "request_id": request_id},
+    )
+    return instances
+
+
+def instance_mark_deleted(*, instance: Instance) -> None:
+    """Mark a locked instance deleted and free its claim, in the caller's transaction."""
+    now = timezone.now()
+    Instance.objects.filter(pk=instance.pk).update(
+        vm_state=VmState.DELETED,
+        task_state=None,
+        power_state=PowerState.NOSTATE,
+        deleted=True,
+        deleted_at=now,
+        terminated_at=now,
+        updated_at=now,
+    )
+    allocations_delete(consumer_id=str(instance.uuid))
+
+
+@transaction.atomic
+def server_delete(*, context: RequestContext, request_id: str, instance: Instance) -> None:
+    """Delete on the host when it is up; otherwise (no host yet, host down) locally."""
+    locked = Instance.objects.select_for_update().get(pk=instance.pk)
+    if locked.deleted:
+        return
+    if not states.allowed("delete", locked.vm_state, locked.task_state):
+        raise Conflict(
+            f"Cannot 'delete' instance {locked.uuid} while it is in task_state {locked.task_state}"
+        )
+    actions.action_start(
+        instance_uuid=str(locked.uuid),
+        action="delete",
+        request_id=request_id,
+        user_id=context.user_id,
+        project_id=context.project_id,
+    )
+    if locked.host and host_up(host=locked.host):
+        Instance.objects.filter(pk=locked.pk).update(
+            task_state=TaskState.DELETING, updated_at=timezone.now()
+        )
+        actions.event_start(
+            instance_uuid=str(locked.uuid),
+            request_id=request_id,
+            event="compute_terminate_instance",
+            host=locked.host,
+        )
+        cast_compute(
+            locked.host,
+            "compute.terminate_instance",
+            TerminateRequest(
+                instance_uuid=str(locked.uuid), name=locked.domain_name, request_id=request_id
+            ).to_dict(),
+        )
+        return
+    instance_mark_deleted(instance=locked)
+    actions.action_finish(instance_uuid=str(locked.uuid), request_id=request_id)

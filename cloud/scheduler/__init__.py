@@ -1,0 +1,1 @@
+"""Placement and scheduling: providers, inventories, allocations, the scheduler task."""

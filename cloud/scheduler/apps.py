@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SchedulerConfig(AppConfig):
+    name = "cloud.scheduler"
+    label = "scheduler"
+    verbose_name = "Placement"

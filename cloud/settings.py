@@ -1,0 +1,160 @@
+"""Django settings for the control plane (api, conductor, scheduler, beat).
+
+Everything comes from the environment (django-environ); `.env.example` lists
+every variable with its default. The compute worker does not load this
+module: it has no database (see cloud/workers/config.py).
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("STRATUS_VAR_DIR", default=str(BASE_DIR / "var")))
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="stratus-dev-insecure-change-me")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_filters",
+    "cloud.identity",
+    "cloud.images",
+    "cloud.hosts",
+    "cloud.scheduler",
+    "cloud.instances",
+    "cloud.conductor",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "cloud.api.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "cloud.api.middleware.CsrfExemptTokenRequestsMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# The OpenStack clients call version documents at URLs without a trailing
+# slash (`GET /compute/v2.1`); the URL conf serves both spellings itself.
+APPEND_SLASH = False
+
+ROOT_URLCONF = "cloud.urls"
+WSGI_APPLICATION = "cloud.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'stratus.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (api, conductor, scheduler, beat) share one file:
+    # WAL lets readers run beside the writer, IMMEDIATE takes the write lock
+    # at BEGIN so a claim's read-check-write cannot interleave with another,
+    # and the busy timeout makes writers queue instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_ROUTERS = ["cloud.cells.CellRouter"]
+
+AUTH_USER_MODEL = "identity.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "/api-auth/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cloud.identity.authentication.TokenAuthentication",
+        "cloud.identity.authentication.ProjectSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "cloud.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stratus",
+    "DESCRIPTION": "OpenStack-compatible compute cloud: Keystone v3 subset, "
+    "Compute API v2.1 with microversions, Glance v2 subset.",
+    "VERSION": "2.96",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Identity -------------------------------------------------------------
+TOKEN_EXPIRATION_SECONDS = env.int("TOKEN_EXPIRATION_SECONDS", default=4 * 3600)
+REGION_NAME = env.str("REGION_NAME", default="RegionOne")
+# Base URL put in the service catalog; empty means "the URL the request came to".
+PUBLIC_ENDPOINT = env.str("PUBLIC_ENDPOINT", default="")
+
+# --- Scheduling and hosts -------------------------------------------------
+SERVICE_DOWN_TIME = env.int("SERVICE_DOWN_TIME", default=60)
+# A build not finished after this long goes to ERROR with a fault naming the step.
+BUILD_TIMEOUT = env.int("BUILD_TIMEOUT", default=600)
+SCHEDULER_MAX_ATTEMPTS = env.int("SCHEDULER_MAX_ATTEMPTS", default=3)
+CPU_ALLOCATION_RATIO = env.float("CPU_ALLOCATION_RATIO", default=4.0)
+RAM_ALLOCATION_RATIO = env.float("RAM_ALLOCATION_RATIO", default=1.0)
+DISK_ALLOCATION_RATIO = env.float("DISK_ALLOCATION_RATIO", default=1.0)
+RESERVED_HOST_MEMORY_MB = env.int("RESERVED_HOST_MEMORY_MB", default=0)
+
+# --- Server API limits ----------------------------------------------------
+API_LIST_MAX_LIMIT = env.int("API_LIST_MAX_LIMIT", default=1000)
+MAX_INSTANCES_PER_REQUEST = env.int("MAX_INSTANCES_PER_REQUEST", default=100)
+SYNC_CALL_TIMEOUT = env.float("SYNC_CALL_TIMEOUT", default=10.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,51 @@
+"""The compute worker's Celery app: one per host, queue `compute.<host>`, no Django.
+
+Start it with a solo (or threads) pool so the libvirt connection lives in
+the one process that serves the queue:
+    celery -A cloud.workers.app worker -P solo -Q compute.<host>
+"""
+
+from typing import Any
+
+from celery import Celery, signals
+
+from cloud.messaging import CONDUCTOR_QUEUE, celery_config, compute_queue
+from cloud.payloads import Payload
+from cloud.workers.config import ComputeConfig
+from cloud.workers.manager import ComputeManager
+from cloud.workers.virt.libvirt_driver import LibvirtDriver
+
+config = ComputeConfig.from_env()
+
+app = Celery(f"stratus-compute-{config.host}")
+app.conf.update(celery_config())
+app.conf.task_default_queue = compute_queue(config.host)
+app.conf.include = ["cloud.workers.tasks"]
+
+_manager: ComputeManager | None = None
+
+
+def send_to_conductor(task_name: str, payload: Payload) -> None:
+    options: dict[str, Any] = {"queue": CONDUCTOR_QUEUE}
+    if task_name == "conductor.compute_heartbeat":
+        options["expires"] = max(int(config.heartbeat_interval * 3), 30)
+    app.send_task(task_name, args=[payload.to_dict()], **options)
+
+
+def manager() -> ComputeManager:
+    global _manager
+    if _manager is None:
+        driver = LibvirtDriver(config.libvirt_uri, config.instances_path, config.disk_gb)
+        _manager = ComputeManager(config, driver, send_to_conductor)
+    return _manager
+
+
+@signals.worker_ready.connect
+def _start(**_: Any) -> None:
+    manager().start()
+
+
+@signals.worker_shutdown.connect
+def _stop(**_: Any) -> None:
+    if _manager is not None:
+        _manager.stop()

@@ -1,0 +1,1 @@
+"""Hypervisor drivers: the abstract interface and the libvirt driver."""
