@@ -118,7 +118,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "cloud.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cloud.api.schema.OpenStackSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -128,6 +128,7 @@ SPECTACULAR_SETTINGS = {
     "Compute API v2.1 with microversions, Glance v2 subset.",
     "VERSION": "2.96",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["cloud.api.schema.drop_slash_aliases"],
 }
 
 # --- Identity -------------------------------------------------------------

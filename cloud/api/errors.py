@@ -48,6 +48,13 @@ class BadRequest(exceptions.APIException):
     default_code = "badRequest"
 
 
+class Unauthorized(exceptions.APIException):
+    """401 even where no authenticator ran (DRF would turn AuthenticationFailed into 403)."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "unauthorized"
+
+
 class Forbidden(exceptions.APIException):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "forbidden"

@@ -5,3 +5,6 @@ class IdentityConfig(AppConfig):
     name = "cloud.identity"
     label = "identity"
     verbose_name = "Identity"
+
+    def ready(self) -> None:
+        from cloud.api import schema  # noqa: F401 - registers the OpenAPI auth extensions

@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from cloud.api.errors import BadRequest, NotFound
+from cloud.api.errors import BadRequest, NotFound, Unauthorized
 from cloud.api.views import OpenStackView, base_url
 from cloud.identity.catalog import service_catalog
 from cloud.identity.context import RequestContext
@@ -84,15 +84,15 @@ def _token_body(request, context: RequestContext, issued_at: datetime | None) ->
 class TokensView(OpenStackView):
     """POST issues a token; GET validates X-Subject-Token; DELETE revokes it."""
 
+    def _issuing(self) -> bool:
+        request = getattr(self, "request", None)
+        return request is not None and request.method == "POST"
+
     def get_authenticators(self):
-        if self.request.method == "POST":
-            return []
-        return super().get_authenticators()
+        return [] if self._issuing() else super().get_authenticators()
 
     def get_permissions(self):
-        if self.request.method == "POST":
-            return [AllowAny()]
-        return super().get_permissions()
+        return [AllowAny()] if self._issuing() else super().get_permissions()
 
     @extend_schema(summary="Password authentication", request=dict, responses={201: dict})
     def post(self, request):
@@ -115,7 +115,7 @@ class TokensView(OpenStackView):
                 scope=scope,
             )
         except AuthenticationFailed as exc:
-            raise exceptions.AuthenticationFailed(str(exc)) from exc
+            raise Unauthorized(str(exc)) from exc
         response = Response(
             _token_body(request, issued.context, issued.issued_at), status=status.HTTP_201_CREATED
         )

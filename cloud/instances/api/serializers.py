@@ -5,8 +5,12 @@ import binascii
 import re
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
+NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 NAME_RE = re.compile(r"^(?! )[^\x00-\x1f\x7f]*(?<! )$")
 
 SERVER_KEYS = {
@@ -47,6 +51,7 @@ class _Name(serializers.CharField):
         return value
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class _Ref(serializers.Field):
     """flavorRef / imageRef: a string (or an int for flavors, as some clients send)."""
 
@@ -99,12 +104,17 @@ class ServerCreateSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
-            raise serializers.ValidationError("'server' must be an object")
+            raise serializers.ValidationError({NON_FIELD: ["'server' must be an object"]})
         unknown = sorted(set(data) - SERVER_KEYS)
         if unknown:
             raise serializers.ValidationError(
-                f"Additional properties are not allowed ({', '.join(map(repr, unknown))} "
-                f"{'was' if len(unknown) == 1 else 'were'} unexpected)"
+                {
+                    NON_FIELD: [
+                        f"Additional properties are not allowed "
+                        f"({', '.join(map(repr, unknown))} "
+                        f"{'was' if len(unknown) == 1 else 'were'} unexpected)"
+                    ]
+                }
             )
         return super().to_internal_value(data)
 

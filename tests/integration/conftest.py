@@ -1,0 +1,310 @@
+"""Integration fixtures: the test database on PostgreSQL, real Celery workers as
+separate processes (conductor, two schedulers, compute hosts on libvirt's test
+hypervisor), and API clients holding real Keystone tokens.
+
+Tests use `transactional_db`: the workers are other processes and only see
+committed rows.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from cloud.hosts.models import ComputeNode
+from cloud.hosts.selectors import host_names_schedulable
+from cloud.identity.services import project_user_ensure
+from cloud.images.models import Image
+from cloud.instances.management.commands.seed import FLAVORS, TINY_IMAGE_ID
+from cloud.instances.models import Flavor, Instance
+from tests.integration.helpers import PASSWORD, token_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Two small hosts: each has room for exactly five m1.tiny (512 MB) servers.
+HOSTS = {"itest-a": 2560, "itest-b": 2560}
+HOST_CPUS = 4
+HOST_DISK_GB = 100
+HEARTBEAT = 1.0
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("integration tests run on PostgreSQL: set DATABASE_URL (make test does)")
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def _host_xml(directory: Path, host: str, memory_mb: int) -> str:
+    path = directory / f"{host}.xml"
+    path.write_text(
+        f"<node><cpu><mhz>2000</mhz><model>x86_64</model><nodes>1</nodes><sockets>1</sockets>"
+        f"<cores>{HOST_CPUS}</cores><threads>1</threads><active>{HOST_CPUS}</active></cpu>"
+        f"<memory>{memory_mb * 1024}</memory></node>"
+    )
+    return f"test://{path}"
+
+
+class Workers:
+    """Real worker processes, stopped at the end of the session."""
+
+    def __init__(self, database_url: str, logdir: Path) -> None:
+        self.database_url = database_url
+        self.logdir = logdir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        env = dict(
+            os.environ,
+            PYTHONUNBUFFERED="1",
+            DB_CONN_MAX_AGE="0",
+            DATABASE_URL=self.database_url,
+            SERVICE_DOWN_TIME="10",
+        )
+        env.update(extra)
+        return env
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - lives with the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "celery", *argv],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_compute(self, host: str, uri: str) -> None:
+        env = {
+            k: v
+            for k, v in self._env().items()
+            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+        }
+        env.update(
+            COMPUTE_HOST=host,
+            LIBVIRT_URI=uri,
+            HEARTBEAT_INTERVAL=str(HEARTBEAT),
+            COMPUTE_DISK_GB=str(HOST_DISK_GB),
+            COMPUTE_INSTANCES_PATH=str(self.logdir / "instances" / host),
+        )
+        self.start(
+            host,
+            [
+                "-A",
+                "cloud.workers.app",
+                "worker",
+                "-Q",
+                f"compute.{host}",
+                "-n",
+                f"{host}@%h",
+                "-P",
+                "solo",
+                "-l",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env,
+        )
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def dead(self) -> list[str]:
+        return [name for name, proc in self.procs.items() if proc.poll() is not None]
+
+
+@pytest.fixture(scope="session")
+def workers(django_db_setup, django_db_blocker):
+    database_url = _database_url()
+    redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
+    logdir = Path(tempfile.mkdtemp(prefix="stratus-itest-"))
+    group = Workers(database_url, logdir)
+    common = ["--without-mingle", "--without-gossip", "-l", "INFO"]
+    group.start(
+        "conductor",
+        [
+            "-A",
+            "cloud.celery",
+            "worker",
+            "-Q",
+            "conductor",
+            "-n",
+            "conductor@%h",
+            "-P",
+            "threads",
+            "-c",
+            "4",
+            *common,
+        ],
+        group._env(),
+    )
+    for index in (1, 2):
+        group.start(
+            f"scheduler-{index}",
+            [
+                "-A",
+                "cloud.celery",
+                "worker",
+                "-Q",
+                "scheduler",
+                "-n",
+                f"scheduler{index}@%h",
+                "-P",
+                "threads",
+                "-c",
+                "2",
+                *common,
+            ],
+            group._env(),
+        )
+    for host, memory in HOSTS.items():
+        group.start_compute(host, _host_xml(logdir, host, memory))
+    yield group
+    group.stop()
+    if os.environ.get("KEEP_WORKER_LOGS"):
+        print(f"worker logs in {logdir}")
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s: {message}")
+
+
+@pytest.fixture
+def cloud(workers, transactional_db):
+    """Seeded flavors and image, both hosts up, and the worker group."""
+    for flavorid, name, ram, disk, vcpus in FLAVORS:
+        Flavor.objects.create(
+            flavorid=flavorid, name=name, memory_mb=ram, root_gb=disk, vcpus=vcpus
+        )
+    from cloud.images.models import Image
+
+    Image.objects.create(
+        id=TINY_IMAGE_ID,
+        name="tiny",
+        status="active",
+        visibility="public",
+        disk_format="qcow2",
+        container_format="bare",
+    )
+    wait_for(
+        lambda: host_names_schedulable().count() == len(HOSTS),
+        20,
+        message=f"hosts up; dead workers: {workers.dead()}",
+    )
+    yield workers
+    # Leave no work in flight for the next test's fresh tables.
+    wait_for(
+        lambda: not Instance.objects.filter(vm_state="building", deleted=False).exists(),
+        30,
+        message="builds settled",
+    )
+    connection.close()
+
+
+def _client(username: str, project: str, role: str) -> APIClient:
+    project_user_ensure(
+        project_name=project,
+        username=username,
+        password="secret-pw",
+        role_name=role,
+        is_superuser=role == "admin",
+    )
+    client = APIClient()
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": username,
+                        "domain": {"name": "Default"},
+                        "password": "secret-pw",
+                    }
+                },
+            },
+            "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
+        }
+    }
+    response = client.post("/identity/v3/auth/tokens", body, format="json")
+    assert response.status_code == 201, response.content
+    client.credentials(
+        HTTP_X_AUTH_TOKEN=response["X-Subject-Token"], HTTP_OPENSTACK_API_VERSION="compute 2.96"
+    )
+    return client
+
+
+@pytest.fixture
+def admin_client(cloud) -> APIClient:
+    return _client("admin", "admin", "admin")
+
+
+@pytest.fixture
+def member_client(cloud) -> APIClient:
+    return _client("alice", "alpha", "member")
+
+
+def compute_node(host: str) -> ComputeNode:
+    return ComputeNode.objects.get(host=host)
+
+
+# --- API tests that need the database but no workers ---------------------------
+
+
+@pytest.fixture
+def seeded(db):
+    for flavorid, name, ram, disk, vcpus in FLAVORS:
+        Flavor.objects.create(
+            flavorid=flavorid, name=name, memory_mb=ram, root_gb=disk, vcpus=vcpus
+        )
+    Image.objects.create(id=TINY_IMAGE_ID, name="tiny", status="active", visibility="public")
+    project_user_ensure(
+        project_name="admin",
+        username="admin",
+        password=PASSWORD,
+        role_name="admin",
+        is_superuser=True,
+    )
+    project_user_ensure(
+        project_name="alpha", username="alice", password=PASSWORD, role_name="member"
+    )
+
+
+@pytest.fixture
+def api(seeded) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_AUTH_TOKEN=token_for("alice", "alpha"))
+    return client
+
+
+@pytest.fixture
+def admin_api(seeded) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_AUTH_TOKEN=token_for("admin", "admin"))
+    return client
