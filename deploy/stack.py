@@ -131,6 +131,7 @@ class Stack:
         creds = _secrets(self.var)
         manage = [PYTHON, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+        subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], env=env, check=True)
         subprocess.run(
             [
                 *manage,
