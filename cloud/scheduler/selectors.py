@@ -115,3 +115,12 @@ def provider_usage(*, name: str) -> dict[str, dict[str, int]]:
         inv.resource_class: {"capacity": inv.capacity, "used": used.get(inv.resource_class, 0)}
         for inv in provider.inventories.all()
     }
+
+
+def consumer_provider(*, consumer_id: str) -> str | None:
+    """The provider a consumer already holds resources on, if any."""
+    return (
+        Allocation.objects.filter(consumer_id=consumer_id)
+        .values_list("provider__name", flat=True)
+        .first()
+    )

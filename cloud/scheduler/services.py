@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from cloud.hosts.selectors import host_counts, host_names_schedulable
 from cloud.scheduler.placement import ClaimRejected, allocations_claim
-from cloud.scheduler.selectors import candidates, shortfall_counts
+from cloud.scheduler.selectors import candidates, consumer_provider, shortfall_counts
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,11 @@ def no_valid_host_reason(request: SelectionRequest) -> str:
 
 
 def select_destination(request: SelectionRequest) -> Selection:
+    # A redelivered request finds its own claim: answer with it rather than
+    # claiming a second host (the conductor frees claims before rescheduling).
+    held = consumer_provider(consumer_id=request.instance_uuid)
+    if held is not None and held not in request.ignore_hosts:
+        return Selection(host=held, alternates=[])
     found = candidates(
         resources=request.resources,
         names=host_names_schedulable(),

@@ -1,0 +1,104 @@
+"""Placement services on PostgreSQL: capacity arithmetic, claims, redelivery."""
+
+import pytest
+from django.utils import timezone
+
+from cloud.hosts.models import ComputeNode
+from cloud.scheduler.models import Allocation, ResourceProvider
+from cloud.scheduler.placement import (
+    ClaimRejected,
+    InventorySpec,
+    allocations_claim,
+    allocations_delete,
+    provider_sync,
+)
+from cloud.scheduler.services import SelectionRequest, select_destination
+
+TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+
+
+def _host(
+    name: str, memory_mb: int = 2048, vcpus: int = 2, ratio: float = 1.0, reserved_mb: int = 0
+) -> ResourceProvider:
+    ComputeNode.objects.create(host=name, last_seen_at=timezone.now())
+    return provider_sync(
+        name=name,
+        inventories={
+            "VCPU": InventorySpec(total=vcpus, allocation_ratio=ratio),
+            "MEMORY_MB": InventorySpec(total=memory_mb, reserved=reserved_mb),
+            "DISK_GB": InventorySpec(total=100),
+        },
+    )
+
+
+def test_capacity_counts_reserved_and_ratio(db):
+    provider = _host("h1", memory_mb=2048, vcpus=2, ratio=2.0, reserved_mb=1024)
+    # 2 VCPU x 2.0 = 4 slots of VCPU, but (2048 - 1024) MB = 2 slots of RAM.
+    allocations_claim(consumer_id="a", project_id="p", provider_id=provider.pk, resources=TINY)
+    allocations_claim(consumer_id="b", project_id="p", provider_id=provider.pk, resources=TINY)
+    with pytest.raises(ClaimRejected, match="MEMORY_MB"):
+        allocations_claim(consumer_id="c", project_id="p", provider_id=provider.pk, resources=TINY)
+    assert Allocation.objects.filter(consumer_id="c").count() == 0
+
+
+def test_claim_is_idempotent_and_delete_frees(db):
+    provider = _host("h1", memory_mb=1024)
+    for _ in range(3):
+        allocations_claim(consumer_id="a", project_id="p", provider_id=provider.pk, resources=TINY)
+    assert Allocation.objects.filter(consumer_id="a").count() == 3  # one row per class
+    allocations_claim(consumer_id="b", project_id="p", provider_id=provider.pk, resources=TINY)
+    assert allocations_delete(consumer_id="a") == 3
+    allocations_claim(consumer_id="c", project_id="p", provider_id=provider.pk, resources=TINY)
+
+
+def test_unit_limits_are_enforced(db):
+    provider = _host("h1")
+    with pytest.raises(ClaimRejected, match="unit limits"):
+        allocations_claim(
+            consumer_id="a",
+            project_id="p",
+            provider_id=provider.pk,
+            resources={"VCPU": 3, "MEMORY_MB": 512},
+        )
+
+
+def test_generation_moves_only_when_inventory_changes(db):
+    provider = _host("h1")
+    generation = ResourceProvider.objects.get(pk=provider.pk).generation
+    provider_sync(
+        name="h1",
+        inventories={
+            "VCPU": InventorySpec(total=2),
+            "MEMORY_MB": InventorySpec(total=2048),
+            "DISK_GB": InventorySpec(total=100),
+        },
+    )
+    assert ResourceProvider.objects.get(pk=provider.pk).generation == generation
+    provider_sync(name="h1", inventories={"VCPU": InventorySpec(total=4)})
+    assert ResourceProvider.objects.get(pk=provider.pk).generation == generation + 1
+
+
+def test_scheduler_spreads_and_redelivery_keeps_the_first_claim(db):
+    _host("small", memory_mb=1024)
+    _host("large", memory_mb=4096)
+    first = select_destination(SelectionRequest("vm-1", "p", TINY))
+    assert first.host == "large" and first.alternates == ["small"]
+    again = select_destination(SelectionRequest("vm-1", "p", TINY))
+    assert again.host == "large"
+    assert Allocation.objects.filter(consumer_id="vm-1").count() == 3
+
+
+def test_down_disabled_and_ignored_hosts_are_never_picked(db):
+    _host("stale")
+    ComputeNode.objects.filter(host="stale").update(
+        last_seen_at=timezone.now() - timezone.timedelta(hours=1)
+    )
+    _host("off")
+    ComputeNode.objects.filter(host="off").update(disabled=True)
+    _host("failed-before")
+    selection = select_destination(SelectionRequest("vm-1", "p", TINY, ["failed-before"]))
+    assert selection.host is None
+    assert selection.error == (
+        "No valid host was found. 0 of 3 hosts could take 1 VCPU, 512 MB RAM, 1 GB disk: "
+        "1 down, 1 disabled, 1 already failed this build."
+    )
