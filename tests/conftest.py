@@ -1,22 +1,11 @@
-"""Test-session plumbing shared by every layer: a real Redis for Celery.
+"""Plumbing shared by every test layer."""
 
-Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers (databases
-12/13, away from a dev stack's 0/1); else a private redis-server on a free
-port for this session. It is chosen before any Celery app is imported.
-"""
-
-import atexit
-import os
-import shutil
 import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -26,45 +15,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _private_redis() -> str:
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="stratus-redis-")
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    atexit.register(lambda: (proc.terminate(), proc.wait(10), shutil.rmtree(workdir, True)))
-    for _ in range(50):
-        if _port_open(port):
-            return f"redis://127.0.0.1:{port}"
-        time.sleep(0.1)
-    raise RuntimeError("private redis-server did not start")
-
-
-def pytest_configure(config):
-    if "CELERY_BROKER_URL" in os.environ:
-        return
-    base = os.environ.get("REDIS_URL")
-    if not base:
-        base = "redis://127.0.0.1:6379" if _port_open(6379) else _private_redis()
-    os.environ["TEST_REDIS_BASE"] = base
-    os.environ["CELERY_BROKER_URL"] = f"{base}/12"
-    os.environ["CELERY_RESULT_BACKEND"] = f"{base}/13"
 
 
 @pytest.fixture(autouse=True)

@@ -4,9 +4,15 @@ hypervisor), and API clients holding real Keystone tokens.
 
 Tests use `transactional_db`: the workers are other processes and only see
 committed rows.
+
+Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers (databases
+12/13, away from a dev stack's 0/1); else a private redis-server on a free
+port for this session, chosen before any Celery app is imported.
 """
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,9 +32,50 @@ from cloud.identity.services import project_user_ensure
 from cloud.images.models import Image
 from cloud.instances.management.commands.seed import FLAVORS, TINY_IMAGE_ID
 from cloud.instances.models import Flavor, Instance
+from tests.conftest import free_port, port_open
 from tests.integration.helpers import PASSWORD, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _private_redis() -> str:
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="stratus-redis-")
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(lambda: (proc.terminate(), proc.wait(10), shutil.rmtree(workdir, True)))
+    for _ in range(50):
+        if port_open(port):
+            return f"redis://127.0.0.1:{port}"
+        time.sleep(0.1)
+    raise RuntimeError("private redis-server did not start")
+
+
+def pytest_configure(config):
+    if "CELERY_BROKER_URL" in os.environ:
+        return
+    base = os.environ.get("REDIS_URL")
+    if not base:
+        base = "redis://127.0.0.1:6379" if port_open(6379) else _private_redis()
+    os.environ["TEST_REDIS_BASE"] = base
+    os.environ["CELERY_BROKER_URL"] = f"{base}/12"
+    os.environ["CELERY_RESULT_BACKEND"] = f"{base}/13"
+
 
 # Two small hosts: each has room for exactly five m1.tiny (512 MB) servers.
 HOSTS = {"itest-a": 2560, "itest-b": 2560}

@@ -2,7 +2,7 @@
 
 import base64
 import binascii
-import re
+import unicodedata
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -11,7 +11,14 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
-NAME_RE = re.compile(r"^(?! )[^\x00-\x1f\x7f]*(?<! )$")
+
+
+def _printable(char: str) -> bool:
+    """Nova's rule: no control/format/unassigned characters, and the only
+    separators allowed are ordinary spaces (category Zs)."""
+    category = unicodedata.category(char)
+    return not category.startswith("C") and (not category.startswith("Z") or category == "Zs")
+
 
 SERVER_KEYS = {
     "name",
@@ -44,9 +51,9 @@ class _Name(serializers.CharField):
         if not isinstance(data, str):
             raise serializers.ValidationError("must be a string")
         value = super().to_internal_value(data)
-        if not NAME_RE.match(value):
+        if value[0].isspace() or value[-1].isspace() or not all(map(_printable, value)):
             raise serializers.ValidationError(
-                "must not start or end with a space, nor contain control characters"
+                "must not start or end with whitespace, nor contain non-printable characters"
             )
         return value
 

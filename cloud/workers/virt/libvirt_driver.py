@@ -6,6 +6,7 @@ thread-safe, so the heartbeat thread and the task thread share one.
 """
 
 import logging
+import shutil
 import threading
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -155,6 +156,7 @@ class LibvirtDriver(ComputeDriver):
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return False
             raise HypervisorError(f"libvirt could not destroy {instance_uuid}: {exc}") from exc
+        shutil.rmtree(self.options.instances_path / instance_uuid, ignore_errors=True)
         return True
 
     def get_info(self, instance_uuid: str) -> InstanceInfo | None:

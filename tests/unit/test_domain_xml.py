@@ -1,0 +1,139 @@
+"""cloud.workers.virt.domain_xml: the domain definition, checked by parsing and by real libvirt."""
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from cloud.workers.virt.domain_xml import (
+    METADATA_NS,
+    DomainOptions,
+    build_domain_xml,
+    disk_path,
+)
+from tests.unit.helpers import instance_spec
+
+INSTANCES = Path("/srv/stratus/instances")
+OPTIONS = DomainOptions(domain_type="test", instances_path=INSTANCES)
+NS = {"s": METADATA_NS}
+
+
+def _parse(xml: str) -> ET.Element:
+    return ET.fromstring(xml)
+
+
+def test_identity_and_size_come_from_the_instance_and_flavor():
+    spec = instance_spec(memory_mb=2048, vcpus=3)
+    root = _parse(build_domain_xml(spec, OPTIONS))
+
+    assert root.tag == "domain"
+    assert root.get("type") == "test"
+    assert root.findtext("name") == spec.name
+    assert root.findtext("uuid") == spec.uuid
+    assert root.findtext("title") == "web-1"
+
+    memory = root.find("memory")
+    assert (memory.text, memory.get("unit")) == ("2048", "MiB")
+    current = root.find("currentMemory")
+    assert (current.text, current.get("unit")) == ("2048", "MiB")
+    assert root.findtext("vcpu") == "3"
+
+
+def test_domain_type_follows_the_options():
+    spec = instance_spec()
+    root = _parse(build_domain_xml(spec, DomainOptions("kvm", INSTANCES)))
+    assert root.get("type") == "kvm"
+
+
+def test_arch_defaults_to_x86_64():
+    root = _parse(build_domain_xml(instance_spec(), OPTIONS))
+    os_type = root.find("os/type")
+    assert (os_type.text, os_type.get("arch")) == ("hvm", "x86_64")
+
+
+def test_arch_comes_from_the_image_properties():
+    spec = instance_spec(image_properties={"architecture": "aarch64"})
+    root = _parse(build_domain_xml(spec, OPTIONS))
+    assert root.find("os/type").get("arch") == "aarch64"
+
+
+def test_image_arch_wins_over_the_host_default():
+    options = DomainOptions("test", INSTANCES, arch="ppc64le")
+    assert _parse(build_domain_xml(instance_spec(), options)).find("os/type").get("arch") == (
+        "ppc64le"
+    )
+    spec = instance_spec(image_properties={"architecture": "s390x"})
+    assert _parse(build_domain_xml(spec, options)).find("os/type").get("arch") == "s390x"
+
+
+def test_disk_source_is_under_the_instances_path():
+    spec = instance_spec()
+    root = _parse(build_domain_xml(spec, OPTIONS))
+    disks = root.findall("devices/disk")
+
+    assert len(disks) == 1
+    source = disks[0].find("source").get("file")
+    assert source == str(INSTANCES / spec.uuid / "disk")
+    assert Path(source) == disk_path(OPTIONS, spec.uuid)
+    assert disks[0].find("target").get("dev") == "vda"
+
+
+def test_metadata_records_owner_flavor_and_image():
+    spec = instance_spec(memory_mb=1024, vcpus=1)
+    root = _parse(build_domain_xml(spec, OPTIONS))
+    info = root.find("metadata/s:instance", NS)
+
+    assert info.findtext("s:name", namespaces=NS) == "web-1"
+    owner = info.find("s:owner", NS)
+    assert (owner.get("project"), owner.get("user")) == ("project-a", "user-a")
+    flavor = info.find("s:flavor", NS)
+    assert flavor.attrib == {"name": "m1.small", "memory": "1024", "vcpus": "1", "disk": "1"}
+    assert info.find("s:image", NS).get("uuid") == spec.image["id"]
+
+
+def test_hostile_display_name_is_escaped():
+    name = "<evil>&\"'</title><devices/>"
+    spec = instance_spec(display_name=name)
+    xml = build_domain_xml(spec, OPTIONS)
+    root = _parse(xml)
+
+    assert "<evil>" not in xml
+    assert root.findtext("title") == name
+    assert root.findtext("metadata/s:instance/s:name", namespaces=NS) == name
+    # The name injected no element of its own.
+    assert [child.tag for child in root.find("devices")] == ["disk", "serial", "console"]
+    assert len(root.findall("title")) == 1
+
+
+def test_libvirt_accepts_and_runs_the_definition():
+    spec = instance_spec(memory_mb=768, vcpus=3, display_name="<evil>&\"'")
+    conn = libvirt.open("test:///default")
+    try:
+        domain = conn.defineXML(build_domain_xml(spec, OPTIONS))
+        try:
+            assert domain.UUIDString() == spec.uuid
+            assert domain.name() == spec.name
+            assert not domain.isActive()
+
+            domain.create()
+            state, max_mem_kb, mem_kb, ncpus, _cpu_time = domain.info()
+            assert state == libvirt.VIR_DOMAIN_RUNNING
+            assert max_mem_kb == 768 * 1024
+            assert mem_kb == 768 * 1024
+            assert ncpus == 3
+
+            # libvirt stored the title verbatim, not an escaped or truncated copy.
+            stored = ET.fromstring(domain.XMLDesc(0))
+            assert stored.findtext("title") == "<evil>&\"'"
+            assert stored.find("devices/disk/source").get("file") == str(
+                INSTANCES / spec.uuid / "disk"
+            )
+        finally:
+            if domain.isActive():
+                domain.destroy()
+            domain.undefine()
+        with pytest.raises(libvirt.libvirtError):
+            conn.lookupByUUIDString(spec.uuid)
+    finally:
+        conn.close()
