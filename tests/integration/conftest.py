@@ -29,9 +29,8 @@ from rest_framework.test import APIClient
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_names_schedulable
 from cloud.identity.services import project_user_ensure
-from cloud.images.models import Image
-from cloud.instances.management.commands.seed import FLAVORS, TINY_IMAGE_ID
-from cloud.instances.models import Flavor, Instance
+from cloud.instances.management.commands.seed import seed_catalog
+from cloud.instances.models import Instance
 from tests.conftest import free_port, port_open
 from tests.integration.helpers import PASSWORD, token_for
 
@@ -246,20 +245,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = ""
 @pytest.fixture
 def cloud(workers, transactional_db):
     """Seeded flavors and image, both hosts up, and the worker group."""
-    for flavorid, name, ram, disk, vcpus in FLAVORS:
-        Flavor.objects.create(
-            flavorid=flavorid, name=name, memory_mb=ram, root_gb=disk, vcpus=vcpus
-        )
-    from cloud.images.models import Image
-
-    Image.objects.create(
-        id=TINY_IMAGE_ID,
-        name="tiny",
-        status="active",
-        visibility="public",
-        disk_format="qcow2",
-        container_format="bare",
-    )
+    seed_catalog()
     wait_for(
         lambda: host_names_schedulable().count() == len(HOSTS),
         20,
@@ -326,11 +312,7 @@ def compute_node(host: str) -> ComputeNode:
 
 @pytest.fixture
 def seeded(db):
-    for flavorid, name, ram, disk, vcpus in FLAVORS:
-        Flavor.objects.create(
-            flavorid=flavorid, name=name, memory_mb=ram, root_gb=disk, vcpus=vcpus
-        )
-    Image.objects.create(id=TINY_IMAGE_ID, name="tiny", status="active", visibility="public")
+    seed_catalog()
     project_user_ensure(
         project_name="admin",
         username="admin",

@@ -22,6 +22,29 @@ FLAVORS = [
 TINY_IMAGE_ID = "0c9e5a4c-6d2e-4d7e-9b8f-7a3c1e2f4b5d"
 
 
+def seed_catalog(*, image_owner: str = "") -> None:
+    """The m1 flavors and the public `tiny` image (created or brought up to date)."""
+    for flavorid, name, ram, disk, vcpus in FLAVORS:
+        Flavor.objects.update_or_create(
+            flavorid=flavorid,
+            defaults={"name": name, "memory_mb": ram, "root_gb": disk, "vcpus": vcpus},
+        )
+    Image.objects.update_or_create(
+        id=TINY_IMAGE_ID,
+        defaults={
+            "name": "tiny",
+            "status": ImageStatus.ACTIVE,
+            "visibility": Visibility.PUBLIC,
+            "owner": image_owner,
+            "disk_format": "qcow2",
+            "container_format": "bare",
+            "min_disk": 0,
+            "min_ram": 0,
+            "properties": {"architecture": "x86_64"},
+        },
+    )
+
+
 class Command(BaseCommand):
     help = "Create the admin user, the demo project, the m1 flavors and the tiny image."
 
@@ -41,25 +64,7 @@ class Command(BaseCommand):
         project_user_ensure(
             project_name="demo", username="demo", password=demo_password, role_name="member"
         )
-        for flavorid, name, ram, disk, vcpus in FLAVORS:
-            Flavor.objects.update_or_create(
-                flavorid=flavorid,
-                defaults={"name": name, "memory_mb": ram, "root_gb": disk, "vcpus": vcpus},
-            )
-        Image.objects.update_or_create(
-            id=TINY_IMAGE_ID,
-            defaults={
-                "name": "tiny",
-                "status": ImageStatus.ACTIVE,
-                "visibility": Visibility.PUBLIC,
-                "owner": admin_project.id,
-                "disk_format": "qcow2",
-                "container_format": "bare",
-                "min_disk": 0,
-                "min_ram": 0,
-                "properties": {"architecture": "x86_64"},
-            },
-        )
+        seed_catalog(image_owner=admin_project.id)
         self.stdout.write(
             f"seeded: users admin, demo; projects admin, demo; {len(FLAVORS)} flavors; image tiny"
         )
