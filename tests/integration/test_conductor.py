@@ -1,0 +1,140 @@
+"""Conductor services on PostgreSQL: build outcomes, reschedules, races with delete,
+and the stuck-build reaper. Messages they publish are captured, not sent."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cloud.conductor import services
+from cloud.identity.context import RequestContext
+from cloud.images.models import Image
+from cloud.instances.models import Flavor, Instance, InstanceFault, RequestSpec
+from cloud.instances.services import ServerCreate, server_create, server_delete
+from cloud.payloads import BuildFailure, SpawnResult
+from cloud.scheduler.models import Allocation
+from cloud.scheduler.placement import allocations_claim
+from tests.integration.test_placement import TINY, _host
+
+CONTEXT = RequestContext(
+    user_id="u1", user_name="u", project_id="p1", project_name="p", roles=["member", "reader"]
+)
+
+
+@pytest.fixture
+def building(seeded, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        [instance] = server_create(
+            context=CONTEXT,
+            request_id="req-1",
+            spec=ServerCreate(
+                name="vm", flavor=Flavor.objects.get(flavorid="1"), image=Image.objects.get()
+            ),
+        )
+    with django_capture_on_commit_callbacks() as sent:
+        services.instances_schedule(instance_uuids=[str(instance.uuid)], request_id="req-1")
+    assert len(sent) == 1  # the select_destinations -> schedule_done chain
+    return instance
+
+
+def _place(instance, host: str, django_capture_on_commit_callbacks) -> None:
+    provider = _host(host, memory_mb=4096)
+    allocations_claim(
+        consumer_id=str(instance.uuid), project_id="p1", provider_id=provider.pk, resources=TINY
+    )
+    with django_capture_on_commit_callbacks() as sent:
+        services.schedule_done(
+            selection={
+                "instance_uuid": str(instance.uuid),
+                "request_id": "req-1",
+                "host": host,
+                "alternates": [],
+                "attempt": 1,
+                "error": None,
+            }
+        )
+    assert len(sent) == 1  # the build request cast to compute.<host>
+
+
+def test_spawned_makes_active_once(building, django_capture_on_commit_callbacks):
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    result = SpawnResult(
+        instance_uuid=str(building.uuid), host="h1", request_id="req-1", power_state=1
+    )
+    services.instance_spawned(result=result)
+    services.instance_spawned(result=result)  # redelivered: harmless
+    instance = Instance.objects.get(pk=building.pk)
+    assert (instance.vm_state, instance.task_state, instance.power_state) == ("active", None, 1)
+
+
+def test_build_failure_reschedules_then_gives_up(
+    building, django_capture_on_commit_callbacks, settings
+):
+    settings.SCHEDULER_MAX_ATTEMPTS = 2
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    failure = BuildFailure(
+        instance_uuid=str(building.uuid),
+        host="h1",
+        request_id="req-1",
+        attempt=1,
+        message="libvirt said no",
+        details="Traceback ...",
+    )
+    with django_capture_on_commit_callbacks() as sent:
+        services.build_failed(failure=failure)
+    assert len(sent) == 1  # a new scheduling request
+    spec = RequestSpec.objects.get(instance_uuid=building.uuid)
+    assert (spec.ignore_hosts, spec.num_attempts) == (["h1"], 2)
+    assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
+    assert Instance.objects.get(pk=building.pk).task_state == "scheduling"
+
+    _place(building, "h2", django_capture_on_commit_callbacks)
+    services.build_failed(
+        failure=BuildFailure(
+            instance_uuid=str(building.uuid),
+            host="h2",
+            request_id="req-1",
+            attempt=2,
+            message="libvirt said no again",
+        )
+    )
+    instance = Instance.objects.get(pk=building.pk)
+    assert instance.vm_state == "error"
+    fault = InstanceFault.objects.get(instance_uuid=building.uuid)
+    assert "failed on 2 host(s)" in fault.message and "h2" in fault.message
+    assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
+
+
+def test_claim_made_after_a_delete_is_given_back(building, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        server_delete(context=CONTEXT, request_id="req-2", instance=building)
+    assert Instance.objects.get(pk=building.pk).deleted
+    provider = _host("h1")
+    allocations_claim(
+        consumer_id=str(building.uuid), project_id="p1", provider_id=provider.pk, resources=TINY
+    )
+    services.schedule_done(
+        selection={
+            "instance_uuid": str(building.uuid),
+            "request_id": "req-1",
+            "host": "h1",
+            "alternates": [],
+            "attempt": 1,
+            "error": None,
+        }
+    )
+    assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
+
+
+def test_reaper_fails_stuck_builds_naming_the_step(building, django_capture_on_commit_callbacks):
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    Instance.objects.filter(pk=building.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=700)
+    )
+    assert services.builds_reap_stuck(timeout_seconds=600) == 1
+    instance = Instance.objects.get(pk=building.pk)
+    assert instance.vm_state == "error"
+    fault = InstanceFault.objects.get(instance_uuid=building.uuid)
+    assert fault.message == "Build timed out after 600s in step 'spawning' on h1."
+    assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
+    assert services.builds_reap_stuck(timeout_seconds=600) == 0
