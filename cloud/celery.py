@@ -19,5 +19,10 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    "reap-orphan-claims": {
+        "task": "conductor.reap_orphan_claims",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
 }
 app.autodiscover_tasks(["cloud.conductor", "cloud.scheduler"])

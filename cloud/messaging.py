@@ -13,9 +13,16 @@ from typing import Any
 import environ
 
 CONDUCTOR_QUEUE = "conductor"
+# Heartbeats have a queue of their own, served by the conductor beside its
+# main queue, so a storm of build work never starves them (hosts would be
+# declared down while they are fine).
+HEARTBEAT_QUEUE = "conductor.heartbeat"
 SCHEDULER_QUEUE = "scheduler"
 COMPUTE_QUEUE_PREFIX = "compute."
 
+# A heartbeat older than this says nothing the next one will not; it matches
+# the control plane's default SERVICE_DOWN_TIME.
+HEARTBEAT_EXPIRES = int(os.environ.get("HEARTBEAT_EXPIRES", "60"))
 # A host that has been down this long has missed its messages; they expire
 # instead of piling up and replaying stale work when it comes back.
 COMPUTE_MESSAGE_EXPIRES = int(os.environ.get("COMPUTE_MESSAGE_EXPIRES", "600"))
@@ -55,6 +62,7 @@ def celery_config() -> dict[str, Any]:
         "task_ignore_result": True,
         "task_default_queue": CONDUCTOR_QUEUE,
         "task_routes": {
+            "conductor.compute_heartbeat": {"queue": HEARTBEAT_QUEUE},
             "conductor.*": {"queue": CONDUCTOR_QUEUE},
             "scheduler.*": {"queue": SCHEDULER_QUEUE},
         },

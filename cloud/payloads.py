@@ -10,12 +10,14 @@ compute worker uses it.
 History:
     1.0 -- initial: InstanceSpec, BuildRequest, TerminateRequest,
            SpawnResult, BuildFailure, Terminated, HostReport.
+    1.1 -- HostReport.sent_at: liveness is when the host spoke, not when the
+           conductor got round to the message (a 1.0 report is dated on receipt).
 """
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
-PAYLOAD_VERSION = "1.0"
+PAYLOAD_VERSION = "1.1"
 MAJOR = PAYLOAD_VERSION.split(".")[0]
 
 
@@ -174,3 +176,4 @@ class HostReport(Payload):
     cpu_info: dict[str, Any] = field(default_factory=dict)
     payload_version: str = PAYLOAD_VERSION
     started_at: str = ""
+    sent_at: str = ""

@@ -181,7 +181,7 @@ class Stack:
         procs.append(
             (
                 "conductor",
-                f"{celery} -A cloud.celery worker -Q conductor "
+                f"{celery} -A cloud.celery worker -Q conductor,conductor.heartbeat "
                 f"-n conductor@%h -P threads -c 4 -l INFO",
                 env,
             )

@@ -6,6 +6,7 @@ stands, and does only what is still missing.
 """
 
 import logging
+import uuid as uuidlib
 from datetime import timedelta
 
 from celery import chain
@@ -30,6 +31,7 @@ from cloud.payloads import (
 )
 from cloud.rpc import cast_compute
 from cloud.scheduler.placement import InventorySpec, allocations_delete, provider_sync
+from cloud.scheduler.selectors import consumers_claimed_before
 
 log = logging.getLogger(__name__)
 
@@ -311,3 +313,37 @@ def instance_create_request_id(instance: Instance) -> str:
         .first()
         or ""
     )
+
+
+def _as_uuid(value: str) -> uuidlib.UUID | None:
+    try:
+        return uuidlib.UUID(value)
+    except ValueError:
+        return None
+
+
+def allocations_reap_orphans(*, older_than_seconds: int) -> int:
+    """Free claims whose instance is deleted or was never written.
+
+    Normally the delete that marks an instance deleted frees its claim, and a
+    claim that lands after a delete is given back by `schedule_done`; this
+    sweeps what an interrupted hand-off (a broker outage, a stopped stack)
+    left behind.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    consumers = {c: _as_uuid(c) for c in consumers_claimed_before(cutoff=cutoff)}
+    live = set(
+        Instance.objects.filter(
+            uuid__in=[u for u in consumers.values() if u], deleted=False
+        ).values_list("uuid", flat=True)
+    )
+    freed = 0
+    for consumer, uuid in sorted(consumers.items()):
+        if uuid in live:
+            continue
+        with transaction.atomic():
+            if uuid is None or not Instance.objects.filter(uuid=uuid, deleted=False).exists():
+                freed += 1 if allocations_delete(consumer_id=consumer) else 0
+    if freed:
+        log.warning("freed the claims of %d deleted or unknown instances", freed)
+    return freed

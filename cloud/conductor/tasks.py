@@ -47,3 +47,8 @@ def compute_heartbeat(payload: dict[str, Any]) -> None:
 @app.task(name="conductor.reap_stuck_builds")
 def reap_stuck_builds() -> int:
     return services.builds_reap_stuck(timeout_seconds=settings.BUILD_TIMEOUT)
+
+
+@app.task(name="conductor.reap_orphan_claims")
+def reap_orphan_claims() -> int:
+    return services.allocations_reap_orphans(older_than_seconds=settings.BUILD_TIMEOUT)

@@ -1,10 +1,21 @@
 """Compute host writes: registration and heartbeats, as reported through the conductor."""
 
+from datetime import datetime
+
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cloud.hosts.models import ComputeNode
 from cloud.payloads import HostReport
+
+
+def _seen_at(report: HostReport) -> datetime:
+    """When the host spoke (1.1+), bounded by now so a fast clock cannot keep it alive."""
+    now = timezone.now()
+    sent = parse_datetime(report.sent_at) if report.sent_at else None
+    return min(sent, now) if sent is not None and sent.tzinfo is not None else now
 
 
 def compute_node_report(*, report: HostReport) -> ComputeNode:
@@ -20,7 +31,17 @@ def compute_node_report(*, report: HostReport) -> ComputeNode:
         "cpu_info": report.cpu_info,
         "payload_version": report.payload_version,
         "started_at": parse_datetime(report.started_at) if report.started_at else None,
-        "last_seen_at": timezone.now(),
+        "last_seen_at": _seen_at(report),
     }
-    node, _ = ComputeNode.objects.update_or_create(host=report.host, defaults=values)
+    node, created = ComputeNode.objects.get_or_create(host=report.host, defaults=values)
+    if not created:
+        # Reports may be handled out of order: never move liveness backwards.
+        ComputeNode.objects.filter(pk=node.pk).update(
+            **{
+                **values,
+                "last_seen_at": Greatest(
+                    "last_seen_at", Value(values["last_seen_at"], output_field=DateTimeField())
+                ),
+            }
+        )
     return node

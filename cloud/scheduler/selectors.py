@@ -5,6 +5,7 @@ subqueries) so the scheduler never loads every host into Python.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import (
     BigIntegerField,
@@ -123,4 +124,13 @@ def consumer_provider(*, consumer_id: str) -> str | None:
         Allocation.objects.filter(consumer_id=consumer_id)
         .values_list("provider__name", flat=True)
         .first()
+    )
+
+
+def consumers_claimed_before(*, cutoff: datetime) -> set[str]:
+    """Consumers holding allocations made before `cutoff`."""
+    return set(
+        Allocation.objects.filter(created_at__lt=cutoff)
+        .values_list("consumer_id", flat=True)
+        .distinct()
     )

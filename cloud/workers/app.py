@@ -9,7 +9,13 @@ from typing import Any
 
 from celery import Celery, signals
 
-from cloud.messaging import CONDUCTOR_QUEUE, celery_config, compute_queue
+from cloud.messaging import (
+    CONDUCTOR_QUEUE,
+    HEARTBEAT_EXPIRES,
+    HEARTBEAT_QUEUE,
+    celery_config,
+    compute_queue,
+)
 from cloud.payloads import Payload
 from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
@@ -28,7 +34,7 @@ _manager: ComputeManager | None = None
 def send_to_conductor(task_name: str, payload: Payload) -> None:
     options: dict[str, Any] = {"queue": CONDUCTOR_QUEUE}
     if task_name == "conductor.compute_heartbeat":
-        options["expires"] = max(int(config.heartbeat_interval * 3), 30)
+        options = {"queue": HEARTBEAT_QUEUE, "expires": HEARTBEAT_EXPIRES}
     app.send_task(task_name, args=[payload.to_dict()], **options)
 
 

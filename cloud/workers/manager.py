@@ -70,6 +70,7 @@ class ComputeManager:
             local_gb=res.local_gb,
             cpu_info=res.cpu_info,
             started_at=self.started_at,
+            sent_at=datetime.now(UTC).isoformat(),
         )
 
     def report_host(self) -> None:

@@ -194,7 +194,7 @@ def workers(django_db_setup, django_db_blocker):
             "cloud.celery",
             "worker",
             "-Q",
-            "conductor",
+            "conductor,conductor.heartbeat",
             "-n",
             "conductor@%h",
             "-P",

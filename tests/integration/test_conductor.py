@@ -138,3 +138,19 @@ def test_reaper_fails_stuck_builds_naming_the_step(building, django_capture_on_c
     assert fault.message == "Build timed out after 600s in step 'spawning' on h1."
     assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
     assert services.builds_reap_stuck(timeout_seconds=600) == 0
+
+
+def test_orphan_claims_are_swept(building, django_capture_on_commit_callbacks):
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    provider = _host("h2")
+    allocations_claim(
+        consumer_id="never-written", project_id="p1", provider_id=provider.pk, resources=TINY
+    )
+    Allocation.objects.update(created_at=timezone.now() - timedelta(seconds=700))
+    assert services.allocations_reap_orphans(older_than_seconds=600) == 1
+    assert not Allocation.objects.filter(consumer_id="never-written").exists()
+    assert Allocation.objects.filter(consumer_id=str(building.uuid)).count() == 3
+
+    Instance.objects.filter(pk=building.pk).update(deleted=True)
+    assert services.allocations_reap_orphans(older_than_seconds=600) == 1
+    assert not Allocation.objects.exists()

@@ -236,7 +236,7 @@ def test_payloads_are_immutable():
 # anything an older reader cannot ignore), add a line to the History in
 # cloud/payloads.py, then update the expectations below.
 
-EXPECTED_VERSION = "1.0"
+EXPECTED_VERSION = "1.1"
 
 EXPECTED_FINGERPRINTS = {
     "FlavorSpec": [
@@ -308,6 +308,7 @@ EXPECTED_FINGERPRINTS = {
         ("local_gb", "int"),
         ("memory_mb", "int"),
         ("payload_version", "str"),
+        ("sent_at", "str"),
         ("started_at", "str"),
         ("vcpus", "int"),
     ],

@@ -1,0 +1,56 @@
+"""Host registration and liveness from heartbeats (as the conductor records them)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from cloud.hosts.models import ComputeNode
+from cloud.hosts.selectors import host_names_schedulable
+from cloud.hosts.services import compute_node_report
+from cloud.payloads import HostReport
+
+
+def _report(sent_at: str = "") -> HostReport:
+    return HostReport(
+        host="h1",
+        hypervisor_type="TEST",
+        hypervisor_version=2,
+        hypervisor_hostname="h1",
+        libvirt_uri="test:///default",
+        vcpus=16,
+        memory_mb=3072,
+        local_gb=100,
+        sent_at=sent_at,
+    )
+
+
+def _record(report: HostReport) -> None:
+    compute_node_report(report=report)
+
+
+def test_liveness_is_the_send_time_and_never_moves_back(db):
+    sent = timezone.now() - timedelta(seconds=20)
+    _record(_report(sent.isoformat()))
+    node = ComputeNode.objects.get(host="h1")
+    assert node.last_seen_at == sent
+    assert (node.vcpus, node.memory_mb, node.local_gb) == (16, 3072, 100)
+
+    _record(_report((sent - timedelta(seconds=30)).isoformat()))  # a late, older report
+    assert ComputeNode.objects.get(host="h1").last_seen_at == sent
+
+
+def test_report_from_the_future_or_without_time_counts_as_now(db):
+    before = timezone.now()
+    _record(_report((before + timedelta(hours=1)).isoformat()))
+    seen = ComputeNode.objects.get(host="h1").last_seen_at
+    assert before <= seen <= timezone.now()
+    _record(_report(""))  # a 1.0 compute sends no sent_at
+    assert ComputeNode.objects.get(host="h1").last_seen_at >= seen
+
+
+def test_stale_heartbeat_means_down(db, settings):
+    settings.SERVICE_DOWN_TIME = 60
+    _record(_report((timezone.now() - timedelta(seconds=61)).isoformat()))
+    assert not host_names_schedulable().exists()
+    _record(_report(timezone.now().isoformat()))
+    assert list(host_names_schedulable().values_list("host", flat=True)) == ["h1"]
