@@ -44,6 +44,7 @@ def _secrets(var: Path) -> dict[str, str]:
     """Per-install secrets, generated once and kept under the var dir."""
     path = var / "secrets.env"
     if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
         path.write_text(
             f"DJANGO_SECRET_KEY={secrets.token_urlsafe(48)}\n"
             f"ADMIN_PASSWORD={secrets.token_urlsafe(12)}\n"
