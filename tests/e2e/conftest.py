@@ -47,7 +47,7 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    var = tmp_path_factory.mktemp("stack")
+    var = tmp_path_factory.mktemp("stack") / "var"  # not there yet, as on a fresh checkout
     running = RunningStack(var, free_port(), free_port(), free_port())
     env = {
         k: v
