@@ -7,6 +7,7 @@ Compute and image errors look like Nova's: `{"itemNotFound": {"code": 404,
 
 import logging
 
+from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -108,6 +109,14 @@ def exception_handler(exc, context):
         exc = BadRequest(f"Malformed request body: {exc.detail}")
     if isinstance(exc, Http404):
         exc = NotFound(str(exc) or "The resource could not be found.")
+    if isinstance(exc, OperationalError):
+        # The database is busy or failing over: a retryable condition, not a bug.
+        log.warning("database unavailable handling %s: %s", path, exc)
+        response = Response(
+            error_body(path, 503, "The service is busy; please retry shortly."), status=503
+        )
+        response["Retry-After"] = "5"
+        return response
     response = drf_exception_handler(exc, context)
     if response is None:
         log.exception("Unexpected error handling %s", path, exc_info=exc)

@@ -7,48 +7,48 @@ from typing import Any
 
 from django.conf import settings
 
-from cloud.celery import app
+from cloud.celery import DATABASE_RETRY, app
 from cloud.conductor import services
 from cloud.payloads import BuildFailure, HostReport, SpawnResult, Terminated
 
 
-@app.task(name="conductor.build_instances")
+@app.task(**DATABASE_RETRY, name="conductor.build_instances")
 def build_instances(payload: dict[str, Any]) -> None:
     services.instances_schedule(
         instance_uuids=payload["instance_uuids"], request_id=payload["request_id"]
     )
 
 
-@app.task(name="conductor.schedule_done")
+@app.task(**DATABASE_RETRY, name="conductor.schedule_done")
 def schedule_done(selection: dict[str, Any]) -> None:
     services.schedule_done(selection=selection)
 
 
-@app.task(name="conductor.instance_spawned")
+@app.task(**DATABASE_RETRY, name="conductor.instance_spawned")
 def instance_spawned(payload: dict[str, Any]) -> None:
     services.instance_spawned(result=SpawnResult.from_dict(payload))
 
 
-@app.task(name="conductor.build_failed")
+@app.task(**DATABASE_RETRY, name="conductor.build_failed")
 def build_failed(payload: dict[str, Any]) -> None:
     services.build_failed(failure=BuildFailure.from_dict(payload))
 
 
-@app.task(name="conductor.instance_terminated")
+@app.task(**DATABASE_RETRY, name="conductor.instance_terminated")
 def instance_terminated(payload: dict[str, Any]) -> None:
     services.instance_terminated(terminated=Terminated.from_dict(payload))
 
 
-@app.task(name="conductor.compute_heartbeat")
+@app.task(**DATABASE_RETRY, name="conductor.compute_heartbeat")
 def compute_heartbeat(payload: dict[str, Any]) -> None:
     services.compute_heartbeat(report=HostReport.from_dict(payload))
 
 
-@app.task(name="conductor.reap_stuck_builds")
+@app.task(**DATABASE_RETRY, name="conductor.reap_stuck_builds")
 def reap_stuck_builds() -> int:
     return services.builds_reap_stuck(timeout_seconds=settings.BUILD_TIMEOUT)
 
 
-@app.task(name="conductor.reap_orphan_claims")
+@app.task(**DATABASE_RETRY, name="conductor.reap_orphan_claims")
 def reap_orphan_claims() -> int:
     return services.allocations_reap_orphans(older_than_seconds=settings.BUILD_TIMEOUT)

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from cloud.celery import app
+from cloud.celery import DATABASE_RETRY, app
 from cloud.scheduler.services import SelectionRequest, select_destination
 
 
-@app.task(name="scheduler.select_destinations")
+@app.task(**DATABASE_RETRY, name="scheduler.select_destinations")
 def select_destinations(spec: dict[str, Any]) -> dict[str, Any]:
     """Choose and claim a host; the result is handed to the next task in the chain."""
     request = SelectionRequest(

@@ -1,10 +1,12 @@
 """cloud.api.errors: OpenStack error bodies and the flattening of validation details."""
 
 import pytest
+from django.db import OperationalError
+from django.test import RequestFactory
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from cloud.api.errors import error_body, flatten_detail
+from cloud.api.errors import error_body, exception_handler, flatten_detail
 
 
 @pytest.mark.parametrize(
@@ -110,3 +112,13 @@ def test_flatten_real_serializer_errors():
     assert "tags: " in text and "A valid integer is required." in text
     assert "ErrorDetail" not in text
     assert "[" not in text and "{" not in text
+
+
+def test_busy_database_is_a_retryable_503_not_a_500():
+    request = RequestFactory().delete("/compute/v2.1/servers/x")
+    response = exception_handler(OperationalError("database is locked"), {"request": request})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.data == {
+        "serviceUnavailable": {"code": 503, "message": "The service is busy; please retry shortly."}
+    }
