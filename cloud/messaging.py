@@ -17,11 +17,6 @@ CONDUCTOR_QUEUE = "conductor"
 # main queue, so a storm of build work never starves them (hosts would be
 # declared down while they are fine).
 HEARTBEAT_QUEUE = "conductor.heartbeat"
-# New builds wait on a queue of their own too: the conductor serves its queues
-# in turn, so work already under way (scheduling answers, spawn reports) is
-# not stuck behind a burst of new requests.
-BUILD_QUEUE = "conductor.build"
-CONDUCTOR_QUEUES = ",".join([CONDUCTOR_QUEUE, BUILD_QUEUE, HEARTBEAT_QUEUE])
 SCHEDULER_QUEUE = "scheduler"
 COMPUTE_QUEUE_PREFIX = "compute."
 
@@ -68,7 +63,6 @@ def celery_config() -> dict[str, Any]:
         "task_default_queue": CONDUCTOR_QUEUE,
         "task_routes": {
             "conductor.compute_heartbeat": {"queue": HEARTBEAT_QUEUE},
-            "conductor.build_instances": {"queue": BUILD_QUEUE},
             "conductor.*": {"queue": CONDUCTOR_QUEUE},
             "scheduler.*": {"queue": SCHEDULER_QUEUE},
         },

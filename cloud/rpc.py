@@ -11,7 +11,7 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from django.db import transaction
 
 from cloud.celery import app
-from cloud.messaging import COMPUTE_MESSAGE_EXPIRES, compute_queue
+from cloud.messaging import COMPUTE_MESSAGE_EXPIRES, CONDUCTOR_QUEUE, compute_queue
 
 
 class HostUnreachable(Exception):
@@ -19,8 +19,7 @@ class HostUnreachable(Exception):
 
 
 def cast_conductor(task_name: str, *args: Any) -> None:
-    """Publish on commit; the queue comes from the routes in cloud.messaging."""
-    transaction.on_commit(lambda: app.send_task(task_name, args=list(args)))
+    transaction.on_commit(lambda: app.send_task(task_name, args=list(args), queue=CONDUCTOR_QUEUE))
 
 
 def cast_compute(host: str, task_name: str, *args: Any) -> None:

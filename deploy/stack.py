@@ -26,9 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-sys.path.insert(0, str(ROOT))
-
-from cloud.messaging import CONDUCTOR_QUEUES  # noqa: E402 - needs ROOT on the path
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -185,7 +182,7 @@ class Stack:
         procs.append(
             (
                 "conductor",
-                f"{celery} -A cloud.celery worker -Q {CONDUCTOR_QUEUES} "
+                f"{celery} -A cloud.celery worker -Q conductor,conductor.heartbeat "
                 f"-n conductor@%h -P threads -c 4 -l INFO",
                 env,
             )

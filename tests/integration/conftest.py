@@ -31,7 +31,6 @@ from cloud.hosts.selectors import host_names_schedulable
 from cloud.identity.services import project_user_ensure
 from cloud.instances.management.commands.seed import seed_catalog
 from cloud.instances.models import Instance
-from cloud.messaging import CONDUCTOR_QUEUES
 from tests.conftest import free_port, port_open
 from tests.integration.helpers import PASSWORD, token_for
 
@@ -195,7 +194,7 @@ def workers(django_db_setup, django_db_blocker):
             "cloud.celery",
             "worker",
             "-Q",
-            CONDUCTOR_QUEUES,
+            "conductor,conductor.heartbeat",
             "-n",
             "conductor@%h",
             "-P",
