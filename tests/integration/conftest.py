@@ -252,11 +252,21 @@ def cloud(workers, transactional_db):
         message=f"hosts up; dead workers: {workers.dead()}",
     )
     yield workers
-    # Leave no work in flight for the next test's fresh tables.
+    # Leave no work in flight when the tables are emptied for the next test:
+    # no build unfinished, and no task queued or being worked on (acks_late
+    # keeps a running task in kombu's `unacked` hash until it is done).
     wait_for(
         lambda: not Instance.objects.filter(vm_state="building", deleted=False).exists(),
         30,
         message="builds settled",
+    )
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    queues = ["conductor", "scheduler", *(f"compute.{host}" for host in HOSTS)]
+    wait_for(
+        lambda: not any(broker.llen(q) for q in queues) and not broker.hlen("unacked"),
+        30,
+        interval=0.1,
+        message="task queues drained",
     )
     connection.close()
 

@@ -1,7 +1,11 @@
 """The boot and delete paths end to end: API -> conductor -> scheduler -> compute
 (libvirt test hypervisor, no database) -> conductor, on PostgreSQL and Redis."""
 
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
 
 from cloud.instances.models import InstanceAction
 from cloud.rpc import call_compute
@@ -74,15 +78,40 @@ def test_delete_while_building_leaves_nothing_behind(admin_client):
         )
 
 
-def test_compute_hosts_run_without_any_database_settings(admin_client, cloud):
+def _remote_ports(pid: int) -> set[int]:
+    """Remote TCP ports of the sockets a process holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_compute_hosts_build_without_any_database(admin_client, cloud):
+    created = create_server(admin_client, "no-db-proof")
+    server = wait_status(admin_client, created["id"], {"ACTIVE", "ERROR"})
+    assert server["status"] == "ACTIVE"
+    broker_port = urlsplit(os.environ["CELERY_BROKER_URL"]).port or 6379
+    database_port = int(settings.DATABASES["default"]["PORT"] or 5432)
     for host in HOSTS:
-        environ = Path(f"/proc/{cloud.procs[host].pid}/environ").read_bytes().split(b"\0")
+        pid = cloud.procs[host].pid
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         names = {item.split(b"=", 1)[0] for item in environ if item}
         assert b"DATABASE_URL" not in names
         assert b"DJANGO_SETTINGS_MODULE" not in names
-    # ...and still build servers.
-    created = create_server(admin_client, "no-db-proof")
-    assert wait_status(admin_client, created["id"], {"ACTIVE", "ERROR"})["status"] == "ACTIVE"
+        ports = _remote_ports(pid)
+        assert broker_port in ports  # the check sees the host's connections...
+        assert database_port not in ports  # ...and none goes to the database
 
 
 def test_member_sees_own_servers_only_and_no_host(member_client, admin_client):
