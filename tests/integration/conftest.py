@@ -275,30 +275,13 @@ def _client(username: str, project: str, role: str) -> APIClient:
     project_user_ensure(
         project_name=project,
         username=username,
-        password="secret-pw",
+        password=PASSWORD,
         role_name=role,
         is_superuser=role == "admin",
     )
     client = APIClient()
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": username,
-                        "domain": {"name": "Default"},
-                        "password": "secret-pw",
-                    }
-                },
-            },
-            "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
-        }
-    }
-    response = client.post("/identity/v3/auth/tokens", body, format="json")
-    assert response.status_code == 201, response.content
     client.credentials(
-        HTTP_X_AUTH_TOKEN=response["X-Subject-Token"], HTTP_OPENSTACK_API_VERSION="compute 2.96"
+        HTTP_X_AUTH_TOKEN=token_for(username, project), HTTP_OPENSTACK_API_VERSION="compute 2.96"
     )
     return client
 
