@@ -38,8 +38,6 @@ class PowerState:
     CRASHED = 6
     SUSPENDED = 7
 
-    NAMES = {0: "NOSTATE", 1: "RUNNING", 3: "PAUSED", 4: "SHUTDOWN", 6: "CRASHED", 7: "SUSPENDED"}
-
 
 ANY = None  # wildcard in the table below
 

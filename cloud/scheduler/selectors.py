@@ -27,7 +27,6 @@ from cloud.scheduler.models import Allocation, Inventory, ResourceClass, Resourc
 class Candidate:
     provider_id: int
     name: str
-    free: dict[str, int]
 
 
 def _capacity(rc: str) -> Subquery:
@@ -80,17 +79,8 @@ def candidates(
         qs = qs.filter(**{f"cap_{rc}__gte": F(f"used_{rc}") + amount, f"max_{rc}__gte": amount})
     order_rc = ResourceClass.MEMORY_MB if ResourceClass.MEMORY_MB in resources else classes[0]
     qs = qs.annotate(free_order=F(f"cap_{order_rc}") - F(f"used_{order_rc}"))
-    rows = qs.order_by("-free_order", "name").values(
-        "pk", "name", *(f"cap_{rc}" for rc in classes), *(f"used_{rc}" for rc in classes)
-    )[:limit]
-    return [
-        Candidate(
-            provider_id=row["pk"],
-            name=row["name"],
-            free={rc: int(row[f"cap_{rc}"]) - row[f"used_{rc}"] for rc in classes},
-        )
-        for row in rows
-    ]
+    rows = qs.order_by("-free_order", "name").values_list("pk", "name")[:limit]
+    return [Candidate(provider_id=pk, name=name) for pk, name in rows]
 
 
 def shortfall_counts(*, resources: dict[str, int], names: QuerySet) -> dict[str, int]:
