@@ -140,6 +140,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Identity -------------------------------------------------------------
 TOKEN_EXPIRATION_SECONDS = env.int("TOKEN_EXPIRATION_SECONDS", default=4 * 3600)
+# An operator's overrides of the policy defaults (oslo.policy YAML); a missing file means
+# the defaults in cloud/identity/policies/.
+POLICY_FILE = env.str("POLICY_FILE", default="/etc/stratus/policy.yaml")
 REGION_NAME = env.str("REGION_NAME", default="RegionOne")
 # Base URL put in the service catalog; empty means "the URL the request came to".
 PUBLIC_ENDPOINT = env.str("PUBLIC_ENDPOINT", default="")
@@ -156,6 +159,17 @@ RESERVED_HOST_MEMORY_MB = env.int("RESERVED_HOST_MEMORY_MB", default=0)
 
 # --- Server API limits ----------------------------------------------------
 API_LIST_MAX_LIMIT = env.int("API_LIST_MAX_LIMIT", default=1000)
+# Default limits of every project (Nova's defaults); admins override them per project
+# or per user with os-quota-sets. -1 means unlimited.
+QUOTA_DEFAULTS = {
+    "instances": env.int("QUOTA_INSTANCES", default=10),
+    "cores": env.int("QUOTA_CORES", default=20),
+    "ram": env.int("QUOTA_RAM", default=50 * 1024),
+    "metadata_items": env.int("QUOTA_METADATA_ITEMS", default=128),
+    "key_pairs": env.int("QUOTA_KEY_PAIRS", default=100),
+    "server_groups": env.int("QUOTA_SERVER_GROUPS", default=10),
+    "server_group_members": env.int("QUOTA_SERVER_GROUP_MEMBERS", default=10),
+}
 MAX_INSTANCES_PER_REQUEST = env.int("MAX_INSTANCES_PER_REQUEST", default=100)
 SYNC_CALL_TIMEOUT = env.float("SYNC_CALL_TIMEOUT", default=10.0)
 

@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from cloud.api import microversions
 from cloud.api.errors import BadRequest, NotAcceptable
+from cloud.identity import policy
 from cloud.identity.context import RequestContext
 
 
@@ -19,6 +20,13 @@ class OpenStackView(APIView):
     @property
     def context(self) -> RequestContext:
         return self.request.auth
+
+    def authorize(self, rule: str, target: dict | None = None) -> None:
+        """403 unless the named policy rule allows the caller (target: own project by default)."""
+        policy.authorize(self.context, rule, target)
+
+    def allowed(self, rule: str, target: dict | None = None) -> bool:
+        return policy.allowed(self.context, rule, target)
 
 
 class ComputeView(OpenStackView):

@@ -59,9 +59,13 @@ class Instance(models.Model):
     launch_index = models.PositiveIntegerField(default=0)
 
     flavor = models.JSONField()
+    # The flavor's size in columns, so quota usage is a SQL sum over real rows.
+    vcpus = models.PositiveIntegerField(default=0)
+    memory_mb = models.PositiveIntegerField(default=0)
     image_ref = models.CharField(max_length=64, blank=True, default="")
     image_meta = models.JSONField(default=dict, blank=True)
     key_name = models.CharField(max_length=255, null=True, blank=True)
+    key_data = models.TextField(null=True, blank=True)
     user_data = models.TextField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     config_drive = models.BooleanField(default=False)

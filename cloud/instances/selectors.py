@@ -8,7 +8,7 @@ import re
 import uuid as uuidlib
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import after
@@ -76,13 +76,16 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() not in ("0", "false", "no", "off")
 
 
-def instance_list(*, context: RequestContext, params) -> QuerySet:
+def asks_all_tenants(params) -> bool:
+    """`?all_tenants`, `?all_tenants=1`, `?all_tenants=True`: the admin's view of every project."""
+    if "all_tenants" not in params:
+        return False
+    return params.get("all_tenants") in ("", None) or _truthy(params.get("all_tenants"))
+
+
+def instance_list(*, context: RequestContext, params, all_tenants: bool = False) -> QuerySet:
+    """The caller's project's instances, or every project's when all_tenants was authorized."""
     qs = Instance.objects.all()
-    all_tenants = context.is_admin and (
-        "all_tenants" in params
-        and params.get("all_tenants") in ("", None)
-        or _truthy(params.get("all_tenants"))
-    )
     if all_tenants:
         project = params.get("project_id") or params.get("tenant_id")
         if project:
@@ -136,3 +139,20 @@ def latest_faults(*, instance_uuids: list) -> dict[str, InstanceFault]:
     ):
         faults.setdefault(str(fault.instance_uuid), fault)
     return faults
+
+
+def _live_instances(project_id: str, user_id: str | None) -> QuerySet:
+    qs = Instance.objects.filter(project_id=project_id, deleted=False)
+    return qs.filter(user_id=user_id) if user_id else qs
+
+
+def count_instances(project_id: str, user_id: str | None) -> int:
+    return _live_instances(project_id, user_id).count()
+
+
+def count_cores(project_id: str, user_id: str | None) -> int:
+    return _live_instances(project_id, user_id).aggregate(n=Sum("vcpus"))["n"] or 0
+
+
+def count_ram(project_id: str, user_id: str | None) -> int:
+    return _live_instances(project_id, user_id).aggregate(n=Sum("memory_mb"))["n"] or 0

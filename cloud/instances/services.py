@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from cloud.api.errors import Conflict
 from cloud.hosts.selectors import host_up
+from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.models import Image
 from cloud.instances import actions, states
@@ -34,6 +35,7 @@ class ServerCreate:
     description: str | None = None
     availability_zone: str | None = None
     key_name: str | None = None
+    key_data: str | None = None
     user_data: str | None = None
     access_ip_v4: str | None = None
     access_ip_v6: str | None = None
@@ -71,12 +73,26 @@ def _hostname(name: str) -> str:
 def server_create(
     *, context: RequestContext, request_id: str, spec: ServerCreate
 ) -> list[Instance]:
-    """Write the instances, their request specs and create actions; build on commit."""
+    """Write the instances, their request specs and create actions; build on commit.
+
+    The quota check counts the project's live instances under the project's row
+    lock, in this transaction: as many of max_count as fit are created (Nova's
+    rule), and 403 when not even min_count fit.
+    """
+    quotas.metadata_check(project_id=context.project_id, items=len(spec.metadata))
+    count = quotas.instances_allowed(
+        project_id=context.project_id,
+        user_id=context.user_id,
+        vcpus=spec.flavor.vcpus,
+        memory_mb=spec.flavor.memory_mb,
+        min_count=spec.min_count,
+        max_count=spec.max_count,
+    )
     reservation_id = f"r-{secrets.token_hex(4)}"
     flavor = spec.flavor.snapshot()
     instances = []
-    for index in range(spec.max_count):
-        name = spec.name if spec.max_count == 1 else f"{spec.name}-{index + 1}"
+    for index in range(count):
+        name = spec.name if count == 1 else f"{spec.name}-{index + 1}"
         instance = Instance.objects.create(
             display_name=name,
             display_description=spec.description,
@@ -86,9 +102,12 @@ def server_create(
             reservation_id=reservation_id,
             launch_index=index,
             flavor=flavor,
+            vcpus=spec.flavor.vcpus,
+            memory_mb=spec.flavor.memory_mb,
             image_ref=str(spec.image.id),
             image_meta=_image_meta(spec.image),
             key_name=spec.key_name,
+            key_data=spec.key_data,
             user_data=spec.user_data,
             metadata=spec.metadata,
             config_drive=spec.config_drive,

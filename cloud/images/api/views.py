@@ -82,6 +82,7 @@ class ImageListView(OpenStackView):
     """GET /v2/images"""
 
     def get(self, request):
+        self.authorize("get_images")
         params = request.GET
         qs = images_visible(context=self.context)
         if params.get("name"):
@@ -121,6 +122,7 @@ class ImageView(OpenStackView):
     """GET /v2/images/{id}"""
 
     def get(self, request, image_id: str):
+        self.authorize("get_image")
         image = image_get(image_id=image_id, context=self.context)
         if image is None:
             raise NotFound(f"No image found with ID {image_id}")

@@ -3,6 +3,7 @@
 import hashlib
 
 from cloud.api.microversions import APIVersion
+from cloud.identity import policy
 from cloud.identity.context import RequestContext
 from cloud.instances.models import Flavor, Instance, InstanceFault
 from cloud.instances.states import api_status
@@ -98,6 +99,7 @@ def server_detail(
     host_status: str | None = None,
 ) -> dict:
     uuid = str(instance.uuid)
+    target = {"project_id": instance.project_id, "user_id": instance.user_id}
     status = api_status(instance.vm_state, instance.task_state)
     image = (
         {"id": instance.image_ref, "links": [links(base, "images", instance.image_ref)[1]]}
@@ -134,7 +136,7 @@ def server_detail(
     }
     if status in PROGRESS_STATUSES:
         body["progress"] = instance.progress
-    if context.is_admin:
+    if policy.allowed(context, "os_compute_api:os-extended-server-attributes", target):
         body.update(
             {
                 "OS-EXT-SRV-ATTR:host": instance.host,

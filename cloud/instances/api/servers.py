@@ -8,7 +8,6 @@ from rest_framework.response import Response
 from cloud.api.errors import (
     BadRequest,
     Conflict,
-    Forbidden,
     GatewayTimeout,
     NotFound,
     flatten_detail,
@@ -57,13 +56,24 @@ def _validate_boot_source(attrs: dict) -> str:
     return image_ref
 
 
+def _target(instance) -> dict:
+    return {"project_id": instance.project_id, "user_id": instance.user_id}
+
+
 class ServerListView(ComputeView):
     """GET /servers, POST /servers"""
 
     detail = False
 
     def get(self, request):
-        qs = selectors.instance_list(context=self.context, params=request.GET)
+        kind = "detail" if self.detail else "index"
+        self.authorize(f"os_compute_api:servers:{kind}")
+        all_tenants = selectors.asks_all_tenants(request.GET)
+        if all_tenants:
+            self.authorize(f"os_compute_api:servers:{kind}:get_all_tenants")
+        qs = selectors.instance_list(
+            context=self.context, params=request.GET, all_tenants=all_tenants
+        )
         rows, more = paginate(qs, request.GET)
         base = base_url(request)
         if self.detail:
@@ -83,8 +93,7 @@ class ServerListView(ComputeView):
 
     @extend_schema(request=ServerCreateSerializer, responses={202: dict})
     def post(self, request):
-        if not self.context.project_id:
-            raise Forbidden("A project-scoped token is required to create servers.")
+        self.authorize("os_compute_api:servers:create")
         serializer = ServerCreateSerializer(data=_body(request, "server"))
         if not serializer.is_valid():
             raise BadRequest(f"Invalid input for server: {flatten_detail(serializer.errors)}")
@@ -156,6 +165,7 @@ class ServerView(ComputeView):
 
     def get(self, request, server_id: str):
         instance = selectors.instance_get(server_id=server_id, context=self.context)
+        self.authorize("os_compute_api:servers:show", _target(instance))
         faults = selectors.latest_faults(instance_uuids=[instance.uuid])
         host_status = None
         if self.context.is_admin and instance.host:
@@ -173,6 +183,7 @@ class ServerView(ComputeView):
 
     def delete(self, request, server_id: str):
         instance = selectors.instance_get(server_id=server_id, context=self.context)
+        self.authorize("os_compute_api:servers:delete", _target(instance))
         services.server_delete(
             context=self.context, request_id=request.request_id, instance=instance
         )
@@ -183,11 +194,8 @@ class ServerDiagnosticsView(ComputeView):
     """GET /servers/{id}/diagnostics (admin): asks the hypervisor itself."""
 
     def get(self, request, server_id: str):
-        if not self.context.is_admin:
-            raise Forbidden(
-                "Policy doesn't allow os_compute_api:os-server-diagnostics to be performed."
-            )
         instance = selectors.instance_get(server_id=server_id, context=self.context)
+        self.authorize("os_compute_api:os-server-diagnostics", _target(instance))
         if not instance.host or instance.vm_state == VmState.BUILDING:
             raise Conflict(
                 f"Cannot 'get_diagnostics' instance {instance.uuid} while it is "

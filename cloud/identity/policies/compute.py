@@ -1,0 +1,143 @@
+"""Compute API rules, under Nova's names and with Nova's defaults."""
+
+from oslo_policy import policy
+
+from cloud.identity.policies.base import (
+    ADMIN,
+    ANYONE,
+    PROJECT_MEMBER_OR_ADMIN,
+    PROJECT_READER_OR_ADMIN,
+)
+
+SERVERS = "os_compute_api:servers:%s"
+KEYPAIRS = "os_compute_api:os-keypairs:%s"
+QUOTAS = "os_compute_api:os-quota-sets:%s"
+KEYPAIR_OWNER = f"({ADMIN}) or user_id:%(user_id)s"
+
+
+def _rule(name: str, check: str, description: str, method: str, path: str):
+    return policy.DocumentedRuleDefault(
+        name=name,
+        check_str=check,
+        description=description,
+        operations=[{"method": method, "path": path}],
+    )
+
+
+RULES = [
+    _rule(SERVERS % "index", PROJECT_READER_OR_ADMIN, "List servers", "GET", "/servers"),
+    _rule(
+        SERVERS % "detail",
+        PROJECT_READER_OR_ADMIN,
+        "List servers in detail",
+        "GET",
+        "/servers/detail",
+    ),
+    _rule(
+        SERVERS % "index:get_all_tenants",
+        ADMIN,
+        "List servers of every project",
+        "GET",
+        "/servers?all_tenants",
+    ),
+    _rule(
+        SERVERS % "detail:get_all_tenants",
+        ADMIN,
+        "List servers of every project in detail",
+        "GET",
+        "/servers/detail?all_tenants",
+    ),
+    _rule(
+        SERVERS % "show", PROJECT_READER_OR_ADMIN, "Show a server", "GET", "/servers/{server_id}"
+    ),
+    _rule(SERVERS % "create", PROJECT_MEMBER_OR_ADMIN, "Create a server", "POST", "/servers"),
+    _rule(
+        SERVERS % "create:forced_host", ADMIN, "Create a server on a named host", "POST", "/servers"
+    ),
+    _rule(
+        SERVERS % "delete",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Delete a server",
+        "DELETE",
+        "/servers/{server_id}",
+    ),
+    _rule(
+        "os_compute_api:os-extended-server-attributes",
+        ADMIN,
+        "Show a server's host, hypervisor and instance name",
+        "GET",
+        "/servers/{server_id}",
+    ),
+    _rule(
+        "os_compute_api:os-server-diagnostics",
+        ADMIN,
+        "Ask the hypervisor about a server",
+        "GET",
+        "/servers/{server_id}/diagnostics",
+    ),
+    _rule(KEYPAIRS % "index", KEYPAIR_OWNER, "List a user's keypairs", "GET", "/os-keypairs"),
+    _rule(KEYPAIRS % "create", KEYPAIR_OWNER, "Create or import a keypair", "POST", "/os-keypairs"),
+    _rule(KEYPAIRS % "show", KEYPAIR_OWNER, "Show a keypair", "GET", "/os-keypairs/{keypair_name}"),
+    _rule(
+        KEYPAIRS % "delete",
+        KEYPAIR_OWNER,
+        "Delete a keypair",
+        "DELETE",
+        "/os-keypairs/{keypair_name}",
+    ),
+    _rule(
+        QUOTAS % "show",
+        PROJECT_READER_OR_ADMIN,
+        "Show a project's quotas",
+        "GET",
+        "/os-quota-sets/{tenant_id}",
+    ),
+    _rule(
+        QUOTAS % "detail",
+        PROJECT_READER_OR_ADMIN,
+        "Show a project's quotas and usage",
+        "GET",
+        "/os-quota-sets/{tenant_id}/detail",
+    ),
+    _rule(
+        QUOTAS % "defaults",
+        ANYONE,
+        "Show the default quotas",
+        "GET",
+        "/os-quota-sets/{tenant_id}/defaults",
+    ),
+    _rule(
+        QUOTAS % "update",
+        ADMIN,
+        "Set a project's (or a user's) quotas",
+        "PUT",
+        "/os-quota-sets/{tenant_id}",
+    ),
+    _rule(
+        QUOTAS % "delete",
+        ADMIN,
+        "Revert a project's quotas to the defaults",
+        "DELETE",
+        "/os-quota-sets/{tenant_id}",
+    ),
+    _rule("os_compute_api:limits", ANYONE, "Show the caller's limits and usage", "GET", "/limits"),
+    _rule(
+        "os_compute_api:limits:other_project",
+        ADMIN,
+        "Show another project's limits",
+        "GET",
+        "/limits?tenant_id",
+    ),
+    _rule("os_compute_api:os-flavor-manage:create", ADMIN, "Create a flavor", "POST", "/flavors"),
+    _rule(
+        "os_compute_api:os-flavor-manage:delete",
+        ADMIN,
+        "Delete a flavor",
+        "DELETE",
+        "/flavors/{flavor_id}",
+    ),
+]
+
+
+def list_rules():
+    return RULES
