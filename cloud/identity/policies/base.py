@@ -7,6 +7,7 @@ Roles imply each other (admin > member > reader) when the token is made, so
 from oslo_policy import policy
 
 ADMIN = "rule:context_is_admin"
+COMPUTE_ADMIN = "rule:admin_api"
 PROJECT_READER = "rule:project_reader_api"
 PROJECT_MEMBER = "rule:project_member_api"
 PROJECT_READER_OR_ADMIN = "rule:project_reader_or_admin"
@@ -15,7 +16,9 @@ ANYONE = "@"
 
 RULES = [
     policy.RuleDefault("context_is_admin", "role:admin", "An administrator of the cloud."),
-    policy.RuleDefault("admin_api", "role:admin", "Nova's name for an administrator."),
+    policy.RuleDefault(
+        "admin_api", "rule:context_is_admin", "An administrator of the compute API (Nova's name)."
+    ),
     policy.RuleDefault(
         "project_reader_api",
         "role:reader and project_id:%(project_id)s",

@@ -3,8 +3,8 @@
 from oslo_policy import policy
 
 from cloud.identity.policies.base import (
-    ADMIN,
     ANYONE,
+    COMPUTE_ADMIN,
     PROJECT_MEMBER_OR_ADMIN,
     PROJECT_READER_OR_ADMIN,
 )
@@ -12,7 +12,7 @@ from cloud.identity.policies.base import (
 SERVERS = "os_compute_api:servers:%s"
 KEYPAIRS = "os_compute_api:os-keypairs:%s"
 QUOTAS = "os_compute_api:os-quota-sets:%s"
-KEYPAIR_OWNER = f"({ADMIN}) or user_id:%(user_id)s"
+KEYPAIR_OWNER = f"({COMPUTE_ADMIN}) or user_id:%(user_id)s"
 
 
 def _rule(name: str, check: str, description: str, method: str, path: str):
@@ -35,14 +35,14 @@ RULES = [
     ),
     _rule(
         SERVERS % "index:get_all_tenants",
-        ADMIN,
+        COMPUTE_ADMIN,
         "List servers of every project",
         "GET",
         "/servers?all_tenants",
     ),
     _rule(
         SERVERS % "detail:get_all_tenants",
-        ADMIN,
+        COMPUTE_ADMIN,
         "List servers of every project in detail",
         "GET",
         "/servers/detail?all_tenants",
@@ -52,9 +52,6 @@ RULES = [
     ),
     _rule(SERVERS % "create", PROJECT_MEMBER_OR_ADMIN, "Create a server", "POST", "/servers"),
     _rule(
-        SERVERS % "create:forced_host", ADMIN, "Create a server on a named host", "POST", "/servers"
-    ),
-    _rule(
         SERVERS % "delete",
         PROJECT_MEMBER_OR_ADMIN,
         "Delete a server",
@@ -63,14 +60,14 @@ RULES = [
     ),
     _rule(
         "os_compute_api:os-extended-server-attributes",
-        ADMIN,
+        COMPUTE_ADMIN,
         "Show a server's host, hypervisor and instance name",
         "GET",
         "/servers/{server_id}",
     ),
     _rule(
         "os_compute_api:os-server-diagnostics",
-        ADMIN,
+        COMPUTE_ADMIN,
         "Ask the hypervisor about a server",
         "GET",
         "/servers/{server_id}/diagnostics",
@@ -108,14 +105,14 @@ RULES = [
     ),
     _rule(
         QUOTAS % "update",
-        ADMIN,
+        COMPUTE_ADMIN,
         "Set a project's (or a user's) quotas",
         "PUT",
         "/os-quota-sets/{tenant_id}",
     ),
     _rule(
         QUOTAS % "delete",
-        ADMIN,
+        COMPUTE_ADMIN,
         "Revert a project's quotas to the defaults",
         "DELETE",
         "/os-quota-sets/{tenant_id}",
@@ -123,18 +120,10 @@ RULES = [
     _rule("os_compute_api:limits", ANYONE, "Show the caller's limits and usage", "GET", "/limits"),
     _rule(
         "os_compute_api:limits:other_project",
-        ADMIN,
+        COMPUTE_ADMIN,
         "Show another project's limits",
         "GET",
         "/limits?tenant_id",
-    ),
-    _rule("os_compute_api:os-flavor-manage:create", ADMIN, "Create a flavor", "POST", "/flavors"),
-    _rule(
-        "os_compute_api:os-flavor-manage:delete",
-        ADMIN,
-        "Delete a flavor",
-        "DELETE",
-        "/flavors/{flavor_id}",
     ),
 ]
 
