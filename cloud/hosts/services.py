@@ -45,3 +45,23 @@ def compute_node_report(*, report: HostReport) -> ComputeNode:
             }
         )
     return node
+
+
+def compute_service_update(
+    *,
+    node: ComputeNode,
+    disabled: bool | None = None,
+    disabled_reason: str | None = None,
+    forced_down: bool | None = None,
+) -> ComputeNode:
+    """Enable or disable a host for scheduling, or force it down (an operator's fencing)."""
+    changes: dict = {}
+    if disabled is not None:
+        changes["disabled"] = disabled
+        changes["disabled_reason"] = (disabled_reason or "") if disabled else ""
+    if forced_down is not None:
+        changes["forced_down"] = forced_down
+    if changes:
+        ComputeNode.objects.filter(pk=node.pk).update(**changes, updated_at=timezone.now())
+        node.refresh_from_db()
+    return node

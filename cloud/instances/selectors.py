@@ -8,7 +8,7 @@ import re
 import uuid as uuidlib
 from datetime import datetime
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import after
@@ -156,3 +156,21 @@ def count_cores(project_id: str, user_id: str | None) -> int:
 
 def count_ram(project_id: str, user_id: str | None) -> int:
     return _live_instances(project_id, user_id).aggregate(n=Sum("memory_mb"))["n"] or 0
+
+
+def instance_counts_by_host(*, hosts: list[str]) -> dict[str, dict[str, int]]:
+    """Live instances per host, and how many of them are mid-task (hypervisor views)."""
+    rows = (
+        Instance.objects.filter(host__in=hosts, deleted=False)
+        .values("host")
+        .annotate(running=Count("id"), busy=Count("id", filter=Q(task_state__isnull=False)))
+    )
+    return {row["host"]: {"running": row["running"], "busy": row["busy"]} for row in rows}
+
+
+def instances_on_host(*, host: str) -> list[tuple[str, str]]:
+    """(uuid, libvirt domain name) of the live instances on a host."""
+    return [
+        (str(i.uuid), i.domain_name)
+        for i in Instance.objects.filter(host=host, deleted=False).only("id", "uuid")
+    ]

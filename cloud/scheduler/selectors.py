@@ -124,3 +124,16 @@ def consumers_claimed_before(*, cutoff: datetime) -> set[str]:
         .values_list("consumer_id", flat=True)
         .distinct()
     )
+
+
+def usage_by_provider(*, names: list[str]) -> dict[str, dict[str, int]]:
+    """Allocated amounts per class of each named provider, in one query (admin views)."""
+    found: dict[str, dict[str, int]] = {name: {} for name in names}
+    rows = (
+        Allocation.objects.filter(provider__name__in=names)
+        .values_list("provider__name", "resource_class")
+        .annotate(total=Sum("used"))
+    )
+    for name, resource_class, total in rows:
+        found[name][resource_class] = total
+    return found

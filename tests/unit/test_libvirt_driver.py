@@ -241,3 +241,14 @@ def test_get_diagnostics_of_an_unknown_guest_is_none(driver):
 
 def test_driver_declares_diagnostics_support():
     assert LibvirtDriver.capabilities["supports_diagnostics"] is True
+
+
+def test_simulated_hosts_on_one_machine_are_told_apart_by_host_name():
+    first, second = LibvirtDriver(TEST_URI, INSTANCES), LibvirtDriver(TEST_URI, INSTANCES)
+    first.init_host("sim-1")
+    second.init_host("sim-2")
+    names = {
+        first.host_resources().hypervisor_hostname,
+        second.host_resources().hypervisor_hostname,
+    }
+    assert names == {"sim-1", "sim-2"}

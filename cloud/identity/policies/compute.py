@@ -125,6 +125,55 @@ RULES = [
         "GET",
         "/limits?tenant_id",
     ),
+    _rule(
+        "os_compute_api:os-services:list",
+        COMPUTE_ADMIN,
+        "List compute services",
+        "GET",
+        "/os-services",
+    ),
+    _rule(
+        "os_compute_api:os-services:update",
+        COMPUTE_ADMIN,
+        "Enable, disable or force down a compute service",
+        "PUT",
+        "/os-services/{service_id}",
+    ),
+    _rule(
+        "os_compute_api:os-hypervisors:list",
+        COMPUTE_ADMIN,
+        "List hypervisors",
+        "GET",
+        "/os-hypervisors",
+    ),
+    _rule(
+        "os_compute_api:os-hypervisors:list-detail",
+        COMPUTE_ADMIN,
+        "List hypervisors in detail",
+        "GET",
+        "/os-hypervisors/detail",
+    ),
+    _rule(
+        "os_compute_api:os-hypervisors:show",
+        COMPUTE_ADMIN,
+        "Show a hypervisor and its usage",
+        "GET",
+        "/os-hypervisors/{hypervisor_id}",
+    ),
+    _rule(
+        "os_compute_api:os-availability-zone:list",
+        ANYONE,
+        "List availability zones",
+        "GET",
+        "/os-availability-zone",
+    ),
+    _rule(
+        "os_compute_api:os-availability-zone:detail",
+        COMPUTE_ADMIN,
+        "List availability zones with their hosts",
+        "GET",
+        "/os-availability-zone/detail",
+    ),
 ]
 
 

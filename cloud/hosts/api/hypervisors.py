@@ -1,0 +1,156 @@
+"""Compute API: os-hypervisors (list, detail, show with usage and, from 2.53, servers).
+
+Usage comes from the placement allocations and live instance rows, the same
+numbers the scheduler decides on. The usage fields are gone from 2.88 on, as
+in Nova (clients read placement instead).
+"""
+
+import json
+import uuid
+
+from rest_framework.response import Response
+
+from cloud.api.errors import BadRequest, NotFound
+from cloud.api.pagination import next_link, paginate
+from cloud.api.views import ComputeView
+from cloud.hosts.api.presenters import node_id, state, status
+from cloud.hosts.models import ComputeNode
+from cloud.instances.selectors import instance_counts_by_host, instances_on_host
+from cloud.scheduler.selectors import usage_by_provider
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true", "yes", "on")
+
+
+class _Hypervisors(ComputeView):
+    def summary(self, node: ComputeNode) -> dict:
+        return {
+            "id": node_id(node, self.version),
+            "hypervisor_hostname": node.hypervisor_hostname or node.host,
+            "state": state(node),
+            "status": status(node),
+        }
+
+    def detail(self, node: ComputeNode, used: dict[str, int], counts: dict[str, int]) -> dict:
+        body = {
+            **self.summary(node),
+            "host_ip": None,
+            "hypervisor_type": node.hypervisor_type,
+            "hypervisor_version": node.hypervisor_version,
+            "service": {
+                "host": node.host,
+                "id": node_id(node, self.version),
+                "disabled_reason": node.disabled_reason or None,
+            },
+        }
+        if self.version.at_least("2.88"):
+            body["uptime"] = None
+            return body
+        memory_used = used.get("MEMORY_MB", 0)
+        disk_used = used.get("DISK_GB", 0)
+        body.update(
+            {
+                "vcpus": node.vcpus,
+                "memory_mb": node.memory_mb,
+                "local_gb": node.local_gb,
+                "vcpus_used": used.get("VCPU", 0),
+                "memory_mb_used": memory_used,
+                "local_gb_used": disk_used,
+                "free_ram_mb": node.memory_mb - memory_used,
+                "free_disk_gb": node.local_gb - disk_used,
+                "disk_available_least": node.local_gb - disk_used,
+                "running_vms": counts.get("running", 0),
+                "current_workload": counts.get("busy", 0),
+                "cpu_info": node.cpu_info
+                if self.version.at_least("2.28")
+                else json.dumps(node.cpu_info),
+            }
+        )
+        return body
+
+    def nodes(self, request):
+        nodes = ComputeNode.objects.order_by("id")
+        pattern = request.GET.get("hypervisor_hostname_pattern")
+        if pattern:
+            if not self.version.at_least("2.53"):
+                raise BadRequest("hypervisor_hostname_pattern needs microversion 2.53.")
+            nodes = nodes.filter(hypervisor_hostname__icontains=pattern)
+        marker = request.GET.get("marker")
+        if marker:
+            found = self.lookup(marker)
+            nodes = nodes.filter(id__gt=found.id)
+        return nodes
+
+    def lookup(self, hypervisor_id: str) -> ComputeNode:
+        if self.version.at_least("2.53"):
+            try:
+                found = ComputeNode.objects.filter(uuid=uuid.UUID(hypervisor_id)).first()
+            except ValueError:
+                raise BadRequest(f"Invalid uuid {hypervisor_id}") from None
+        else:
+            found = (
+                ComputeNode.objects.filter(id=int(hypervisor_id)).first()
+                if hypervisor_id.isdigit()
+                else None
+            )
+        if found is None:
+            raise NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
+        return found
+
+    def with_servers(self, node: ComputeNode, body: dict) -> dict:
+        servers = instances_on_host(host=node.host)
+        if servers:
+            body["servers"] = [{"uuid": uid, "name": name} for uid, name in servers]
+        return body
+
+    def listing(self, request, detailed: bool) -> Response:
+        rows, more = paginate(self.nodes(request), request.GET)
+        servers = self.version.at_least("2.53") and _truthy(request.GET.get("with_servers"))
+        hosts = [n.host for n in rows]
+        used = usage_by_provider(names=hosts) if detailed else {}
+        counts = instance_counts_by_host(hosts=hosts) if detailed else {}
+        items = []
+        for node in rows:
+            body = (
+                self.detail(node, used.get(node.host, {}), counts.get(node.host, {}))
+                if detailed
+                else self.summary(node)
+            )
+            items.append(self.with_servers(node, body) if servers else body)
+        reply = {"hypervisors": items}
+        if more and self.version.at_least("2.33"):
+            reply["hypervisors_links"] = next_link(request, str(node_id(rows[-1], self.version)))
+        return Response(reply)
+
+
+class HypervisorListView(_Hypervisors):
+    """GET /os-hypervisors"""
+
+    def get(self, request):
+        self.authorize("os_compute_api:os-hypervisors:list")
+        return self.listing(request, detailed=False)
+
+
+class HypervisorDetailListView(_Hypervisors):
+    """GET /os-hypervisors/detail"""
+
+    def get(self, request):
+        self.authorize("os_compute_api:os-hypervisors:list-detail")
+        return self.listing(request, detailed=True)
+
+
+class HypervisorView(_Hypervisors):
+    """GET /os-hypervisors/{id}"""
+
+    def get(self, request, hypervisor_id: str):
+        self.authorize("os_compute_api:os-hypervisors:show")
+        node = self.lookup(hypervisor_id)
+        body = self.detail(
+            node,
+            usage_by_provider(names=[node.host])[node.host],
+            instance_counts_by_host(hosts=[node.host]).get(node.host, {}),
+        )
+        if self.version.at_least("2.53") and _truthy(request.GET.get("with_servers")):
+            body = self.with_servers(node, body)
+        return Response({"hypervisor": body})
