@@ -152,6 +152,46 @@ SERVICE_DOWN_TIME = env.int("SERVICE_DOWN_TIME", default=60)
 # A build not finished after this long goes to ERROR with a fault naming the step.
 BUILD_TIMEOUT = env.int("BUILD_TIMEOUT", default=600)
 SCHEDULER_MAX_ATTEMPTS = env.int("SCHEDULER_MAX_ATTEMPTS", default=3)
+# Filters in the order they apply, and weighers (see cloud/scheduler/filters, weighers).
+SCHEDULER_FILTERS = env.list(
+    "SCHEDULER_FILTERS",
+    default=[
+        "ComputeFilter",
+        "ResourcesFilter",
+        "AvailabilityZoneFilter",
+        "AggregateInstanceExtraSpecsFilter",
+        "ImagePropertiesFilter",
+        "ServerGroupAntiAffinityFilter",
+        "ServerGroupAffinityFilter",
+        "SameHostFilter",
+        "DifferentHostFilter",
+    ],
+)
+SCHEDULER_WEIGHERS = env.list(
+    "SCHEDULER_WEIGHERS",
+    default=[
+        "RAMWeigher",
+        "CPUWeigher",
+        "DiskWeigher",
+        "ServerGroupSoftAffinityWeigher",
+        "ServerGroupSoftAntiAffinityWeigher",
+        "BuildFailureWeigher",
+    ],
+)
+RAM_WEIGHT_MULTIPLIER = env.float("RAM_WEIGHT_MULTIPLIER", default=1.0)
+CPU_WEIGHT_MULTIPLIER = env.float("CPU_WEIGHT_MULTIPLIER", default=1.0)
+DISK_WEIGHT_MULTIPLIER = env.float("DISK_WEIGHT_MULTIPLIER", default=1.0)
+SOFT_AFFINITY_WEIGHT_MULTIPLIER = env.float("SOFT_AFFINITY_WEIGHT_MULTIPLIER", default=1.0)
+SOFT_ANTI_AFFINITY_WEIGHT_MULTIPLIER = env.float(
+    "SOFT_ANTI_AFFINITY_WEIGHT_MULTIPLIER", default=1.0
+)
+BUILD_FAILURE_WEIGHT_MULTIPLIER = env.float("BUILD_FAILURE_WEIGHT_MULTIPLIER", default=1000000.0)
+# How many candidates SQL hands to the Python filters and weighers per round, how many
+# of the best are picked from at random (spreads concurrent schedulers), and how many
+# alternates travel with a decision for reschedules.
+SCHEDULER_MAX_CANDIDATES = env.int("SCHEDULER_MAX_CANDIDATES", default=50)
+SCHEDULER_HOST_SUBSET_SIZE = env.int("SCHEDULER_HOST_SUBSET_SIZE", default=1)
+SCHEDULER_NUM_ALTERNATES = env.int("SCHEDULER_NUM_ALTERNATES", default=2)
 CPU_ALLOCATION_RATIO = env.float("CPU_ALLOCATION_RATIO", default=4.0)
 RAM_ALLOCATION_RATIO = env.float("RAM_ALLOCATION_RATIO", default=1.0)
 DISK_ALLOCATION_RATIO = env.float("DISK_ALLOCATION_RATIO", default=1.0)

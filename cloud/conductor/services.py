@@ -12,9 +12,11 @@ from datetime import timedelta
 from celery import chain
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cloud.celery import app
+from cloud.hosts.models import ComputeNode
 from cloud.hosts.services import compute_node_report
 from cloud.instances import actions
 from cloud.instances.models import Instance, InstanceAction, RequestSpec
@@ -31,7 +33,9 @@ from cloud.payloads import (
 )
 from cloud.rpc import cast_compute
 from cloud.scheduler.placement import InventorySpec, allocations_delete, provider_sync
+from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.selectors import consumers_claimed_before
+from cloud.scheduler.services import claim_on
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +69,28 @@ def instance_spec(instance: Instance) -> InstanceSpec:
     )
 
 
-def _schedule_after_commit(spec: RequestSpec, request_id: str) -> None:
-    """Ask the scheduler, then hand its answer to `conductor.schedule_done`."""
-    message = {
+def scheduling_request(spec: RequestSpec, instance: Instance) -> dict:
+    """What the scheduler needs to decide for this instance (a SchedulingRequest's fields)."""
+    return {
         "instance_uuid": str(spec.instance_uuid),
         "project_id": spec.project_id,
+        "user_id": spec.user_id,
         "resources": spec.resources,
+        "availability_zone": spec.availability_zone,
+        "forced_host": spec.forced_host,
+        "flavor_extra_specs": dict(instance.flavor.get("extra_specs") or {}),
+        "image_properties": dict(instance.image_meta.get("properties") or {}),
+        "group_uuid": str(spec.group_uuid) if spec.group_uuid else None,
+        "same_host": list(spec.hints.get("same_host", [])),
+        "different_host": list(spec.hints.get("different_host", [])),
         "ignore_hosts": list(spec.ignore_hosts),
+    }
+
+
+def _schedule_after_commit(spec: RequestSpec, instance: Instance, request_id: str) -> None:
+    """Ask the scheduler, then hand its answer to `conductor.schedule_done`."""
+    message = {
+        **scheduling_request(spec, instance),
         "attempt": spec.num_attempts,
         "request_id": request_id,
     }
@@ -96,7 +115,7 @@ def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
             actions.event_start(
                 instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT, host=None
             )
-        _schedule_after_commit(spec, request_id)
+        _schedule_after_commit(spec, instance, request_id)
 
 
 def _fail_build(
@@ -138,7 +157,15 @@ def schedule_done(*, selection: dict) -> None:
         )
         _fail_build(instance, request_id, selection["error"], "", None)
         return
-    host = selection["host"]
+    RequestSpec.objects.filter(instance_uuid=uuid).update(
+        alternates=list(selection.get("alternates") or []), updated_at=timezone.now()
+    )
+    _build_on(instance, selection["host"], request_id, selection["attempt"], "")
+
+
+def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how: str) -> None:
+    """Point the instance at its claimed host and cast the build there."""
+    uuid = str(instance.uuid)
     Instance.objects.filter(pk=instance.pk).update(
         host=host, node=host, task_state=TaskState.SPAWNING, updated_at=timezone.now()
     )
@@ -148,13 +175,11 @@ def schedule_done(*, selection: dict) -> None:
         event=SCHEDULE_EVENT,
         host=host,
         result="Success",
-        details=f"attempt {selection['attempt']} on {host}",
+        details=f"attempt {attempt} on {host}{how}",
     )
     actions.event_start(instance_uuid=uuid, request_id=request_id, event=BUILD_EVENT, host=host)
     request = BuildRequest(
-        instance=instance_spec(instance).to_dict(),
-        request_id=request_id,
-        attempt=selection["attempt"],
+        instance=instance_spec(instance).to_dict(), request_id=request_id, attempt=attempt
     )
     cast_compute(host, "compute.build_and_run_instance", request.to_dict())
 
@@ -189,6 +214,7 @@ def instance_spawned(*, result: SpawnResult) -> None:
     if instance.task_state == TaskState.SPAWNING:
         updates["task_state"] = None
     Instance.objects.filter(pk=instance.pk).update(**updates)
+    ComputeNode.objects.filter(host=result.host, failed_builds__gt=0).update(failed_builds=0)
     actions.event_finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
@@ -218,6 +244,7 @@ def build_failed(*, failure: BuildFailure) -> None:
         traceback=failure.details,
         details=failure.message,
     )
+    ComputeNode.objects.filter(host=failure.host).update(failed_builds=F("failed_builds") + 1)
     if instance.task_state == TaskState.DELETING:
         instance_mark_deleted(instance=instance)
         return
@@ -232,14 +259,22 @@ def build_failed(*, failure: BuildFailure) -> None:
     allocations_delete(consumer_id=uuid)
     spec.ignore_hosts = [*spec.ignore_hosts, failure.host]
     spec.num_attempts += 1
-    spec.save(update_fields=["ignore_hosts", "num_attempts", "updated_at"])
-    Instance.objects.filter(pk=instance.pk).update(
-        host=None, node=None, task_state=TaskState.SCHEDULING, updated_at=timezone.now()
-    )
     actions.event_start(
         instance_uuid=uuid, request_id=failure.request_id, event=SCHEDULE_EVENT, host=None
     )
-    _schedule_after_commit(spec, failure.request_id)
+    request = SchedulingRequest.from_spec(scheduling_request(spec, instance))
+    while spec.alternates:
+        alternate = spec.alternates.pop(0)
+        if alternate in spec.ignore_hosts or not claim_on(request, alternate):
+            continue
+        spec.save(update_fields=["ignore_hosts", "num_attempts", "alternates", "updated_at"])
+        _build_on(instance, alternate, failure.request_id, spec.num_attempts, " (alternate)")
+        return
+    spec.save(update_fields=["ignore_hosts", "num_attempts", "alternates", "updated_at"])
+    Instance.objects.filter(pk=instance.pk).update(
+        host=None, node=None, task_state=TaskState.SCHEDULING, updated_at=timezone.now()
+    )
+    _schedule_after_commit(spec, instance, failure.request_id)
 
 
 @transaction.atomic

@@ -1,4 +1,6 @@
-"""One row per compute host (its service and its hypervisor node together)."""
+"""Compute hosts (one row per host: its service and its hypervisor node together) and
+host aggregates (os-aggregates): named sets of hosts with metadata, one of
+which may name the hosts' availability zone."""
 
 import uuid
 
@@ -21,6 +23,8 @@ class ComputeNode(models.Model):
     disabled = models.BooleanField(default=False)
     disabled_reason = models.CharField(max_length=255, blank=True, default="")
     forced_down = models.BooleanField(default=False)
+    # Builds that failed here since the last one that succeeded (the build-failure weigher).
+    failed_builds = models.PositiveIntegerField(default=0)
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -31,3 +35,31 @@ class ComputeNode(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+
+class Aggregate(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=255, unique=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def availability_zone(self) -> str | None:
+        return self.metadata.get("availability_zone")
+
+
+class AggregateHost(models.Model):
+    aggregate = models.ForeignKey(Aggregate, on_delete=models.CASCADE, related_name="hosts")
+    host = models.CharField(max_length=255, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["aggregate", "host"], name="aggregate_unique_host")
+        ]

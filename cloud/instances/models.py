@@ -148,7 +148,14 @@ class RequestSpec(models.Model):
     project_id = models.CharField(max_length=64)
     resources = models.JSONField()
     availability_zone = models.CharField(max_length=255, null=True, blank=True)
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    # An admin's `zone:host`; the server group; same_host / different_host hints.
+    forced_host = models.CharField(max_length=255, null=True, blank=True)
+    group_uuid = models.UUIDField(null=True, blank=True)
+    hints = models.JSONField(default=dict, blank=True)
     ignore_hosts = models.JSONField(default=list, blank=True)
+    # Hosts the scheduler ranked next: where a failed build is retried first.
+    alternates = models.JSONField(default=list, blank=True)
     num_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,17 +1,23 @@
-"""Placement writes: provider inventories and atomic claims.
+"""Placement writes: provider inventories, and consumers' allocations claimed atomically.
 
-A claim checks "does it still fit" and writes the allocations in one
-transaction holding the provider's row lock (SELECT ... FOR UPDATE on
-PostgreSQL; on SQLite the IMMEDIATE transaction holds the database write
-lock), so two schedulers can never both take the last slot.
+A claim is one transaction. For each resource class, in a fixed order (so
+that concurrent claims never deadlock), a conditional UPDATE adds the amount
+to the inventory's `used` only while `used + amount <= capacity`; when any
+class does not fit, the whole transaction rolls back. Two schedulers can
+therefore never both take the last slot, on PostgreSQL (row locks taken by
+the UPDATE) as on SQLite (the IMMEDIATE transaction's write lock), and no
+aggregate over the allocations table is needed to decide.
+
+Every write of allocations goes through this module, which keeps
+`Inventory.used` equal to the sum of the allocations against it.
 """
 
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 
-from cloud.scheduler.models import Allocation, Inventory, ResourceProvider
+from cloud.scheduler.models import Allocation, Consumer, Inventory, ResourceProvider
 
 
 @dataclass(frozen=True)
@@ -23,23 +29,39 @@ class InventorySpec:
     max_unit: int | None = None
     step_size: int = 1
 
+    def values(self) -> dict:
+        return {
+            "total": self.total,
+            "reserved": self.reserved,
+            "allocation_ratio": self.allocation_ratio,
+            "min_unit": self.min_unit,
+            "max_unit": self.max_unit if self.max_unit is not None else self.total,
+            "step_size": self.step_size,
+            "capacity": Inventory.capacity_of(self.total, self.reserved, self.allocation_ratio),
+        }
+
+
+class ClaimRejected(Exception):
+    """The provider cannot take the request; the message says which resource and why."""
+
+
+class InventoryInUse(Exception):
+    """An inventory with allocations against it cannot be removed."""
+
+
+def _bump(provider_id: int) -> None:
+    ResourceProvider.objects.filter(pk=provider_id).update(generation=F("generation") + 1)
+
 
 def provider_sync(*, name: str, inventories: dict[str, InventorySpec]) -> ResourceProvider:
-    """Create the provider if needed and make its inventories match, bumping the
+    """Create the provider if needed and make these inventories match, bumping the
     generation only when something changed (heartbeats repeat the same report)."""
     with transaction.atomic():
         provider, _ = ResourceProvider.objects.get_or_create(name=name)
         current = {inv.resource_class: inv for inv in provider.inventories.all()}
         changed = False
         for rc, spec in inventories.items():
-            values = {
-                "total": spec.total,
-                "reserved": spec.reserved,
-                "allocation_ratio": spec.allocation_ratio,
-                "min_unit": spec.min_unit,
-                "max_unit": spec.max_unit if spec.max_unit is not None else spec.total,
-                "step_size": spec.step_size,
-            }
+            values = spec.values()
             inv = current.get(rc)
             if inv is None:
                 Inventory.objects.create(provider=provider, resource_class=rc, **values)
@@ -48,66 +70,137 @@ def provider_sync(*, name: str, inventories: dict[str, InventorySpec]) -> Resour
                 Inventory.objects.filter(pk=inv.pk).update(**values)
                 changed = True
         if changed:
-            ResourceProvider.objects.filter(pk=provider.pk).update(generation=F("generation") + 1)
+            _bump(provider.pk)
         return provider
 
 
-class ClaimRejected(Exception):
-    """The provider no longer has room; the message says which resource."""
-
-
-def allocations_claim(
-    *, consumer_id: str, project_id: str, provider_id: int, resources: dict[str, int]
+def inventories_replace(
+    *, provider: ResourceProvider, inventories: dict[str, InventorySpec]
 ) -> None:
-    """Replace the consumer's allocations with `resources` on one provider, atomically.
-
-    Idempotent: claiming the same resources again for the same consumer on
-    the same provider changes nothing.
-    """
+    """Set exactly these inventories on the provider (the placement API's PUT); classes
+    left out are removed, which a class with allocations against it refuses."""
     with transaction.atomic():
-        provider = ResourceProvider.objects.select_for_update().get(pk=provider_id)
-        mine = {
-            a.resource_class: a.used
-            for a in Allocation.objects.filter(consumer_id=consumer_id, provider=provider)
-        }
-        if mine == resources:
-            return
-        inventories = {inv.resource_class: inv for inv in provider.inventories.all()}
-        used = dict(
-            Allocation.objects.filter(provider=provider)
-            .exclude(consumer_id=consumer_id)
-            .values_list("resource_class")
-            .annotate(total=Sum("used"))
+        current = {inv.resource_class: inv for inv in provider.inventories.select_for_update()}
+        for rc, inv in current.items():
+            if rc not in inventories and inv.used:
+                raise InventoryInUse(
+                    f"Inventory for {rc} on resource provider {provider.uuid} in use."
+                )
+        Inventory.objects.filter(
+            provider=provider, resource_class__in=set(current) - set(inventories)
+        ).delete()
+        for rc, spec in inventories.items():
+            if rc in current:
+                Inventory.objects.filter(pk=current[rc].pk).update(**spec.values())
+            else:
+                Inventory.objects.create(provider=provider, resource_class=rc, **spec.values())
+        _bump(provider.pk)
+
+
+def _check_units(wanted: dict[tuple[int, str], int]) -> None:
+    """Every class requested exists on its provider and the amount respects its units."""
+    found = {
+        (inv.provider_id, inv.resource_class): inv
+        for inv in Inventory.objects.filter(
+            provider_id__in={p for p, _ in wanted}, resource_class__in={rc for _, rc in wanted}
+        ).select_related("provider")
+    }
+    for (provider_id, rc), amount in wanted.items():
+        inv = found.get((provider_id, rc))
+        if inv is None:
+            name = ResourceProvider.objects.filter(pk=provider_id).values_list("name", flat=True)
+            raise ClaimRejected(f"{name.first() or provider_id} has no {rc} inventory")
+        if amount < inv.min_unit or amount > inv.max_unit or amount % inv.step_size:
+            raise ClaimRejected(
+                f"{rc} request of {amount} is outside the unit limits of {inv.provider.name} "
+                f"(min {inv.min_unit}, max {inv.max_unit}, step {inv.step_size})"
+            )
+
+
+def _release(rows: list[Allocation]) -> None:
+    for row in sorted(rows, key=lambda a: (a.provider_id, a.resource_class)):
+        Inventory.objects.filter(
+            provider_id=row.provider_id, resource_class=row.resource_class
+        ).update(used=F("used") - row.used)
+    Allocation.objects.filter(pk__in=[row.pk for row in rows]).delete()
+
+
+def _take(provider_id: int, rc: str, amount: int) -> None:
+    """Add the amount to `used` only while it still fits: the atomic check-and-write."""
+    taken = Inventory.objects.filter(
+        provider_id=provider_id, resource_class=rc, used__lte=F("capacity") - amount
+    ).update(used=F("used") + amount)
+    if not taken:
+        inv = Inventory.objects.select_related("provider").get(
+            provider_id=provider_id, resource_class=rc
         )
-        for rc, amount in resources.items():
-            inv = inventories.get(rc)
-            if inv is None:
-                raise ClaimRejected(f"{provider.name} has no {rc} inventory")
-            if amount < inv.min_unit or amount > inv.max_unit or amount % inv.step_size:
-                raise ClaimRejected(
-                    f"{rc} request of {amount} is outside the unit limits of {provider.name}"
-                )
-            if used.get(rc, 0) + amount > inv.capacity:
-                raise ClaimRejected(
-                    f"{provider.name} has {inv.capacity - used.get(rc, 0)} {rc} free, "
-                    f"{amount} needed"
-                )
-        Allocation.objects.filter(consumer_id=consumer_id).delete()
+        raise ClaimRejected(f"{inv.provider.name} has {inv.free} {rc} free, {amount} needed")
+
+
+def allocations_set(
+    *,
+    consumer_id: str,
+    project_id: str,
+    user_id: str = "",
+    allocations: dict[int, dict[str, int]],
+) -> None:
+    """Replace everything the consumer holds with `allocations` ({provider id: {class:
+    amount}}), atomically: either all of it fits and is written, or nothing changes
+    (ClaimRejected). Idempotent: the same allocations again change nothing."""
+    wanted = {
+        (provider_id, rc): amount
+        for provider_id, classes in allocations.items()
+        for rc, amount in classes.items()
+        if amount
+    }
+    with transaction.atomic():
+        held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))
+        if {(a.provider_id, a.resource_class): a.used for a in held} == wanted:
+            return
+        _check_units(wanted)
+        _release(held)
+        for provider_id, rc in sorted(wanted):
+            _take(provider_id, rc, wanted[provider_id, rc])
         Allocation.objects.bulk_create(
             Allocation(
-                provider=provider,
+                provider_id=provider_id,
                 consumer_id=consumer_id,
                 project_id=project_id,
                 resource_class=rc,
                 used=amount,
             )
-            for rc, amount in resources.items()
-            if amount
+            for (provider_id, rc), amount in wanted.items()
         )
-        ResourceProvider.objects.filter(pk=provider.pk).update(generation=F("generation") + 1)
+        for provider_id in sorted({p for p, _ in wanted} | {a.provider_id for a in held}):
+            _bump(provider_id)
+        _consumer_touch(consumer_id, project_id, user_id, keep=bool(wanted))
+
+
+def _consumer_touch(consumer_id: str, project_id: str, user_id: str, keep: bool) -> None:
+    if not keep:
+        Consumer.objects.filter(uuid=consumer_id).delete()
+        return
+    bumped = Consumer.objects.filter(uuid=consumer_id).update(generation=F("generation") + 1)
+    if not bumped:
+        Consumer.objects.create(uuid=consumer_id, project_id=project_id, user_id=user_id)
+
+
+def allocations_claim(
+    *, consumer_id: str, project_id: str, provider_id: int, resources: dict[str, int]
+) -> None:
+    """Claim `resources` for the consumer on one provider (replacing what it held)."""
+    allocations_set(
+        consumer_id=consumer_id,
+        project_id=project_id,
+        allocations={provider_id: resources},
+    )
 
 
 def allocations_delete(*, consumer_id: str) -> int:
     """Free everything a consumer holds. Call inside the caller's transaction."""
-    deleted, _ = Allocation.objects.filter(consumer_id=consumer_id).delete()
-    return deleted
+    held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))
+    _release(held)
+    for provider_id in sorted({a.provider_id for a in held}):
+        _bump(provider_id)
+    Consumer.objects.filter(uuid=consumer_id).delete()
+    return len(held)

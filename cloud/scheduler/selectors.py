@@ -1,110 +1,108 @@
 """Placement reads: which providers have room, and why others do not.
 
-Candidates are found in SQL (one query with per-class capacity and usage
-subqueries) so the scheduler never loads every host into Python.
+Candidates are found in SQL, by an index scan on free capacity (the
+inventories keep capacity and usage in columns, see cloud.scheduler.models),
+so the scheduler never loads every host into Python.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import (
-    BigIntegerField,
-    ExpressionWrapper,
-    F,
-    FloatField,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, QuerySet
 
-from cloud.scheduler.models import Allocation, Inventory, ResourceClass, ResourceProvider
-
-
-@dataclass(frozen=True)
-class Candidate:
-    provider_id: int
-    name: str
-
-
-def _capacity(rc: str) -> Subquery:
-    inv = Inventory.objects.filter(provider=OuterRef("pk"), resource_class=rc)
-    return Subquery(
-        inv.annotate(
-            cap=ExpressionWrapper(
-                (F("total") - F("reserved")) * F("allocation_ratio"), output_field=FloatField()
-            )
-        ).values("cap")[:1]
-    )
-
-
-def _max_unit(rc: str) -> Subquery:
-    return Subquery(
-        Inventory.objects.filter(provider=OuterRef("pk"), resource_class=rc).values("max_unit")[:1]
-    )
-
-
-def _used(rc: str) -> Coalesce:
-    used = (
-        Allocation.objects.filter(provider=OuterRef("pk"), resource_class=rc)
-        .values("provider")
-        .annotate(s=Sum("used"))
-        .values("s")
-    )
-    return Coalesce(Subquery(used, output_field=BigIntegerField()), Value(0))
-
-
-def _with_usage(qs: QuerySet, classes: list[str]) -> QuerySet:
-    for rc in classes:
-        qs = qs.annotate(
-            **{
-                f"cap_{rc}": Coalesce(_capacity(rc), Value(0.0)),
-                f"used_{rc}": _used(rc),
-                f"max_{rc}": Coalesce(_max_unit(rc), Value(0)),
-            }
-        )
-    return qs
+from cloud.hosts.models import ComputeNode
+from cloud.scheduler.models import Allocation, Inventory, ResourceClass
+from cloud.scheduler.request import HostState
 
 
 def candidates(
-    *, resources: dict[str, int], names: QuerySet, exclude: list[str], limit: int
-) -> list[Candidate]:
-    """Providers among `names` with room for `resources`, most free RAM first."""
-    classes = list(resources)
-    qs = _with_usage(ResourceProvider.objects.filter(name__in=names), classes)
-    qs = qs.exclude(name__in=exclude)
-    for rc, amount in resources.items():
-        qs = qs.filter(**{f"cap_{rc}__gte": F(f"used_{rc}") + amount, f"max_{rc}__gte": amount})
-    order_rc = ResourceClass.MEMORY_MB if ResourceClass.MEMORY_MB in resources else classes[0]
-    qs = qs.annotate(free_order=F(f"cap_{order_rc}") - F(f"used_{order_rc}"))
-    rows = qs.order_by("-free_order", "name").values_list("pk", "name")[:limit]
-    return [Candidate(provider_id=pk, name=name) for pk, name in rows]
+    *,
+    resources: dict[str, int],
+    nodes: QuerySet,
+    offset: int,
+    limit: int,
+    most_free_first: bool = True,
+) -> list[HostState]:
+    """Hosts among `nodes` (a compute-node queryset, already narrowed by the filters) with
+    room for `resources`, by free memory: an index scan on the inventories' free capacity
+    that stops after `limit` rows, then one query each for their inventories and nodes."""
+    wanted = [(rc, amount) for rc, amount in resources.items() if amount]
+    if not wanted:
+        wanted = [(ResourceClass.MEMORY_MB, 0)]
+    primary = next(
+        ((rc, amount) for rc, amount in wanted if rc == ResourceClass.MEMORY_MB), wanted[0]
+    )
+    qs = (
+        Inventory.objects.filter(resource_class=primary[0])
+        .alias(free=F("capacity") - F("used"))
+        .filter(free__gte=primary[1], min_unit__lte=primary[1], max_unit__gte=primary[1])
+        .filter(Exists(nodes.filter(host=OuterRef("provider__name"))))
+    )
+    for rc, amount in wanted:
+        if rc != primary[0]:
+            qs = qs.filter(Exists(room(rc, amount).filter(provider_id=OuterRef("provider_id"))))
+    order = "-free" if most_free_first else "free"
+    rows = list(
+        qs.order_by(order, "provider_id").values_list("provider_id", "provider__name")[
+            offset : offset + limit
+        ]
+    )
+    return host_states(rows)
 
 
-def shortfall_counts(*, resources: dict[str, int], names: QuerySet) -> dict[str, int]:
-    """For each requested class, how many of the given providers lack room for it."""
-    qs = _with_usage(ResourceProvider.objects.filter(name__in=names), list(resources))
-    counts = {}
-    for rc, amount in resources.items():
-        counts[rc] = qs.exclude(**{f"cap_{rc}__gte": F(f"used_{rc}") + amount}).count()
-    return counts
+def room(rc: str, amount: int) -> QuerySet:
+    """Inventories of this class with room for the amount (correlate it with the caller)."""
+    return Inventory.objects.filter(
+        resource_class=rc,
+        used__lte=F("capacity") - amount,
+        min_unit__lte=amount,
+        max_unit__gte=amount,
+    )
+
+
+def host_states(rows: list[tuple[int, str]]) -> list[HostState]:
+    """HostStates of (provider id, host name) pairs, in the order given."""
+    if not rows:
+        return []
+    free: dict[int, dict[str, int]] = {pk: {} for pk, _ in rows}
+    capacity: dict[int, dict[str, int]] = {pk: {} for pk, _ in rows}
+    for pk, rc, cap, used in Inventory.objects.filter(provider_id__in=free).values_list(
+        "provider_id", "resource_class", "capacity", "used"
+    ):
+        free[pk][rc] = cap - used
+        capacity[pk][rc] = cap
+    nodes = {
+        node.host: node
+        for node in ComputeNode.objects.filter(host__in=[name for _, name in rows]).only(
+            "host", "availability_zone", "hypervisor_type", "cpu_info", "failed_builds"
+        )
+    }
+    found = []
+    for pk, name in rows:
+        node = nodes.get(name)
+        if node is None:
+            continue
+        found.append(
+            HostState(
+                provider_id=pk,
+                name=name,
+                free=free[pk],
+                capacity=capacity[pk],
+                zone=node.availability_zone,
+                hypervisor_type=node.hypervisor_type,
+                architecture=(node.cpu_info or {}).get("arch"),
+                failed_builds=node.failed_builds,
+            )
+        )
+    return found
 
 
 def provider_usage(*, name: str) -> dict[str, dict[str, int]]:
     """Capacity and usage per class of one provider (admin views)."""
-    provider = ResourceProvider.objects.filter(name=name).first()
-    if provider is None:
-        return {}
-    used = dict(
-        Allocation.objects.filter(provider=provider)
-        .values_list("resource_class")
-        .annotate(total=Sum("used"))
-    )
     return {
-        inv.resource_class: {"capacity": inv.capacity, "used": used.get(inv.resource_class, 0)}
-        for inv in provider.inventories.all()
+        rc: {"capacity": capacity, "used": used}
+        for rc, capacity, used in Inventory.objects.filter(provider__name=name).values_list(
+            "resource_class", "capacity", "used"
+        )
     }
 
 
@@ -129,11 +127,9 @@ def consumers_claimed_before(*, cutoff: datetime) -> set[str]:
 def usage_by_provider(*, names: list[str]) -> dict[str, dict[str, int]]:
     """Allocated amounts per class of each named provider, in one query (admin views)."""
     found: dict[str, dict[str, int]] = {name: {} for name in names}
-    rows = (
-        Allocation.objects.filter(provider__name__in=names)
-        .values_list("provider__name", "resource_class")
-        .annotate(total=Sum("used"))
+    rows = Inventory.objects.filter(provider__name__in=names).values_list(
+        "provider__name", "resource_class", "used"
     )
-    for name, resource_class, total in rows:
-        found[name][resource_class] = total
+    for name, resource_class, used in rows:
+        found[name][resource_class] = used
     return found

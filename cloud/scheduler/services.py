@@ -1,31 +1,38 @@
 """The scheduler: pick a host for an instance and claim its resources there.
 
-Candidates come from SQL (up, enabled hosts with room); the best one that a
-claim succeeds on wins, a conflicting claim moves on to the next candidate,
-and the next few candidates are returned as alternates for reschedules.
+1. The enabled filters narrow a compute-node query in SQL (up and enabled,
+   zone, aggregates, server group, hints); the candidate query adds "has room"
+   and returns a bounded batch, most free memory first.
+2. Python filters judge that batch; weighers rank what passed.
+3. The best host is claimed in one transaction that, for a server group,
+   first locks the group's row and re-checks its policy against the members
+   placed so far, then writes the allocations and the instance's membership.
+   A claim that lost a race moves on to the next host, then the next batch.
+4. The next hosts in rank travel with the decision as alternates for
+   reschedules. When nothing fits, the fault counts, filter by filter, how
+   many hosts each one removed.
 """
 
 import logging
-from dataclasses import dataclass, field
+import random
+from dataclasses import dataclass
+from functools import lru_cache
 
-from cloud.hosts.selectors import host_counts, host_names_schedulable
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+
+from cloud.hosts.models import ComputeNode
+from cloud.scheduler import filters, weighers
+from cloud.scheduler.filters.groups import hosts_full
+from cloud.scheduler.filters.resources import ResourcesFilter, describe_amount, wanted
+from cloud.scheduler.models import ResourceProvider, ServerGroup, ServerGroupMember
+from cloud.scheduler.models import ServerGroupPolicy as Policy
 from cloud.scheduler.placement import ClaimRejected, allocations_claim
-from cloud.scheduler.selectors import candidates, consumer_provider, shortfall_counts
+from cloud.scheduler.request import HostState, Scheduling, SchedulingRequest, member_hosts
+from cloud.scheduler.selectors import candidates, consumer_provider, host_states
 
 log = logging.getLogger(__name__)
-
-CANDIDATE_LIMIT = 50
-NUM_ALTERNATES = 2
-
-_UNITS = {"MEMORY_MB": "MB RAM", "VCPU": "VCPU", "DISK_GB": "GB disk"}
-
-
-@dataclass(frozen=True)
-class SelectionRequest:
-    instance_uuid: str
-    project_id: str
-    resources: dict[str, int]
-    ignore_hosts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -35,59 +42,162 @@ class Selection:
     error: str | None = None
 
 
-def _describe(resources: dict[str, int]) -> str:
-    return ", ".join(f"{amount} {_UNITS.get(rc, rc)}" for rc, amount in resources.items())
+@lru_cache(maxsize=4)
+def _filters(names: tuple[str, ...]) -> list[filters.HostFilter]:
+    return filters.load(list(names))
 
 
-def no_valid_host_reason(request: SelectionRequest) -> str:
-    """Why no host fits, counted per cause: a message an operator can act on."""
-    counts = host_counts()
-    schedulable = host_names_schedulable()
-    shortfalls = shortfall_counts(resources=request.resources, names=schedulable)
-    parts = []
-    if counts["down"]:
-        parts.append(f"{counts['down']} down")
-    if counts["disabled"]:
-        parts.append(f"{counts['disabled']} disabled")
-    for rc, lacking in shortfalls.items():
-        if lacking:
-            parts.append(f"{lacking} lacked room for {request.resources[rc]} {_UNITS.get(rc, rc)}")
-    if request.ignore_hosts:
-        parts.append(f"{len(request.ignore_hosts)} already failed this build")
-    detail = ", ".join(parts) if parts else "no compute hosts are registered"
-    return (
-        f"No valid host was found. 0 of {counts['total']} hosts could take "
-        f"{_describe(request.resources)}: {detail}."
-    )
+@lru_cache(maxsize=4)
+def _weighers(names: tuple[str, ...]) -> list[weighers.HostWeigher]:
+    return weighers.load(list(names))
 
 
-def select_destination(request: SelectionRequest) -> Selection:
+def _active_filters(ctx: Scheduling) -> list[filters.HostFilter]:
+    return [f for f in _filters(tuple(settings.SCHEDULER_FILTERS)) if f.applies(ctx)]
+
+
+def _narrowed(ctx: Scheduling, active: list[filters.HostFilter]) -> QuerySet:
+    nodes = ComputeNode.objects.exclude(host__in=ctx.request.ignore_hosts)
+    for host_filter in active:
+        # The candidate query itself is the resources filter (an index scan on free room).
+        if not isinstance(host_filter, ResourcesFilter):
+            nodes = host_filter.narrow(nodes, ctx)
+    return nodes
+
+
+def _ranked(hosts: list[HostState], ctx: Scheduling) -> list[HostState]:
+    weights = weighers.weigh(hosts, _weighers(tuple(settings.SCHEDULER_WEIGHERS)), ctx)
+    order = sorted(range(len(hosts)), key=lambda i: -weights[i])
+    ranked = [hosts[i] for i in order]
+    subset = max(1, min(settings.SCHEDULER_HOST_SUBSET_SIZE, len(ranked)))
+    if subset > 1:
+        # Nova's host_subset_size: concurrent schedulers spread instead of queueing.
+        first = random.randrange(subset)
+        ranked.insert(0, ranked.pop(first))
+    return ranked
+
+
+def _claim(ctx: Scheduling, host: HostState) -> None:
+    """Claim on one host; for a server group, under the group's lock, re-checking its
+    policy and recording the membership in the same transaction."""
+    request = ctx.request
+    with transaction.atomic():
+        group = ctx.group
+        if group is not None:
+            group = ServerGroup.objects.select_for_update().get(pk=group.pk)
+            placed = member_hosts(group, exclude=request.instance_uuid)
+            if group.policy == Policy.ANTI_AFFINITY and host.name in hosts_full(
+                placed, group.rules
+            ):
+                raise ClaimRejected(f"{host.name} already holds members of group {group.uuid}")
+            if group.policy == Policy.AFFINITY and placed and host.name not in placed:
+                raise ClaimRejected(f"group {group.uuid} is on {', '.join(sorted(placed))}")
+        allocations_claim(
+            consumer_id=request.instance_uuid,
+            project_id=request.project_id,
+            provider_id=host.provider_id,
+            resources=request.resources,
+        )
+        if group is not None:
+            ServerGroupMember.objects.update_or_create(
+                instance_uuid=request.instance_uuid, defaults={"group": group, "host": host.name}
+            )
+
+
+def select_destination(request: SchedulingRequest) -> Selection:
     # A redelivered request finds its own claim: answer with it rather than
     # claiming a second host (the conductor frees claims before rescheduling).
     held = consumer_provider(consumer_id=request.instance_uuid)
     if held is not None and held not in request.ignore_hosts:
         return Selection(host=held, alternates=[])
-    found = candidates(
-        resources=request.resources,
-        names=host_names_schedulable(),
-        exclude=request.ignore_hosts,
-        limit=CANDIDATE_LIMIT,
-    )
-    for index, candidate in enumerate(found):
-        try:
-            allocations_claim(
-                consumer_id=request.instance_uuid,
-                project_id=request.project_id,
-                provider_id=candidate.provider_id,
-                resources=request.resources,
-            )
-        except ClaimRejected as exc:
-            log.info(
-                "claim for %s on %s lost a race: %s", request.instance_uuid, candidate.name, exc
-            )
-            continue
-        alternates = [c.name for c in found[index + 1 : index + 1 + NUM_ALTERNATES]]
-        return Selection(host=candidate.name, alternates=alternates)
+    ctx = Scheduling(request)
+    active = _active_filters(ctx)
+    python_filters = [f for f in active if f.judges_hosts]
+    nodes = _narrowed(ctx, active)
+    batch_size = settings.SCHEDULER_MAX_CANDIDATES
+    offset = 0
+    while True:
+        batch = candidates(
+            resources=request.resources,
+            nodes=nodes,
+            offset=offset,
+            limit=batch_size,
+            most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
+        )
+        if not batch:
+            break
+        offset += batch_size
+        passing = [h for h in batch if all(f.host_passes(h, ctx) for f in python_filters)]
+        ranked = _ranked(passing, ctx) if passing else []
+        for index, host in enumerate(ranked):
+            try:
+                _claim(ctx, host)
+            except ClaimRejected as exc:
+                log.info("claim for %s on %s lost: %s", request.instance_uuid, host.name, exc)
+                continue
+            alternates = [h.name for h in ranked[index + 1 :]][: settings.SCHEDULER_NUM_ALTERNATES]
+            return Selection(host=host.name, alternates=alternates)
     reason = no_valid_host_reason(request)
     log.warning("%s: %s", request.instance_uuid, reason)
     return Selection(host=None, alternates=[], error=reason)
+
+
+def claim_on(request: SchedulingRequest, host: str) -> bool:
+    """Claim on one named host (a reschedule onto an alternate) if it still passes every
+    filter and has room; False otherwise, with nothing claimed."""
+    ctx = Scheduling(request)
+    active = _active_filters(ctx)
+    found = candidates(
+        resources=request.resources,
+        nodes=_narrowed(ctx, active).filter(host=host),
+        offset=0,
+        limit=1,
+    )
+    if not found or not all(f.host_passes(found[0], ctx) for f in active):
+        return False
+    try:
+        _claim(ctx, found[0])
+    except ClaimRejected as exc:
+        log.info("claim for %s on alternate %s failed: %s", request.instance_uuid, host, exc)
+        return False
+    return True
+
+
+def _describe(ctx: Scheduling) -> str:
+    return ", ".join(describe_amount(rc, amount) for rc, amount in wanted(ctx))
+
+
+def no_valid_host_reason(request: SchedulingRequest) -> str:
+    """Why no host fits: the filters applied one after another to every host, each with
+    how many hosts it removed: a message an operator can act on."""
+    ctx = Scheduling(request)
+    nodes = ComputeNode.objects.all()
+    total = remaining = nodes.count()
+    parts = []
+
+    def step(narrowed: QuerySet, reason: str) -> QuerySet:
+        nonlocal remaining
+        count = narrowed.count()
+        if count < remaining:
+            parts.append(f"{remaining - count} {reason}")
+        remaining = count
+        return narrowed
+
+    if request.ignore_hosts:
+        nodes = step(nodes.exclude(host__in=request.ignore_hosts), "already failed this build")
+    for host_filter in _active_filters(ctx):
+        for narrowed, reason in host_filter.stages(nodes, ctx):
+            nodes = step(narrowed, reason)
+        if host_filter.judges_hosts:
+            rows = ResourceProvider.objects.filter(name__in=nodes.values("host")).values_list(
+                "pk", "name"
+            )
+            passing = [h.name for h in host_states(list(rows)) if host_filter.host_passes(h, ctx)]
+            nodes = step(nodes.filter(host__in=passing), host_filter.describe(ctx))
+    if not total:
+        detail = "no compute hosts are registered"
+    elif remaining:
+        detail = f"the {remaining} that fit were taken by concurrent requests"
+    else:
+        detail = ", ".join(parts)
+    return f"No valid host was found. 0 of {total} hosts could take {_describe(ctx)}: {detail}."

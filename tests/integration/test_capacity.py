@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 from django.db.models import Sum
 
+from cloud.identity.models import Project, Quota
 from cloud.instances.models import Instance, InstanceFault
 from cloud.scheduler.models import Allocation, Inventory
 from tests.integration.conftest import HOSTS, wait_for
@@ -19,6 +20,8 @@ def _boot(client, index: int) -> str:
 
 
 def test_twenty_concurrent_boots_on_room_for_ten(admin_client):
+    project = Project.objects.get(name="admin")
+    Quota.objects.create(project=project, resource="instances", hard_limit=-1)
     with ThreadPoolExecutor(max_workers=10) as pool:
         ids = list(pool.map(lambda i: _boot(admin_client, i), range(20)))
     assert len(set(ids)) == 20
@@ -35,7 +38,7 @@ def test_twenty_concurrent_boots_on_room_for_ten(admin_client):
     for instance in errored:
         fault = InstanceFault.objects.get(instance_uuid=instance.uuid)
         assert fault.message.startswith("No valid host was found.")
-        assert "lacked room for 512 MB RAM" in fault.message
+        assert "lacked RAM for 512 MB" in fault.message
         assert not Allocation.objects.filter(consumer_id=str(instance.uuid)).exists()
 
     for host in HOSTS:
@@ -47,6 +50,7 @@ def test_twenty_concurrent_boots_on_room_for_ten(admin_client):
                 or 0
             )
             assert used <= inventory.capacity, (host, inventory.resource_class, used)
+            assert used == inventory.used, (host, inventory.resource_class, inventory.used)
         active_here = Instance.objects.filter(uuid__in=ids, vm_state="active", host=host)
         assert active_here.count() == 5
 
@@ -64,4 +68,4 @@ def test_error_servers_show_the_reason(admin_client):
     )
     assert server["fault"]["code"] == 500
     assert "0 of 2 hosts" in server["fault"]["message"]
-    assert "2 lacked room for 16384 MB RAM" in server["fault"]["message"]
+    assert "2 lacked RAM for 16384 MB" in server["fault"]["message"]

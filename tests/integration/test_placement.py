@@ -12,7 +12,8 @@ from cloud.scheduler.placement import (
     allocations_delete,
     provider_sync,
 )
-from cloud.scheduler.services import SelectionRequest, select_destination
+from cloud.scheduler.request import SchedulingRequest
+from cloud.scheduler.services import select_destination
 
 TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
 
@@ -81,9 +82,9 @@ def test_generation_moves_only_when_inventory_changes(db):
 def test_scheduler_spreads_and_redelivery_keeps_the_first_claim(db):
     _host("small", memory_mb=1024)
     _host("large", memory_mb=4096)
-    first = select_destination(SelectionRequest("vm-1", "p", TINY))
+    first = select_destination(SchedulingRequest("vm-1", "p", TINY))
     assert first.host == "large" and first.alternates == ["small"]
-    again = select_destination(SelectionRequest("vm-1", "p", TINY))
+    again = select_destination(SchedulingRequest("vm-1", "p", TINY))
     assert again.host == "large"
     assert Allocation.objects.filter(consumer_id="vm-1").count() == 3
 
@@ -96,9 +97,9 @@ def test_down_disabled_and_ignored_hosts_are_never_picked(db):
     _host("off")
     ComputeNode.objects.filter(host="off").update(disabled=True)
     _host("failed-before")
-    selection = select_destination(SelectionRequest("vm-1", "p", TINY, ["failed-before"]))
+    selection = select_destination(SchedulingRequest("vm-1", "p", TINY, ignore_hosts=["failed-before"]))
     assert selection.host is None
     assert selection.error == (
-        "No valid host was found. 0 of 3 hosts could take 1 VCPU, 512 MB RAM, 1 GB disk: "
-        "1 down, 1 disabled, 1 already failed this build."
+        "No valid host was found. 0 of 3 hosts could take 512 MB RAM, 1 VCPU, 1 GB disk: "
+        "1 already failed this build, 1 down, 1 disabled."
     )

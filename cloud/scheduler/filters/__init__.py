@@ -1,0 +1,78 @@
+"""Host filters: each a small class, enabled by name in settings.SCHEDULER_FILTERS (in order).
+
+A filter may narrow the SQL candidate query (`narrow`, on a queryset of
+compute nodes) and may judge each candidate in Python (`host_passes`), which
+then sees only the bounded set SQL returned. `reason` (or `stages`, for a
+filter with several steps) words what the filter removed, for "No valid
+host" faults.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
+
+from cloud.scheduler.request import HostState, Scheduling
+
+
+class HostFilter:
+    name = ""
+    reason = "were filtered out"
+
+    def applies(self, ctx: Scheduling) -> bool:
+        return True
+
+    def narrow(self, nodes: QuerySet, ctx: Scheduling) -> QuerySet:
+        return nodes
+
+    def host_passes(self, host: HostState, ctx: Scheduling) -> bool:
+        return True
+
+    @property
+    def judges_hosts(self) -> bool:
+        """Whether this filter has a Python check (run on the bounded candidate set)."""
+        return type(self).host_passes is not HostFilter.host_passes
+
+    def describe(self, ctx: Scheduling) -> str:
+        return self.reason
+
+    def stages(self, nodes: QuerySet, ctx: Scheduling) -> list[tuple[QuerySet, str]]:
+        """The narrowing in steps, each with what it removes (for fault messages)."""
+        return [(self.narrow(nodes, ctx), self.describe(ctx))]
+
+
+def registry() -> dict[str, type[HostFilter]]:
+    from cloud.scheduler.filters import (
+        aggregates,
+        compute,
+        groups,
+        hints,
+        images,
+        resources,
+        zones,
+    )
+
+    classes = [
+        compute.ComputeFilter,
+        resources.ResourcesFilter,
+        zones.AvailabilityZoneFilter,
+        aggregates.AggregateInstanceExtraSpecsFilter,
+        images.ImagePropertiesFilter,
+        groups.ServerGroupAffinityFilter,
+        groups.ServerGroupAntiAffinityFilter,
+        hints.SameHostFilter,
+        hints.DifferentHostFilter,
+    ]
+    return {cls.name: cls for cls in classes}
+
+
+def load(names: list[str]) -> list[HostFilter]:
+    """The enabled filters, in order; an unknown name stops start-up."""
+    known = registry()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ImproperlyConfigured(
+            f"SCHEDULER_FILTERS names unknown filters: {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    if "ResourcesFilter" not in names:
+        raise ImproperlyConfigured("SCHEDULER_FILTERS must include ResourcesFilter.")
+    return [known[name]() for name in names]
