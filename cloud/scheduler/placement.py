@@ -14,8 +14,9 @@ Every write of allocations goes through this module, which keeps
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from cloud.scheduler.models import Allocation, Consumer, Inventory, ResourceProvider
 
@@ -97,24 +98,44 @@ def inventories_replace(
         _bump(provider.pk)
 
 
-def _check_units(wanted: dict[tuple[int, str], int]) -> None:
-    """Every class requested exists on its provider and the amount respects its units."""
+def _why_not(provider_id: int, amounts: dict[str, int]) -> str:
+    """Which class of a rejected claim did not fit on the provider, and why."""
     found = {
-        (inv.provider_id, inv.resource_class): inv
-        for inv in Inventory.objects.filter(
-            provider_id__in={p for p, _ in wanted}, resource_class__in={rc for _, rc in wanted}
-        ).select_related("provider")
+        inv.resource_class: inv
+        for inv in Inventory.objects.filter(provider_id=provider_id).select_related("provider")
     }
-    for (provider_id, rc), amount in wanted.items():
-        inv = found.get((provider_id, rc))
+    name = next(iter(found.values())).provider.name if found else str(provider_id)
+    for rc, amount in sorted(amounts.items()):
+        inv = found.get(rc)
         if inv is None:
-            name = ResourceProvider.objects.filter(pk=provider_id).values_list("name", flat=True)
-            raise ClaimRejected(f"{name.first() or provider_id} has no {rc} inventory")
+            return f"{name} has no {rc} inventory"
         if amount < inv.min_unit or amount > inv.max_unit or amount % inv.step_size:
-            raise ClaimRejected(
-                f"{rc} request of {amount} is outside the unit limits of {inv.provider.name} "
+            return (
+                f"{rc} request of {amount} is outside the unit limits of {name} "
                 f"(min {inv.min_unit}, max {inv.max_unit}, step {inv.step_size})"
             )
+        if amount > inv.free:
+            return f"{name} has {inv.free} {rc} free, {amount} needed"
+    return f"{name} changed while claiming"
+
+
+def _take(cursor, provider_id: int, amounts: dict[str, int]) -> None:
+    """Add every amount to its inventory's `used` in one conditional UPDATE: each row
+    changes only while the amount fits under capacity and within the unit limits. Fewer
+    rows changed than classes asked means it did not fit (the caller's transaction rolls
+    the partial change back)."""
+    classes = sorted(amounts)
+    case = "CASE resource_class " + " ".join("WHEN %s THEN %s" for _ in classes) + " END"
+    case_params = [x for rc in classes for x in (rc, amounts[rc])]
+    cursor.execute(
+        f"UPDATE {Inventory._meta.db_table} SET used = used + {case} "
+        f"WHERE provider_id = %s AND resource_class IN ({', '.join('%s' for _ in classes)}) "
+        f"AND used + {case} <= capacity AND {case} BETWEEN min_unit AND max_unit "
+        f"AND {case} %% step_size = 0",
+        [*case_params, provider_id, *classes, *case_params, *case_params, *case_params],
+    )
+    if cursor.rowcount != len(classes):
+        raise ClaimRejected(_why_not(provider_id, amounts))
 
 
 def _release(rows: list[Allocation]) -> None:
@@ -125,16 +146,17 @@ def _release(rows: list[Allocation]) -> None:
     Allocation.objects.filter(pk__in=[row.pk for row in rows]).delete()
 
 
-def _take(provider_id: int, rc: str, amount: int) -> None:
-    """Add the amount to `used` only while it still fits: the atomic check-and-write."""
-    taken = Inventory.objects.filter(
-        provider_id=provider_id, resource_class=rc, used__lte=F("capacity") - amount
-    ).update(used=F("used") + amount)
-    if not taken:
-        inv = Inventory.objects.select_related("provider").get(
-            provider_id=provider_id, resource_class=rc
+def _consumer_touch(consumer_id: str, project_id: str, user_id: str) -> None:
+    """Create the consumer, or move its generation on when it already exists."""
+    now = timezone.now()
+    table = Consumer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (uuid, project_id, user_id, generation, created_at, updated_at) "
+            f"VALUES (%s, %s, %s, 0, %s, %s) ON CONFLICT (uuid) DO UPDATE "
+            f"SET generation = {table}.generation + 1, updated_at = excluded.updated_at",
+            [consumer_id, project_id, user_id, now, now],
         )
-        raise ClaimRejected(f"{inv.provider.name} has {inv.free} {rc} free, {amount} needed")
 
 
 def allocations_set(
@@ -146,21 +168,29 @@ def allocations_set(
 ) -> None:
     """Replace everything the consumer holds with `allocations` ({provider id: {class:
     amount}}), atomically: either all of it fits and is written, or nothing changes
-    (ClaimRejected). Idempotent: the same allocations again change nothing."""
+    (ClaimRejected). Idempotent: the same allocations again change nothing.
+
+    Providers are locked (their generation moved on) in id order before any
+    inventory row is touched, so concurrent claims queue instead of deadlocking.
+    """
     wanted = {
-        (provider_id, rc): amount
+        provider_id: {rc: amount for rc, amount in classes.items() if amount}
         for provider_id, classes in allocations.items()
-        for rc, amount in classes.items()
-        if amount
     }
+    wanted = {provider_id: classes for provider_id, classes in wanted.items() if classes}
     with transaction.atomic():
         held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))
-        if {(a.provider_id, a.resource_class): a.used for a in held} == wanted:
+        mine: dict[int, dict[str, int]] = {}
+        for a in held:
+            mine.setdefault(a.provider_id, {})[a.resource_class] = a.used
+        if mine == wanted:
             return
-        _check_units(wanted)
+        for provider_id in sorted(set(wanted) | set(mine)):
+            _bump(provider_id)
         _release(held)
-        for provider_id, rc in sorted(wanted):
-            _take(provider_id, rc, wanted[provider_id, rc])
+        with connection.cursor() as cursor:
+            for provider_id in sorted(wanted):
+                _take(cursor, provider_id, wanted[provider_id])
         Allocation.objects.bulk_create(
             Allocation(
                 provider_id=provider_id,
@@ -169,20 +199,13 @@ def allocations_set(
                 resource_class=rc,
                 used=amount,
             )
-            for (provider_id, rc), amount in wanted.items()
+            for provider_id, classes in wanted.items()
+            for rc, amount in classes.items()
         )
-        for provider_id in sorted({p for p, _ in wanted} | {a.provider_id for a in held}):
-            _bump(provider_id)
-        _consumer_touch(consumer_id, project_id, user_id, keep=bool(wanted))
-
-
-def _consumer_touch(consumer_id: str, project_id: str, user_id: str, keep: bool) -> None:
-    if not keep:
-        Consumer.objects.filter(uuid=consumer_id).delete()
-        return
-    bumped = Consumer.objects.filter(uuid=consumer_id).update(generation=F("generation") + 1)
-    if not bumped:
-        Consumer.objects.create(uuid=consumer_id, project_id=project_id, user_id=user_id)
+        if wanted:
+            _consumer_touch(consumer_id, project_id, user_id)
+        else:
+            Consumer.objects.filter(uuid=consumer_id).delete()
 
 
 def allocations_claim(

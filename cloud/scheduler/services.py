@@ -81,27 +81,30 @@ def _claim(ctx: Scheduling, host: HostState) -> None:
     """Claim on one host; for a server group, under the group's lock, re-checking its
     policy and recording the membership in the same transaction."""
     request = ctx.request
-    with transaction.atomic():
-        group = ctx.group
-        if group is not None:
-            group = ServerGroup.objects.select_for_update().get(pk=group.pk)
-            placed = member_hosts(group, exclude=request.instance_uuid)
-            if group.policy == Policy.ANTI_AFFINITY and host.name in hosts_full(
-                placed, group.rules
-            ):
-                raise ClaimRejected(f"{host.name} already holds members of group {group.uuid}")
-            if group.policy == Policy.AFFINITY and placed and host.name not in placed:
-                raise ClaimRejected(f"group {group.uuid} is on {', '.join(sorted(placed))}")
+    if ctx.group is None:
         allocations_claim(
             consumer_id=request.instance_uuid,
             project_id=request.project_id,
             provider_id=host.provider_id,
             resources=request.resources,
         )
-        if group is not None:
-            ServerGroupMember.objects.update_or_create(
-                instance_uuid=request.instance_uuid, defaults={"group": group, "host": host.name}
-            )
+        return
+    with transaction.atomic():
+        group = ServerGroup.objects.select_for_update().get(pk=ctx.group.pk)
+        placed = member_hosts(group, exclude=request.instance_uuid)
+        if group.policy == Policy.ANTI_AFFINITY and host.name in hosts_full(placed, group.rules):
+            raise ClaimRejected(f"{host.name} already holds members of group {group.uuid}")
+        if group.policy == Policy.AFFINITY and placed and host.name not in placed:
+            raise ClaimRejected(f"group {group.uuid} is on {', '.join(sorted(placed))}")
+        allocations_claim(
+            consumer_id=request.instance_uuid,
+            project_id=request.project_id,
+            provider_id=host.provider_id,
+            resources=request.resources,
+        )
+        ServerGroupMember.objects.update_or_create(
+            instance_uuid=request.instance_uuid, defaults={"group": group, "host": host.name}
+        )
 
 
 def select_destination(request: SchedulingRequest) -> Selection:
