@@ -179,7 +179,8 @@ def populate(hosts: int, seed: int) -> None:
             Consumer.objects.bulk_create(consumers)
             Allocation.objects.bulk_create(allocations, batch_size=5000)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        for model in (Inventory, Allocation, Consumer, ResourceProvider, ComputeNode):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def make_requests(count: int, seed: int) -> list[dict]:

@@ -7,7 +7,7 @@ so the scheduler never loads every host into Python.
 
 from datetime import datetime
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import F, QuerySet
 
 from cloud.hosts.models import ComputeNode
 from cloud.scheduler.models import Allocation, Inventory, ResourceClass
@@ -21,32 +21,79 @@ def candidates(
     offset: int,
     limit: int,
     most_free_first: bool = True,
-) -> list[HostState]:
-    """Hosts among `nodes` (a compute-node queryset, already narrowed by the filters) with
-    room for `resources`, by free memory: an index scan on the inventories' free capacity
-    that stops after `limit` rows, then one query each for their inventories and nodes."""
-    wanted = [(rc, amount) for rc, amount in resources.items() if amount]
-    if not wanted:
-        wanted = [(ResourceClass.MEMORY_MB, 0)]
-    primary = next(
-        ((rc, amount) for rc, amount in wanted if rc == ResourceClass.MEMORY_MB), wanted[0]
-    )
-    qs = (
-        Inventory.objects.filter(resource_class=primary[0])
-        .alias(free=F("capacity") - F("used"))
-        .filter(free__gte=primary[1], min_unit__lte=primary[1], max_unit__gte=primary[1])
-        .filter(Exists(nodes.filter(host=OuterRef("provider__name"))))
-    )
-    for rc, amount in wanted:
-        if rc != primary[0]:
-            qs = qs.filter(Exists(room(rc, amount).filter(provider_id=OuterRef("provider_id"))))
+    hosts: set[str] | None = None,
+) -> tuple[list[HostState], bool]:
+    """Hosts among `nodes` (a compute-node queryset the filters narrowed) with room for
+    `resources`, most free memory first; and whether the scan is exhausted.
+
+    Two steps, each a query PostgreSQL plans in a fraction of a millisecond: an index
+    scan on the memory inventories' free capacity picks `limit` providers with room
+    for the memory (only among `hosts` when a filter named them); then, for those
+    only, one query reads their inventories (room for the other classes) and one the
+    narrowed compute nodes among them.
+    """
+    wanted = {rc: amount for rc, amount in resources.items() if amount}
+    primary = ResourceClass.MEMORY_MB if ResourceClass.MEMORY_MB in wanted else None
+    primary = primary or next(iter(wanted), ResourceClass.MEMORY_MB)
+    first = room(primary, wanted.get(primary, 0))
+    if hosts is not None:
+        first = first.filter(provider__name__in=hosts)
     order = "-free" if most_free_first else "free"
-    rows = list(
-        qs.order_by(order, "provider_id").values_list("provider_id", "provider__name")[
+    ids = list(
+        first.order_by(order, "provider_id").values_list("provider_id", flat=True)[
             offset : offset + limit
         ]
     )
-    return host_states(rows)
+    if not ids:
+        return [], True
+    inventories = Inventory.objects.filter(provider_id__in=ids).values_list(
+        "provider_id",
+        "provider__name",
+        "resource_class",
+        "capacity",
+        "used",
+        "min_unit",
+        "max_unit",
+        "step_size",
+    )
+    names: dict[int, str] = {}
+    fits: dict[int, set[str]] = {pk: set() for pk in ids}
+    free: dict[int, dict[str, int]] = {pk: {} for pk in ids}
+    capacity: dict[int, dict[str, int]] = {pk: {} for pk in ids}
+    for pk, name, rc, cap, used, min_unit, max_unit, step in inventories:
+        names[pk] = name
+        free[pk][rc] = cap - used
+        capacity[pk][rc] = cap
+        amount = wanted.get(rc)
+        if amount and amount <= cap - used and min_unit <= amount <= max_unit and not amount % step:
+            fits[pk].add(rc)
+    roomy = [pk for pk in ids if fits[pk] >= set(wanted)]
+    nodes_found = {
+        row[0]: row
+        for row in nodes.filter(host__in=[names[pk] for pk in roomy]).values_list(
+            "host", "availability_zone", "hypervisor_type", "cpu_info", "failed_builds"
+        )
+    }
+    states = [
+        _state(pk, free[pk], capacity[pk], nodes_found[names[pk]])
+        for pk in roomy
+        if names[pk] in nodes_found
+    ]
+    return states, len(ids) < limit
+
+
+def _state(pk: int, free: dict, capacity: dict, node: tuple) -> HostState:
+    host, zone, hypervisor_type, cpu_info, failed_builds = node
+    return HostState(
+        provider_id=pk,
+        name=host,
+        free=free,
+        capacity=capacity,
+        zone=zone,
+        hypervisor_type=hypervisor_type,
+        architecture=(cpu_info or {}).get("arch"),
+        failed_builds=failed_builds,
+    )
 
 
 def room(rc: str, amount: int) -> QuerySet:
@@ -61,8 +108,6 @@ def room(rc: str, amount: int) -> QuerySet:
 
 def host_states(rows: list[tuple[int, str]]) -> list[HostState]:
     """HostStates of (provider id, host name) pairs, in the order given."""
-    if not rows:
-        return []
     free: dict[int, dict[str, int]] = {pk: {} for pk, _ in rows}
     capacity: dict[int, dict[str, int]] = {pk: {} for pk, _ in rows}
     for pk, rc, cap, used in Inventory.objects.filter(provider_id__in=free).values_list(
@@ -71,29 +116,12 @@ def host_states(rows: list[tuple[int, str]]) -> list[HostState]:
         free[pk][rc] = cap - used
         capacity[pk][rc] = cap
     nodes = {
-        node.host: node
-        for node in ComputeNode.objects.filter(host__in=[name for _, name in rows]).only(
+        row[0]: row
+        for row in ComputeNode.objects.filter(host__in=[name for _, name in rows]).values_list(
             "host", "availability_zone", "hypervisor_type", "cpu_info", "failed_builds"
         )
     }
-    found = []
-    for pk, name in rows:
-        node = nodes.get(name)
-        if node is None:
-            continue
-        found.append(
-            HostState(
-                provider_id=pk,
-                name=name,
-                free=free[pk],
-                capacity=capacity[pk],
-                zone=node.availability_zone,
-                hypervisor_type=node.hypervisor_type,
-                architecture=(node.cpu_info or {}).get("arch"),
-                failed_builds=node.failed_builds,
-            )
-        )
-    return found
+    return [_state(pk, free[pk], capacity[pk], nodes[name]) for pk, name in rows if name in nodes]
 
 
 def provider_usage(*, name: str) -> dict[str, dict[str, int]]:

@@ -65,6 +65,17 @@ def _narrowed(ctx: Scheduling, active: list[filters.HostFilter]) -> QuerySet:
     return nodes
 
 
+def _named_hosts(ctx: Scheduling, active: list[filters.HostFilter]) -> set[str] | None:
+    """The only hosts some filter allows (a forced host, an affinity group's host), if any:
+    the candidate scan then looks at those alone instead of paging through the rest."""
+    named = None
+    for host_filter in active:
+        hosts = host_filter.named_hosts(ctx)
+        if hosts is not None:
+            named = hosts if named is None else named & hosts
+    return named
+
+
 def _ranked(hosts: list[HostState], ctx: Scheduling) -> list[HostState]:
     weights = weighers.weigh(hosts, _weighers(tuple(settings.SCHEDULER_WEIGHERS)), ctx)
     order = sorted(range(len(hosts)), key=lambda i: -weights[i])
@@ -119,16 +130,17 @@ def select_destination(request: SchedulingRequest) -> Selection:
     nodes = _narrowed(ctx, active)
     batch_size = settings.SCHEDULER_MAX_CANDIDATES
     offset = 0
-    while True:
-        batch = candidates(
+    hosts = _named_hosts(ctx, active)
+    exhausted = False
+    while not exhausted:
+        batch, exhausted = candidates(
             resources=request.resources,
             nodes=nodes,
             offset=offset,
             limit=batch_size,
             most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
+            hosts=hosts,
         )
-        if not batch:
-            break
         offset += batch_size
         passing = [h for h in batch if all(f.host_passes(h, ctx) for f in python_filters)]
         ranked = _ranked(passing, ctx) if passing else []
@@ -150,11 +162,12 @@ def claim_on(request: SchedulingRequest, host: str) -> bool:
     filter and has room; False otherwise, with nothing claimed."""
     ctx = Scheduling(request)
     active = _active_filters(ctx)
-    found = candidates(
+    found, _ = candidates(
         resources=request.resources,
-        nodes=_narrowed(ctx, active).filter(host=host),
+        nodes=_narrowed(ctx, active),
         offset=0,
         limit=1,
+        hosts={host},
     )
     if not found or not all(f.host_passes(found[0], ctx) for f in active):
         return False

@@ -26,6 +26,10 @@ class HostFilter:
     def host_passes(self, host: HostState, ctx: Scheduling) -> bool:
         return True
 
+    def named_hosts(self, ctx: Scheduling) -> set[str] | None:
+        """The only hosts this filter can let through, when it names them (else None)."""
+        return None
+
     @property
     def judges_hosts(self) -> bool:
         """Whether this filter has a Python check (run on the bounded candidate set)."""

@@ -33,6 +33,9 @@ class ServerGroupAffinityFilter(HostFilter):
         hosts = set(ctx.group_hosts)
         return nodes.filter(host__in=hosts) if hosts else nodes
 
+    def named_hosts(self, ctx: Scheduling) -> set[str] | None:
+        return set(ctx.group_hosts) or None
+
     def describe(self, ctx: Scheduling) -> str:
         return f"were not the host of affinity group {ctx.group.uuid}"
 

@@ -17,6 +17,9 @@ class SameHostFilter(HostFilter):
     def narrow(self, nodes: QuerySet, ctx: Scheduling) -> QuerySet:
         return nodes.filter(host__in=ctx.hint_hosts["same_host"])
 
+    def named_hosts(self, ctx: Scheduling) -> set[str] | None:
+        return ctx.hint_hosts["same_host"]
+
 
 class DifferentHostFilter(HostFilter):
     name = "DifferentHostFilter"

@@ -19,6 +19,9 @@ class AvailabilityZoneFilter(HostFilter):
             nodes = nodes.filter(host=ctx.request.forced_host)
         return nodes
 
+    def named_hosts(self, ctx: Scheduling) -> set[str] | None:
+        return {ctx.request.forced_host} if ctx.request.forced_host else None
+
     def stages(self, nodes: QuerySet, ctx: Scheduling) -> list[tuple[QuerySet, str]]:
         found = []
         if ctx.request.availability_zone:
