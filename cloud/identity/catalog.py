@@ -9,6 +9,7 @@ _SERVICES = (
     ("identity", "keystone", "/identity/v3"),
     ("compute", "nova", "/compute/v2.1"),
     ("image", "glance", "/image"),
+    ("placement", "placement", "/placement"),
 )
 
 

@@ -23,6 +23,7 @@ class User(AbstractUser):
     default_project = models.ForeignKey(
         "identity.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    description = models.TextField(blank=True, default="")
 
 
 class Project(models.Model):
@@ -44,6 +45,7 @@ class Project(models.Model):
 class Role(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
     name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return self.name
@@ -71,6 +73,9 @@ class Token(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     revoked = models.BooleanField(default=False)
     audit_id = models.CharField(max_length=32, default=new_id)
+    # The authentication methods behind the token, comma-separated ("token,password"
+    # for a token re-scoped from a password token), as Keystone reports them.
+    methods = models.CharField(max_length=64, default="password")
 
 
 class Domain(models.Model):

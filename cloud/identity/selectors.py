@@ -1,9 +1,22 @@
 """Identity reads: role lookups and token validation."""
 
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from cloud.identity.context import RequestContext, expand_roles
-from cloud.identity.models import RoleAssignment, Token
+from cloud.identity.models import Domain, RoleAssignment, Token
+
+
+@dataclass(frozen=True)
+class ValidToken:
+    token: Token
+    context: RequestContext
+
+    @property
+    def methods(self) -> list[str]:
+        return self.token.methods.split(",")
 
 
 def roles_for(*, user_id: str, project_id: str) -> list[str]:
@@ -13,11 +26,22 @@ def roles_for(*, user_id: str, project_id: str) -> list[str]:
     return expand_roles(set(names))
 
 
-def token_context(*, digest: str) -> RequestContext | None:
-    """The context of a valid token: not expired, not revoked, user and project enabled."""
+def _in_disabled_domain(field: str) -> Exists:
+    return Exists(Domain.objects.filter(enabled=False, id=OuterRef(field)))
+
+
+def token_validate(*, digest: str) -> ValidToken | None:
+    """A token that is usable now, with its context.
+
+    Everything is re-checked on each call, so a change takes effect on the next
+    request: not expired, not revoked, the user active, the project enabled, neither
+    of their domains disabled, and (when scoped) some role left on the project.
+    """
     token = (
         Token.objects.select_related("user", "project")
         .filter(digest=digest, revoked=False, expires_at__gt=timezone.now())
+        .exclude(_in_disabled_domain("user__domain_id"))
+        .exclude(_in_disabled_domain("project__domain_id"))
         .first()
     )
     if token is None or not token.user.is_active:
@@ -28,7 +52,7 @@ def token_context(*, digest: str) -> RequestContext | None:
     roles = roles_for(user_id=token.user_id, project_id=project.id) if project else []
     if project is not None and not roles:
         return None
-    return RequestContext(
+    context = RequestContext(
         user_id=token.user_id,
         user_name=token.user.username,
         project_id=project.id if project else None,
@@ -37,6 +61,13 @@ def token_context(*, digest: str) -> RequestContext | None:
         expires_at=token.expires_at,
         audit_id=token.audit_id,
     )
+    return ValidToken(token=token, context=context)
+
+
+def token_context(*, digest: str) -> RequestContext | None:
+    """The context of a valid token (see token_validate), else None."""
+    found = token_validate(digest=digest)
+    return found.context if found else None
 
 
 def session_context(*, user) -> RequestContext | None:

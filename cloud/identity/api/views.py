@@ -1,4 +1,5 @@
-"""Keystone v3 subset: version discovery and password tokens."""
+"""Keystone v3 discovery and tokens: issue (password, or re-scope with the token
+method), validate and revoke."""
 
 from datetime import datetime
 
@@ -9,14 +10,23 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound, Unauthorized
 from cloud.api.views import OpenStackView, base_url
+from cloud.identity.admin_selectors import domain_names
 from cloud.identity.catalog import service_catalog
 from cloud.identity.context import RequestContext
-from cloud.identity.models import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, Role
-from cloud.identity.selectors import token_context
-from cloud.identity.services import AuthenticationFailed, token_digest, token_issue, token_revoke
+from cloud.identity.models import Role, Token
+from cloud.identity.selectors import ValidToken, token_validate
+from cloud.identity.services import (
+    AuthenticationFailed,
+    IssuedToken,
+    token_digest,
+    token_issue,
+    token_rescope,
+    token_revoke,
+)
 
 VERSION_ID = "v3.14"
 VERSION_UPDATED = "2020-04-07T00:00:00Z"
+METHODS = {"password", "token"}
 
 
 def _keystone_time(value: datetime) -> str:
@@ -56,33 +66,71 @@ class IdentityV3View(OpenStackView):
         return Response({"version": version_document(request)})
 
 
-def _token_body(request, context: RequestContext, issued_at: datetime | None) -> dict:
-    domain = {"id": DEFAULT_DOMAIN_ID, "name": DEFAULT_DOMAIN_NAME}
-    token = {
-        "methods": ["password"],
+def _token_body(
+    request, token: Token, context: RequestContext, methods: list[str], catalog: bool = True
+) -> dict:
+    project = token.project
+    domains = domain_names(ids={token.user.domain_id, project.domain_id if project else ""})
+
+    def domain(domain_id: str) -> dict:
+        return {"id": domain_id, "name": domains.get(domain_id)}
+
+    body = {
+        "methods": methods,
         "user": {
             "id": context.user_id,
             "name": context.user_name,
-            "domain": domain,
+            "domain": domain(token.user.domain_id),
             "password_expires_at": None,
         },
         "audit_ids": [context.audit_id],
-        "expires_at": _keystone_time(context.expires_at),
-        "issued_at": _keystone_time(issued_at or context.expires_at),
+        "expires_at": _keystone_time(token.expires_at),
+        "issued_at": _keystone_time(token.issued_at),
     }
-    if context.project_id:
+    if project is not None:
         roles = dict(Role.objects.filter(name__in=context.roles).values_list("name", "id"))
-        token.update(
-            project={"id": context.project_id, "name": context.project_name, "domain": domain},
+        body.update(
+            project={"id": project.id, "name": project.name, "domain": domain(project.domain_id)},
             is_domain=False,
             roles=[{"id": roles.get(name, name), "name": name} for name in context.roles],
-            catalog=service_catalog(base_url(request)),
         )
-    return {"token": token}
+        if catalog:
+            body["catalog"] = service_catalog(base_url(request))
+    return {"token": body}
+
+
+def _authenticate(auth: dict) -> IssuedToken:
+    identity = auth.get("identity")
+    methods = identity.get("methods") if isinstance(identity, dict) else None
+    if not isinstance(methods, list) or not methods:
+        raise BadRequest("Expected auth.identity with a list of methods.")
+    if not set(methods) <= METHODS or len(methods) != 1:
+        raise Unauthorized("Attempted to authenticate with an unsupported method.")
+    scope = auth.get("scope")
+    if scope is not None and scope != "unscoped" and not isinstance(scope, dict):
+        raise BadRequest("auth.scope must be an object.")
+    if methods == ["token"]:
+        token = identity.get("token")
+        if not isinstance(token, dict) or not isinstance(token.get("id"), str):
+            raise BadRequest("Expected auth.identity.token with an id.")
+        return token_rescope(secret=token["id"], scope=scope)
+    user = (identity.get("password") or {}).get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("password"), str):
+        raise BadRequest("Expected auth.identity.password.user with a password.")
+    return token_issue(
+        username=user.get("name"),
+        user_id=user.get("id"),
+        domain=user.get("domain"),
+        password=user["password"],
+        scope=scope,
+    )
 
 
 class TokensView(OpenStackView):
-    """POST issues a token; GET validates X-Subject-Token; DELETE revokes it."""
+    """POST issues a token; GET validates X-Subject-Token; DELETE revokes it.
+
+    Anyone may validate or revoke their own tokens; the policy decides about others'.
+    """
 
     def _issuing(self) -> bool:
         request = getattr(self, "request", None)
@@ -94,47 +142,50 @@ class TokensView(OpenStackView):
     def get_permissions(self):
         return [AllowAny()] if self._issuing() else super().get_permissions()
 
-    @extend_schema(summary="Password authentication", request=dict, responses={201: dict})
+    def _subject(self, rule: str) -> tuple[str, ValidToken]:
+        secret = self.request.headers.get("X-Subject-Token", "")
+        found = token_validate(digest=token_digest(secret)) if secret else None
+        if found is None:
+            raise NotFound("Could not find token.")
+        self.authorize(rule, {"target.token.user_id": found.token.user_id})
+        return secret, found
+
+    @extend_schema(
+        summary="Authenticate (password, or token to re-scope)",
+        request=dict,
+        responses={201: dict},
+    )
     def post(self, request):
         auth = request.data.get("auth") if isinstance(request.data, dict) else None
-        identity = auth.get("identity") if isinstance(auth, dict) else None
-        if not isinstance(identity, dict) or "password" not in (identity.get("methods") or []):
-            raise BadRequest("Expected auth.identity with the password method.")
-        user = (identity.get("password") or {}).get("user")
-        if not isinstance(user, dict) or not isinstance(user.get("password"), str):
-            raise BadRequest("Expected auth.identity.password.user with a password.")
-        scope = auth.get("scope")
-        if scope is not None and not isinstance(scope, dict):
-            raise BadRequest("auth.scope must be an object.")
+        if not isinstance(auth, dict):
+            raise BadRequest("Expected an auth object.")
         try:
-            issued = token_issue(
-                username=user.get("name"),
-                user_id=user.get("id"),
-                domain=user.get("domain"),
-                password=user["password"],
-                scope=scope,
-            )
+            issued = _authenticate(auth)
         except AuthenticationFailed as exc:
             raise Unauthorized(str(exc)) from exc
         response = Response(
-            _token_body(request, issued.context, issued.issued_at), status=status.HTTP_201_CREATED
+            _token_body(request, issued.token, issued.context, issued.methods),
+            status=status.HTTP_201_CREATED,
         )
         response["X-Subject-Token"] = issued.secret
         return response
 
     @extend_schema(summary="Validate a token", responses={200: dict})
     def get(self, request):
-        secret = request.headers.get("X-Subject-Token", "")
-        context = token_context(digest=token_digest(secret)) if secret else None
-        if context is None:
-            raise NotFound("Could not find token.")
-        response = Response(_token_body(request, context, None))
+        secret, found = self._subject("identity:validate_token")
+        body = _token_body(
+            request,
+            found.token,
+            found.context,
+            found.methods,
+            catalog="nocatalog" not in request.GET,
+        )
+        response = Response(body)
         response["X-Subject-Token"] = secret
         return response
 
     @extend_schema(summary="Revoke a token", responses={204: None})
     def delete(self, request):
-        secret = request.headers.get("X-Subject-Token", "")
-        if not secret or not token_revoke(secret=secret):
-            raise NotFound("Could not find token.")
+        secret, _ = self._subject("identity:revoke_token")
+        token_revoke(secret=secret)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,6 +12,8 @@ from cloud.identity.policies.base import (
 SERVERS = "os_compute_api:servers:%s"
 KEYPAIRS = "os_compute_api:os-keypairs:%s"
 QUOTAS = "os_compute_api:os-quota-sets:%s"
+AGGREGATES = "os_compute_api:os-aggregates:%s"
+SERVER_GROUPS = "os_compute_api:os-server-groups:%s"
 KEYPAIR_OWNER = f"({COMPUTE_ADMIN}) or user_id:%(user_id)s"
 
 
@@ -173,6 +175,94 @@ RULES = [
         "List availability zones with their hosts",
         "GET",
         "/os-availability-zone/detail",
+    ),
+    _rule(
+        SERVERS % "create:forced_host",
+        COMPUTE_ADMIN,
+        "Create a server on a named host (availability_zone 'zone:host[:node]')",
+        "POST",
+        "/servers",
+    ),
+    _rule(AGGREGATES % "index", COMPUTE_ADMIN, "List host aggregates", "GET", "/os-aggregates"),
+    _rule(
+        AGGREGATES % "create", COMPUTE_ADMIN, "Create a host aggregate", "POST", "/os-aggregates"
+    ),
+    _rule(
+        AGGREGATES % "show",
+        COMPUTE_ADMIN,
+        "Show a host aggregate",
+        "GET",
+        "/os-aggregates/{aggregate_id}",
+    ),
+    _rule(
+        AGGREGATES % "update",
+        COMPUTE_ADMIN,
+        "Rename a host aggregate or change its availability zone",
+        "PUT",
+        "/os-aggregates/{aggregate_id}",
+    ),
+    _rule(
+        AGGREGATES % "delete",
+        COMPUTE_ADMIN,
+        "Delete an empty host aggregate",
+        "DELETE",
+        "/os-aggregates/{aggregate_id}",
+    ),
+    _rule(
+        AGGREGATES % "add_host",
+        COMPUTE_ADMIN,
+        "Add a host to an aggregate",
+        "POST",
+        "/os-aggregates/{aggregate_id}/action (add_host)",
+    ),
+    _rule(
+        AGGREGATES % "remove_host",
+        COMPUTE_ADMIN,
+        "Remove a host from an aggregate",
+        "POST",
+        "/os-aggregates/{aggregate_id}/action (remove_host)",
+    ),
+    _rule(
+        AGGREGATES % "set_metadata",
+        COMPUTE_ADMIN,
+        "Set or remove metadata of an aggregate",
+        "POST",
+        "/os-aggregates/{aggregate_id}/action (set_metadata)",
+    ),
+    _rule(
+        SERVER_GROUPS % "index",
+        PROJECT_READER_OR_ADMIN,
+        "List the project's server groups",
+        "GET",
+        "/os-server-groups",
+    ),
+    _rule(
+        SERVER_GROUPS % "index:all_projects",
+        COMPUTE_ADMIN,
+        "List the server groups of every project",
+        "GET",
+        "/os-server-groups?all_projects",
+    ),
+    _rule(
+        SERVER_GROUPS % "show",
+        PROJECT_READER_OR_ADMIN,
+        "Show a server group",
+        "GET",
+        "/os-server-groups/{server_group_id}",
+    ),
+    _rule(
+        SERVER_GROUPS % "create",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Create a server group",
+        "POST",
+        "/os-server-groups",
+    ),
+    _rule(
+        SERVER_GROUPS % "delete",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Delete a server group",
+        "DELETE",
+        "/os-server-groups/{server_group_id}",
     ),
 ]
 

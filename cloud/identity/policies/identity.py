@@ -7,7 +7,7 @@ administrators.
 
 from oslo_policy import policy
 
-from cloud.identity.policies.base import ADMIN
+from cloud.identity.policies.base import ADMIN, ANYONE
 
 OWN_PROJECT = f"{ADMIN} or project_id:%(target.project.id)s"
 SELF = f"{ADMIN} or user_id:%(target.user.id)s"
@@ -96,6 +96,12 @@ RULES = [
         ADMIN,
         "List role assignments",
         [{"method": "GET", "path": "/identity/v3/role_assignments"}],
+    ),
+    policy.DocumentedRuleDefault(
+        "identity:get_auth_projects",
+        ANYONE,
+        "List the projects the caller's token can be scoped to",
+        [{"method": "GET", "path": "/identity/v3/auth/projects"}],
     ),
     policy.DocumentedRuleDefault(
         "identity:validate_token",
