@@ -9,16 +9,19 @@ For each host count it writes N simulated compute hosts (a compute node row
 with a fresh heartbeat, a resource provider, VCPU / MEMORY_MB / DISK_GB
 inventories of varied sizes, spread over 4 availability zones) and realistic
 partial usage (allocations of existing consumers, 20-70 % of each host's RAM).
-Then R requests of mixed flavors, 10 % pinned to a zone, 10 % in
-anti-affinity groups of 8, 5 % in affinity groups of 4, are decided by P
-scheduler processes at once, each calling the scheduler service itself
-(`select_destination`: the SQL candidate query, filters, weighers and the
-atomic claim), exactly as the scheduler task does.
+Then R instances of mixed flavors, in API requests of B instances each
+(`--batch`: 1 is one server per request; 10 is `server create --min 10 --max
+10`), 10 % of the requests pinned to a zone, 10 % in anti-affinity groups of
+8, 5 % in affinity groups of 4, are decided by P scheduler processes at once,
+each calling the scheduler service itself (`select_destinations`: the SQL
+candidate scan, filters, weighers and the atomic claim), exactly as the
+scheduler tasks do.
 
-It prints decisions per second, p50/p95 decision latency, how many requests
-found no host, and the checks: providers overcommitted (used above capacity,
-or `used` not equal to the sum of the allocations) and anti-affinity groups
-with two members on one host; both must be 0. A `baseline` line compares
+It prints decisions (instances placed or refused) per second, p50/p95
+latency of one API request's decision, how many instances found no host,
+and the checks: providers overcommitted (used above capacity, or `used` not
+equal to the sum of the allocations) and server groups whose policy was
+broken; all must be 0. A `baseline` line compares
 with bench/results/scheduler.json, and with OpenStack Placement measured on
 this kind of machine (GET /allocation_candidates about 190 ms at 1,000
 providers and 900 ms at 5,000, then about 45 ms per claim).
@@ -183,15 +186,15 @@ def populate(hosts: int, seed: int) -> None:
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
-def make_requests(count: int, seed: int) -> list[dict]:
+def make_requests(count: int, seed: int, batch: int) -> list[list[dict]]:
+    """`count` instances in API requests of `batch` instances each (a multi-create)."""
     from cloud.scheduler.models import ServerGroup
 
     rng = random.Random(seed + 1)
     requests, anti, affine = [], [], []
-    for index in range(count):
+    for index in range(0, count, batch):
         _, vcpu, mem, gb = rng.choices(FLAVORS, [f[0] for f in FLAVORS])[0]
         spec = {
-            "instance_uuid": str(uuid.uuid4()),
             "project_id": f"p{index % 50}",
             "resources": {"VCPU": vcpu, "MEMORY_MB": mem, "DISK_GB": gb},
         }
@@ -207,7 +210,7 @@ def make_requests(count: int, seed: int) -> list[dict]:
                     policy="anti-affinity",
                 )
                 anti.append([str(group.uuid), 0])
-            anti[-1][1] += 1
+            anti[-1][1] += batch
             spec["group_uuid"] = anti[-1][0]
         elif roll < 0.25:
             if not affine or affine[-1][1] >= 4:
@@ -218,30 +221,31 @@ def make_requests(count: int, seed: int) -> list[dict]:
                     policy="affinity",
                 )
                 affine.append([str(group.uuid), 0])
-            affine[-1][1] += 1
+            affine[-1][1] += batch
             spec["group_uuid"] = affine[-1][0]
-        requests.append(spec)
+        size = min(batch, count - index)
+        requests.append([{**spec, "instance_uuid": str(uuid.uuid4())} for _ in range(size)])
     return requests
 
 
-def worker(specs: list[dict], start_at: float, out) -> None:
-    """One scheduler process: decide each request, timing select + claim."""
+def worker(batches: list[list[dict]], start_at: float, out) -> None:
+    """One scheduler process: decide each API request's instances, timing select + claim."""
     setup_django()
     logging.getLogger("cloud.scheduler").setLevel(logging.WARNING)
     from django.db import connection
 
     from cloud.scheduler.request import SchedulingRequest
-    from cloud.scheduler.services import select_destination
+    from cloud.scheduler.services import select_destinations
 
     connection.close()
     while time.time() < start_at:
         time.sleep(0.001)
     latencies, failed = [], 0
-    for spec in specs:
+    for specs in batches:
         began = time.perf_counter()
-        selection = select_destination(SchedulingRequest.from_spec(spec))
+        selections = select_destinations([SchedulingRequest.from_spec(s) for s in specs])
         latencies.append(time.perf_counter() - began)
-        failed += selection.host is None
+        failed += sum(selection.host is None for selection in selections)
     connection.close()
     out.put((latencies, failed))
 
@@ -290,9 +294,9 @@ def checks() -> dict[str, int]:
     }
 
 
-def run(hosts: int, requests: int, processes: int, seed: int) -> dict:
+def run(hosts: int, requests: int, processes: int, seed: int, batch: int) -> dict:
     populate(hosts, seed)
-    specs = make_requests(requests, seed)
+    specs = make_requests(requests, seed, batch)
     from django.db import connection
 
     connection.close()
@@ -313,6 +317,7 @@ def run(hosts: int, requests: int, processes: int, seed: int) -> dict:
         "hosts": hosts,
         "requests": requests,
         "processes": processes,
+        "batch": batch,
         "decisions_per_s": round(requests / wall, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
@@ -322,8 +327,10 @@ def run(hosts: int, requests: int, processes: int, seed: int) -> dict:
 
 
 def baseline_line(result: dict, saved: list[dict]) -> str:
-    key = (result["hosts"], result["processes"])
-    before = next((r for r in saved if (r["hosts"], r["processes"]) == key), None)
+    key = (result["hosts"], result["processes"], result["batch"])
+    before = next(
+        (r for r in saved if (r["hosts"], r["processes"], r.get("batch", 1)) == key), None
+    )
     parts = []
     if before:
         parts.append(
@@ -342,6 +349,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=[1, 10],
+        help="instances per API request (a multi-create is decided together)",
+    )
     parser.add_argument("--save", action="store_true", help="store the figures as the baseline")
     args = parser.parse_args()
     setup_django()
@@ -349,12 +363,13 @@ def main() -> int:
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     results = []
     for hosts in args.hosts:
-        for processes in args.processes:
-            result = run(hosts, args.requests, processes, args.seed)
+        for processes, batch in [(p, b) for b in args.batch for p in args.processes]:
+            result = run(hosts, args.requests, processes, args.seed, batch)
             result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             results.append(result)
             print(
-                f"{hosts:>6} hosts, {processes} process(es), {args.requests} requests: "
+                f"{hosts:>6} hosts, {processes} process(es), {args.requests} instances "
+                f"in requests of {batch}: "
                 f"{result['decisions_per_s']:>7.1f} decisions/s, p50 {result['p50_ms']} ms, "
                 f"p95 {result['p95_ms']} ms, no host {result['no_host']}, "
                 f"overcommitted {result['overcommitted_providers']}, "

@@ -155,6 +155,8 @@ PUBLIC_ENDPOINT = env.str("PUBLIC_ENDPOINT", default="")
 
 # --- Scheduling and hosts -------------------------------------------------
 SERVICE_DOWN_TIME = env.int("SERVICE_DOWN_TIME", default=60)
+# The zone of a host in no aggregate that names one (Nova's default_availability_zone).
+DEFAULT_AVAILABILITY_ZONE = env.str("DEFAULT_AVAILABILITY_ZONE", default="nova")
 # A build not finished after this long goes to ERROR with a fault naming the step.
 BUILD_TIMEOUT = env.int("BUILD_TIMEOUT", default=600)
 SCHEDULER_MAX_ATTEMPTS = env.int("SCHEDULER_MAX_ATTEMPTS", default=3)

@@ -2,10 +2,14 @@
 
 Compute and image errors look like Nova's: `{"itemNotFound": {"code": 404,
 "message": "..."}}`; identity errors look like Keystone's: `{"error":
-{"code": 401, "title": "Unauthorized", "message": "..."}}`.
+{"code": 401, "title": "Unauthorized", "message": "..."}}`; placement errors look
+like Placement's: `{"errors": [{"status": 409, "title": "Conflict", "detail": "...",
+"code": "placement.concurrent_update", "request_id": "req-..."}]}`, where the code is
+the one the view raised the error with (`Conflict(detail, code="placement....")`).
 """
 
 import logging
+from http import HTTPStatus
 
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
@@ -42,6 +46,8 @@ KEYSTONE_TITLES = {
     415: "Unsupported Media Type",
     500: "Internal Server Error",
 }
+
+PLACEMENT_DEFAULT_CODE = "placement.undefined_code"
 
 
 class BadRequest(exceptions.APIException):
@@ -81,7 +87,33 @@ class GatewayTimeout(exceptions.APIException):
     default_code = "gatewayTimeout"
 
 
-def error_body(path: str, code: int, message: str) -> dict:
+def _title(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_body(
+    path: str,
+    code: int,
+    message: str,
+    *,
+    error_code: str = PLACEMENT_DEFAULT_CODE,
+    request_id: str = "",
+) -> dict:
+    if path.startswith("/placement"):
+        return {
+            "errors": [
+                {
+                    "status": code,
+                    "title": _title(code),
+                    "detail": message,
+                    "code": error_code,
+                    "request_id": request_id,
+                }
+            ]
+        }
     if path.startswith("/identity"):
         return {
             "error": {"code": code, "title": KEYSTONE_TITLES.get(code, "Error"), "message": message}
@@ -102,9 +134,17 @@ def flatten_detail(detail) -> str:
     return str(detail)
 
 
+def _placement_code(exc) -> str:
+    codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+    if isinstance(codes, str) and codes.startswith("placement."):
+        return codes
+    return PLACEMENT_DEFAULT_CODE
+
+
 def exception_handler(exc, context):
     request = context.get("request")
     path = request.path if request is not None else ""
+    request_id = getattr(request, "request_id", "")
     if isinstance(exc, exceptions.ParseError):
         exc = BadRequest(f"Malformed request body: {exc.detail}")
     if isinstance(exc, Http404):
@@ -113,7 +153,10 @@ def exception_handler(exc, context):
         # The database is busy or failing over: a retryable condition, not a bug.
         log.warning("database unavailable handling %s: %s", path, exc)
         response = Response(
-            error_body(path, 503, "The service is busy; please retry shortly."), status=503
+            error_body(
+                path, 503, "The service is busy; please retry shortly.", request_id=request_id
+            ),
+            status=503,
         )
         response["Retry-After"] = "5"
         return response
@@ -126,6 +169,7 @@ def exception_handler(exc, context):
                 500,
                 "Unexpected API Error. Please report this "
                 "at your cloud's support with the request id.",
+                request_id=request_id,
             ),
             status=500,
         )
@@ -134,15 +178,35 @@ def exception_handler(exc, context):
         message = "The request you have made requires authentication."
     else:
         message = flatten_detail(detail) if detail is not None else str(exc)
-    response.data = error_body(path, response.status_code, message)
+    response.data = error_body(
+        path,
+        response.status_code,
+        message,
+        error_code=_placement_code(exc),
+        request_id=request_id,
+    )
     return response
 
 
 def json_404(request, exception=None):
     return JsonResponse(
-        error_body(request.path, 404, "The resource could not be found."), status=404
+        error_body(
+            request.path,
+            404,
+            "The resource could not be found.",
+            request_id=getattr(request, "request_id", ""),
+        ),
+        status=404,
     )
 
 
 def json_500(request):
-    return JsonResponse(error_body(request.path, 500, "Unexpected API Error."), status=500)
+    return JsonResponse(
+        error_body(
+            request.path,
+            500,
+            "Unexpected API Error.",
+            request_id=getattr(request, "request_id", ""),
+        ),
+        status=500,
+    )

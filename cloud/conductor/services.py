@@ -32,6 +32,7 @@ from cloud.payloads import (
     TerminateRequest,
 )
 from cloud.rpc import cast_compute
+from cloud.scheduler.groups import group_member_remove
 from cloud.scheduler.placement import InventorySpec, allocations_delete, provider_sync
 from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.selectors import consumers_claimed_before
@@ -87,23 +88,33 @@ def scheduling_request(spec: RequestSpec, instance: Instance) -> dict:
     }
 
 
-def _schedule_after_commit(spec: RequestSpec, instance: Instance, request_id: str) -> None:
-    """Ask the scheduler, then hand its answer to `conductor.schedule_done`."""
-    message = {
-        **scheduling_request(spec, instance),
-        "attempt": spec.num_attempts,
-        "request_id": request_id,
-    }
+def _schedule_after_commit(specs: list[tuple[RequestSpec, Instance]], request_id: str) -> None:
+    """Ask the scheduler, then hand its answer to `conductor.schedule_done`; the instances
+    of one request go together (one candidate scan, one claim transaction)."""
+    messages = [
+        {
+            **scheduling_request(spec, instance),
+            "attempt": spec.num_attempts,
+            "request_id": request_id,
+        }
+        for spec, instance in specs
+    ]
+    if len(messages) == 1:
+        tasks = ("scheduler.select_destinations", "conductor.schedule_done")
+        argument = messages[0]
+    else:
+        tasks = ("scheduler.select_destinations_batch", "conductor.schedule_done_batch")
+        argument = messages
     transaction.on_commit(
         lambda: chain(
-            app.signature("scheduler.select_destinations", args=(message,)),
-            app.signature("conductor.schedule_done"),
+            app.signature(tasks[0], args=(argument,)), app.signature(tasks[1])
         ).apply_async()
     )
 
 
 @transaction.atomic
 def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
+    pending = []
     for uuid in instance_uuids:
         spec = RequestSpec.objects.select_for_update().filter(instance_uuid=uuid).first()
         instance = Instance.objects.filter(uuid=uuid, deleted=False).first()
@@ -115,7 +126,9 @@ def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
             actions.event_start(
                 instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT, host=None
             )
-        _schedule_after_commit(spec, instance, request_id)
+        pending.append((spec, instance))
+    if pending:
+        _schedule_after_commit(pending, request_id)
 
 
 def _fail_build(
@@ -142,9 +155,11 @@ def schedule_done(*, selection: dict) -> None:
     request_id = selection["request_id"]
     instance = Instance.objects.select_for_update().filter(uuid=uuid).first()
     if instance is None or instance.deleted or instance.task_state != TaskState.SCHEDULING:
-        # Deleted (or moved on) while the scheduler worked: give back what it took.
+        # Deleted (or moved on) while the scheduler worked: give back what it took,
+        # and the group membership its claim wrote after the delete removed it.
         if instance is None or instance.deleted:
             allocations_delete(consumer_id=uuid)
+            group_member_remove(instance_uuid=uuid)
         return
     if selection.get("error"):
         actions.event_finish(
@@ -274,7 +289,7 @@ def build_failed(*, failure: BuildFailure) -> None:
     Instance.objects.filter(pk=instance.pk).update(
         host=None, node=None, task_state=TaskState.SCHEDULING, updated_at=timezone.now()
     )
-    _schedule_after_commit(spec, instance, failure.request_id)
+    _schedule_after_commit([(spec, instance)], failure.request_id)
 
 
 @transaction.atomic

@@ -24,6 +24,12 @@ def schedule_done(selection: dict[str, Any]) -> None:
     services.schedule_done(selection=selection)
 
 
+@app.task(**DATABASE_RETRY, name="conductor.schedule_done_batch")
+def schedule_done_batch(selections: list[dict[str, Any]]) -> None:
+    for selection in selections:
+        services.schedule_done(selection=selection)
+
+
 @app.task(**DATABASE_RETRY, name="conductor.instance_spawned")
 def instance_spawned(payload: dict[str, Any]) -> None:
     services.instance_spawned(result=SpawnResult.from_dict(payload))

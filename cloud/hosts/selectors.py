@@ -1,12 +1,12 @@
-"""Compute host reads: which hosts are up and enabled."""
+"""Compute host reads: which hosts are up and enabled, host aggregates, and zones."""
 
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from cloud.hosts.models import ComputeNode
+from cloud.hosts.models import Aggregate, AggregateHost, ComputeNode
 
 
 def _fresh_since():
@@ -42,3 +42,53 @@ def host_counts() -> dict[str, int]:
         "down": nodes.exclude(last_seen_at__gte=fresh, forced_down=False).count(),
         "disabled": nodes.filter(disabled=True).count(),
     }
+
+
+def aggregate_list() -> QuerySet:
+    """Every aggregate with its hosts (one query for all the hosts)."""
+    return Aggregate.objects.prefetch_related("hosts")
+
+
+def aggregate_get(*, aggregate_id: int) -> Aggregate | None:
+    return aggregate_list().filter(pk=aggregate_id).first()
+
+
+def host_zone(*, host: str) -> str:
+    """The zone a host is in: that of its aggregate naming one, else the default zone."""
+    zones = Aggregate.objects.filter(
+        hosts__host=host, metadata__has_key="availability_zone"
+    ).values_list("metadata__availability_zone", flat=True)
+    return next(iter(zones), None) or settings.DEFAULT_AVAILABILITY_ZONE
+
+
+def zone_names() -> set[str]:
+    """Zones a server may ask for: those of the hosts, and those aggregates name."""
+    zones = set(ComputeNode.objects.values_list("availability_zone", flat=True).distinct())
+    for metadata in Aggregate.objects.filter(metadata__has_key="availability_zone").values_list(
+        "metadata", flat=True
+    ):
+        zones.add(metadata["availability_zone"])
+    return zones
+
+
+def aggregate_zones_of(*, hosts: list[str], exclude_id: int | None = None) -> dict[str, set[str]]:
+    """The zones named by the aggregates of each host (other than `exclude_id`)."""
+    found: dict[str, set[str]] = {host: set() for host in hosts}
+    rows = AggregateHost.objects.filter(
+        host__in=hosts, aggregate__metadata__has_key="availability_zone"
+    )
+    if exclude_id is not None:
+        rows = rows.exclude(aggregate_id=exclude_id)
+    for host, metadata in rows.values_list("host", "aggregate__metadata"):
+        found[host].add(metadata["availability_zone"])
+    return found
+
+
+def node_find(*, host: str | None, node: str | None) -> ComputeNode | None:
+    """The compute node named by host and/or hypervisor hostname (`zone:host:node`)."""
+    nodes = ComputeNode.objects.all()
+    if host:
+        nodes = nodes.filter(host=host)
+    if node:
+        nodes = nodes.filter(Q(hypervisor_hostname=node) | Q(hypervisor_hostname="", host=node))
+    return nodes.first()

@@ -118,7 +118,12 @@ def instance_list(*, context: RequestContext, params, all_tenants: bool = False)
             qs = qs.filter(**{f"updated_at__{op}": moment})
     marker = params.get("marker")
     if marker:
-        found = Instance.objects.filter(uuid=_uuid_or_none(marker)).first()
+        # Only a server the caller could list is a marker: another project's
+        # would answer differently from an unknown id, and so reveal it exists.
+        markers = Instance.objects.filter(uuid=_uuid_or_none(marker))
+        if not all_tenants:
+            markers = markers.filter(project_id=context.project_id)
+        found = markers.first()
         if found is None:
             raise BadRequest(f"marker [{marker}] not found")
         qs = after(qs, found, "created_at", descending=True)

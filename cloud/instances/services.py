@@ -21,6 +21,8 @@ from cloud.instances.models import Flavor, Instance, RequestSpec
 from cloud.instances.states import PowerState, TaskState, VmState
 from cloud.payloads import TerminateRequest
 from cloud.rpc import cast_compute, cast_conductor
+from cloud.scheduler import groups
+from cloud.scheduler.models import ServerGroup
 from cloud.scheduler.placement import allocations_delete
 
 
@@ -40,6 +42,11 @@ class ServerCreate:
     access_ip_v4: str | None = None
     access_ip_v6: str | None = None
     config_drive: bool = False
+    # An admin's `zone:host[:node]`, the server group to join, and the
+    # same_host / different_host hints (lists of instance UUIDs).
+    forced_host: str | None = None
+    group: ServerGroup | None = None
+    hints: dict[str, list[str]] = field(default_factory=dict)
 
 
 def flavor_resources(flavor: dict) -> dict[str, int]:
@@ -120,8 +127,12 @@ def server_create(
         RequestSpec.objects.create(
             instance_uuid=instance.uuid,
             project_id=context.project_id,
+            user_id=context.user_id,
             resources=flavor_resources(flavor),
             availability_zone=spec.availability_zone,
+            forced_host=spec.forced_host,
+            group_uuid=spec.group.uuid if spec.group else None,
+            hints=spec.hints,
         )
         actions.action_start(
             instance_uuid=str(instance.uuid),
@@ -131,6 +142,10 @@ def server_create(
             project_id=context.project_id,
         )
         instances.append(instance)
+    if spec.group is not None:
+        groups.group_members_add(
+            context=context, group=spec.group, instance_uuids=[str(i.uuid) for i in instances]
+        )
     cast_conductor(
         "conductor.build_instances",
         {"instance_uuids": [str(i.uuid) for i in instances], "request_id": request_id},
@@ -139,7 +154,8 @@ def server_create(
 
 
 def instance_mark_deleted(*, instance: Instance) -> None:
-    """Mark a locked instance deleted and free its claim, in the caller's transaction."""
+    """Mark a locked instance deleted, free its claim and take it out of its server group,
+    in the caller's transaction."""
     now = timezone.now()
     Instance.objects.filter(pk=instance.pk).update(
         vm_state=VmState.DELETED,
@@ -151,6 +167,7 @@ def instance_mark_deleted(*, instance: Instance) -> None:
         updated_at=now,
     )
     allocations_delete(consumer_id=str(instance.uuid))
+    groups.group_member_remove(instance_uuid=str(instance.uuid))
 
 
 @transaction.atomic

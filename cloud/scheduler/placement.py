@@ -18,7 +18,13 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cloud.scheduler.models import Allocation, Consumer, Inventory, ResourceProvider
+from cloud.scheduler.models import (
+    Allocation,
+    Consumer,
+    CustomResourceClass,
+    Inventory,
+    ResourceProvider,
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,15 @@ def _consumer_touch(consumer_id: str, project_id: str, user_id: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ConsumerAllocations:
+    """What one consumer is to hold after a write: {provider id: {class: amount}}."""
+
+    project_id: str
+    user_id: str
+    allocations: dict[int, dict[str, int]]
+
+
 def allocations_set(
     *,
     consumer_id: str,
@@ -168,44 +183,66 @@ def allocations_set(
 ) -> None:
     """Replace everything the consumer holds with `allocations` ({provider id: {class:
     amount}}), atomically: either all of it fits and is written, or nothing changes
-    (ClaimRejected). Idempotent: the same allocations again change nothing.
+    (ClaimRejected). Idempotent: the same allocations again change nothing."""
+    allocations_set_many(
+        consumers={consumer_id: ConsumerAllocations(project_id, user_id, allocations)}
+    )
+
+
+def allocations_set_many(*, consumers: dict[str, ConsumerAllocations]) -> None:
+    """Replace what each consumer holds, atomically for all of them (the placement API's
+    POST /allocations): everything they held is released before anything is taken, so
+    resources can move from one consumer to another on a full provider. A consumer whose
+    allocations do not change is left alone, its generation too.
 
     Providers are locked (their generation moved on) in id order before any
     inventory row is touched, so concurrent claims queue instead of deadlocking.
     """
     wanted = {
-        provider_id: {rc: amount for rc, amount in classes.items() if amount}
-        for provider_id, classes in allocations.items()
+        consumer_id: {
+            provider_id: classes
+            for provider_id, classes in (
+                (provider_id, {rc: amount for rc, amount in classes.items() if amount})
+                for provider_id, classes in consumer.allocations.items()
+            )
+            if classes
+        }
+        for consumer_id, consumer in consumers.items()
     }
-    wanted = {provider_id: classes for provider_id, classes in wanted.items() if classes}
     with transaction.atomic():
-        held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))
-        mine: dict[int, dict[str, int]] = {}
+        held = list(Allocation.objects.select_for_update().filter(consumer_id__in=list(wanted)))
+        mine: dict[str, dict[int, dict[str, int]]] = {consumer_id: {} for consumer_id in wanted}
         for a in held:
-            mine.setdefault(a.provider_id, {})[a.resource_class] = a.used
-        if mine == wanted:
+            mine[a.consumer_id].setdefault(a.provider_id, {})[a.resource_class] = a.used
+        changed = sorted(
+            consumer_id for consumer_id in wanted if mine[consumer_id] != wanted[consumer_id]
+        )
+        if not changed:
             return
-        for provider_id in sorted(set(wanted) | set(mine)):
+        for provider_id in sorted({p for c in changed for p in (*mine[c], *wanted[c])}):
             _bump(provider_id)
-        _release(held)
+        _release([a for a in held if a.consumer_id in changed])
         with connection.cursor() as cursor:
-            for provider_id in sorted(wanted):
-                _take(cursor, provider_id, wanted[provider_id])
+            for provider_id, consumer_id in sorted((p, c) for c in changed for p in wanted[c]):
+                _take(cursor, provider_id, wanted[consumer_id][provider_id])
         Allocation.objects.bulk_create(
             Allocation(
                 provider_id=provider_id,
                 consumer_id=consumer_id,
-                project_id=project_id,
+                project_id=consumers[consumer_id].project_id,
                 resource_class=rc,
                 used=amount,
             )
-            for provider_id, classes in wanted.items()
+            for consumer_id in changed
+            for provider_id, classes in wanted[consumer_id].items()
             for rc, amount in classes.items()
         )
-        if wanted:
-            _consumer_touch(consumer_id, project_id, user_id)
-        else:
-            Consumer.objects.filter(uuid=consumer_id).delete()
+        for consumer_id in changed:
+            if wanted[consumer_id]:
+                consumer = consumers[consumer_id]
+                _consumer_touch(consumer_id, consumer.project_id, consumer.user_id)
+            else:
+                Consumer.objects.filter(uuid=consumer_id).delete()
 
 
 def allocations_claim(
@@ -219,6 +256,18 @@ def allocations_claim(
     )
 
 
+def allocations_claim_many(claims: list[tuple[str, str, int, dict[str, int]]]) -> None:
+    """Claim for several consumers at once, each (consumer id, project id, provider id,
+    resources) on one provider, replacing what each held: all of them fit and are
+    written, or nothing changes (ClaimRejected)."""
+    allocations_set_many(
+        consumers={
+            consumer_id: ConsumerAllocations(project_id, "", {provider_id: resources})
+            for consumer_id, project_id, provider_id, resources in claims
+        }
+    )
+
+
 def allocations_delete(*, consumer_id: str) -> int:
     """Free everything a consumer holds. Call inside the caller's transaction."""
     held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))
@@ -227,3 +276,12 @@ def allocations_delete(*, consumer_id: str) -> int:
         _bump(provider_id)
     Consumer.objects.filter(uuid=consumer_id).delete()
     return len(held)
+
+
+def resource_class_rename(*, old: str, new: str) -> None:
+    """Rename a custom resource class, and with it every inventory and allocation of it
+    (the placement API before 1.7)."""
+    with transaction.atomic():
+        CustomResourceClass.objects.filter(name=old).update(name=new)
+        Inventory.objects.filter(resource_class=old).update(resource_class=new)
+        Allocation.objects.filter(resource_class=old).update(resource_class=new)

@@ -9,6 +9,8 @@ scheduler hints), so no filter queries per host.
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.db.models import Exists, OuterRef
+
 from cloud.instances.models import Instance
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
 
@@ -84,8 +86,10 @@ class Scheduling:
 
 
 def member_hosts(group: ServerGroup, exclude: str | None = None) -> dict[str, int]:
+    """Hosts of the group's placed members; a deleted instance no longer holds its host."""
     counts: dict[str, int] = {}
-    members = ServerGroupMember.objects.filter(group=group, host__isnull=False)
+    deleted = Instance.objects.filter(uuid=OuterRef("instance_uuid"), deleted=True)
+    members = ServerGroupMember.objects.filter(~Exists(deleted), group=group, host__isnull=False)
     if exclude:
         members = members.exclude(instance_uuid=exclude)
     for host in members.values_list("host", flat=True):

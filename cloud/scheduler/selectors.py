@@ -1,16 +1,27 @@
-"""Placement reads: which providers have room, and why others do not.
+"""Placement reads: which providers have room, and why others do not; server groups
+as their owners see them, and their live members.
 
 Candidates are found in SQL, by an index scan on free capacity (the
 inventories keep capacity and usage in columns, see cloud.scheduler.models),
 so the scheduler never loads every host into Python.
 """
 
+import uuid as uuidlib
 from datetime import datetime
 
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Value
+from django.db.models.functions import Mod
 
 from cloud.hosts.models import ComputeNode
-from cloud.scheduler.models import Allocation, Inventory, ResourceClass
+from cloud.identity.context import RequestContext
+from cloud.instances.models import Instance
+from cloud.scheduler.models import (
+    Allocation,
+    Inventory,
+    ResourceClass,
+    ServerGroup,
+    ServerGroupMember,
+)
 from cloud.scheduler.request import HostState
 
 
@@ -101,8 +112,8 @@ def room(rc: str, amount: int) -> QuerySet:
     # Written as the `inventory_free` index expression, so PostgreSQL uses its statistics.
     return (
         Inventory.objects.filter(resource_class=rc, min_unit__lte=amount, max_unit__gte=amount)
-        .alias(free=F("capacity") - F("used"))
-        .filter(free__gte=amount)
+        .alias(free=F("capacity") - F("used"), off_step=Mod(Value(amount), F("step_size")))
+        .filter(free__gte=amount, off_step=0)
     )
 
 
@@ -143,6 +154,15 @@ def consumer_provider(*, consumer_id: str) -> str | None:
     )
 
 
+def consumers_holding(consumer_ids: list[str]) -> set[str]:
+    """Which of these consumers already hold allocations."""
+    return set(
+        Allocation.objects.filter(consumer_id__in=consumer_ids)
+        .values_list("consumer_id", flat=True)
+        .distinct()
+    )
+
+
 def consumers_claimed_before(*, cutoff: datetime) -> set[str]:
     """Consumers holding allocations made before `cutoff`."""
     return set(
@@ -161,3 +181,55 @@ def usage_by_provider(*, names: list[str]) -> dict[str, dict[str, int]]:
     for name, resource_class, used in rows:
         found[name][resource_class] = used
     return found
+
+
+# --- Server groups ----------------------------------------------------------------
+
+
+def count_server_groups(project_id: str, user_id: str | None) -> int:
+    """Quota usage of server_groups (a counter for cloud.identity.quotas)."""
+    groups = ServerGroup.objects.filter(project_id=project_id)
+    return (groups.filter(user_id=user_id) if user_id else groups).count()
+
+
+def server_group_visible(*, context: RequestContext) -> QuerySet:
+    """The groups a caller may name: its project's, or any for an admin (as in Nova)."""
+    groups = ServerGroup.objects.order_by("id")
+    return groups if context.is_admin else groups.filter(project_id=context.project_id)
+
+
+def server_group_find(*, group_id: str, context: RequestContext) -> ServerGroup | None:
+    """A visible group by UUID; None for a malformed, unknown or foreign id alike."""
+    try:
+        uuid = uuidlib.UUID(str(group_id))
+    except ValueError:
+        return None
+    return server_group_visible(context=context).filter(uuid=uuid).first()
+
+
+def _live_members(user_id: str | None = None) -> QuerySet:
+    instances = Instance.objects.filter(uuid=OuterRef("instance_uuid"), deleted=False)
+    if user_id is not None:
+        instances = instances.filter(user_id=user_id)
+    return ServerGroupMember.objects.filter(Exists(instances))
+
+
+def server_group_members(*, group_ids: list[int]) -> dict[int, list[str]]:
+    """UUIDs of each group's members whose instance is not deleted, in one query."""
+    found: dict[int, list[str]] = {pk: [] for pk in group_ids}
+    rows = _live_members().filter(group_id__in=group_ids).order_by("id")
+    for group_id, uuid in rows.values_list("group_id", "instance_uuid"):
+        found[group_id].append(str(uuid))
+    return found
+
+
+def server_group_member_count(*, group: ServerGroup, user_id: str) -> int:
+    """The group's live members created by this user: Nova counts the
+    server_group_members quota per group and user."""
+    return _live_members(user_id).filter(group=group).count()
+
+
+def server_groups_of(*, instance_uuid: str) -> list[str]:
+    """UUIDs of the groups an instance belongs to (at most one)."""
+    rows = ServerGroupMember.objects.filter(instance_uuid=instance_uuid)
+    return [str(uuid) for uuid in rows.values_list("group__uuid", flat=True)]

@@ -15,7 +15,7 @@
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 from django.conf import settings
@@ -28,9 +28,14 @@ from cloud.scheduler.filters.groups import hosts_full
 from cloud.scheduler.filters.resources import ResourcesFilter, describe_amount, wanted
 from cloud.scheduler.models import ResourceProvider, ServerGroup, ServerGroupMember
 from cloud.scheduler.models import ServerGroupPolicy as Policy
-from cloud.scheduler.placement import ClaimRejected, allocations_claim
+from cloud.scheduler.placement import ClaimRejected, allocations_claim, allocations_claim_many
 from cloud.scheduler.request import HostState, Scheduling, SchedulingRequest, member_hosts
-from cloud.scheduler.selectors import candidates, consumer_provider, host_states
+from cloud.scheduler.selectors import (
+    candidates,
+    consumer_provider,
+    consumers_holding,
+    host_states,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +160,75 @@ def select_destination(request: SchedulingRequest) -> Selection:
     reason = no_valid_host_reason(request)
     log.warning("%s: %s", request.instance_uuid, reason)
     return Selection(host=None, alternates=[], error=reason)
+
+
+def _shape(request: SchedulingRequest) -> tuple:
+    """What makes two requests interchangeable for the scheduler: all but the instance."""
+    fields = asdict(request)
+    fields.pop("instance_uuid")
+    return tuple(sorted((k, repr(v)) for k, v in fields.items()))
+
+
+def select_destinations(requests: list[SchedulingRequest]) -> list[Selection]:
+    """Decide several requests (the instances of one multi-create) together: requests of
+    one shape share one candidate scan, are placed one after another on the hosts'
+    remaining room (so they spread as the weighers say), and are claimed in one
+    transaction. Server-group members, and a batch that lost a race, go one by one."""
+    found: dict[str, Selection] = {}
+    groups: dict[tuple, list[SchedulingRequest]] = {}
+    for request in requests:
+        groups.setdefault(_shape(request), []).append(request)
+    for members in groups.values():
+        if len(members) > 1 and not members[0].group_uuid:
+            found.update(_select_together(members))
+    for request in requests:
+        if request.instance_uuid not in found:
+            found[request.instance_uuid] = select_destination(request)
+    return [found[r.instance_uuid] for r in requests]
+
+
+def _select_together(requests: list[SchedulingRequest]) -> dict[str, Selection]:
+    """Place requests of one shape on one candidate scan; {} when they must go one by one."""
+    if consumers_holding([r.instance_uuid for r in requests]):
+        return {}
+    ctx = Scheduling(requests[0])
+    active = _active_filters(ctx)
+    nodes = _narrowed(ctx, active)
+    hosts, _ = candidates(
+        resources=ctx.request.resources,
+        nodes=nodes,
+        offset=0,
+        limit=max(settings.SCHEDULER_MAX_CANDIDATES, 2 * len(requests)),
+        most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
+        hosts=_named_hosts(ctx, active),
+    )
+    hosts = [h for h in hosts if all(f.host_passes(h, ctx) for f in active if f.judges_hosts)]
+    wanted = {rc: amount for rc, amount in ctx.request.resources.items() if amount}
+    plan: list[tuple[SchedulingRequest, HostState, list[HostState]]] = []
+    for request in requests:
+        ranked = [
+            h
+            for h in _ranked(hosts, ctx)
+            if all(h.free.get(rc, 0) >= a for rc, a in wanted.items())
+        ]
+        if not ranked:
+            return {}
+        chosen = ranked[0]
+        plan.append((request, chosen, ranked[1:]))
+        left = {rc: chosen.free.get(rc, 0) - wanted.get(rc, 0) for rc in chosen.free}
+        hosts = [replace(h, free=left) if h is chosen else h for h in hosts]
+    try:
+        allocations_claim_many(
+            [(r.instance_uuid, r.project_id, h.provider_id, r.resources) for r, h, _ in plan]
+        )
+    except ClaimRejected as exc:
+        log.info("batch of %d lost a race (%s); placing one by one", len(requests), exc)
+        return {}
+    limit = settings.SCHEDULER_NUM_ALTERNATES
+    return {
+        r.instance_uuid: Selection(host=h.name, alternates=[a.name for a in rest][:limit])
+        for r, h, rest in plan
+    }
 
 
 def claim_on(request: SchedulingRequest, host: str) -> bool:

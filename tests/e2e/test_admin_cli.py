@@ -53,7 +53,7 @@ def test_quotas_and_limits(stack: RunningStack):
     demo = {r["Resource"]: r["Limit"] for r in _json(stack, "quota", "show", "demo")}
     assert demo["instances"] == 4 and demo["cores"] == 6
     limits = {r["Name"]: r["Value"] for r in _json(stack, "limits", "show", "--absolute")}
-    assert limits["maxTotalInstances"] == 10 and limits["totalInstancesUsed"] >= 0
+    assert limits["max_total_instances"] == 10 and limits["total_instances_used"] >= 0
     stack.openstack("quota", "delete", "demo")
     demo = {r["Resource"]: r["Limit"] for r in _json(stack, "quota", "show", "demo")}
     assert demo["instances"] == 10

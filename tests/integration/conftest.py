@@ -120,6 +120,8 @@ class Workers:
             DB_CONN_MAX_AGE="0",
             DATABASE_URL=self.database_url,
             SERVICE_DOWN_TIME="10",
+            # One attempt per host: a build that fails on both gives up with its own fault.
+            SCHEDULER_MAX_ATTEMPTS=str(len(HOSTS)),
         )
         env.update(extra)
         return env

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from cloud.hosts.models import ComputeNode
-from cloud.scheduler.models import Allocation, ResourceProvider
+from cloud.scheduler.models import Allocation, Inventory, ResourceProvider
 from cloud.scheduler.placement import (
     ClaimRejected,
     InventorySpec,
@@ -13,7 +13,7 @@ from cloud.scheduler.placement import (
     provider_sync,
 )
 from cloud.scheduler.request import SchedulingRequest
-from cloud.scheduler.services import select_destination
+from cloud.scheduler.services import select_destination, select_destinations
 
 TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
 
@@ -97,9 +97,36 @@ def test_down_disabled_and_ignored_hosts_are_never_picked(db):
     _host("off")
     ComputeNode.objects.filter(host="off").update(disabled=True)
     _host("failed-before")
-    selection = select_destination(SchedulingRequest("vm-1", "p", TINY, ignore_hosts=["failed-before"]))
+    selection = select_destination(
+        SchedulingRequest("vm-1", "p", TINY, ignore_hosts=["failed-before"])
+    )
     assert selection.host is None
     assert selection.error == (
         "No valid host was found. 0 of 3 hosts could take 512 MB RAM, 1 VCPU, 1 GB disk: "
         "1 already failed this build, 1 down, 1 disabled."
     )
+
+
+def test_batch_spreads_claims_once_and_falls_back_when_short(db):
+    for name in ("b1", "b2", "b3"):
+        _host(name, memory_mb=1024, vcpus=4)
+    requests = [SchedulingRequest(f"vm-{i}", "p", TINY) for i in range(6)]
+    selections = select_destinations(requests)
+    hosts = [s.host for s in selections]
+    assert sorted(hosts) == ["b1", "b1", "b2", "b2", "b3", "b3"]
+    assert all(len(s.alternates) <= 2 for s in selections)
+    for inventory in Inventory.objects.filter(resource_class="MEMORY_MB"):
+        assert inventory.used == 1024
+    # Full now: a second batch cannot be placed together, and one by one each fails clearly.
+    more = select_destinations([SchedulingRequest(f"vm-x{i}", "p", TINY) for i in range(2)])
+    assert [s.host for s in more] == [None, None]
+    assert "3 lacked RAM for 512 MB" in more[0].error
+
+
+def test_batch_redelivery_keeps_the_first_claims(db):
+    _host("r1", memory_mb=4096, vcpus=4)
+    requests = [SchedulingRequest(f"vm-{i}", "p", TINY) for i in range(3)]
+    first = [s.host for s in select_destinations(requests)]
+    again = [s.host for s in select_destinations(requests)]
+    assert first == again == ["r1", "r1", "r1"]
+    assert Allocation.objects.count() == 9

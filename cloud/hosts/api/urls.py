@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cloud.hosts.api import hypervisors, os_services, zones
+from cloud.hosts.api import aggregates, hypervisors, os_services, zones
 
 v21 = "compute/v2.1"
 
@@ -12,4 +12,10 @@ urlpatterns = [
     path(f"{v21}/os-hypervisors/<str:hypervisor_id>", hypervisors.HypervisorView.as_view()),
     path(f"{v21}/os-availability-zone", zones.ZoneListView.as_view()),
     path(f"{v21}/os-availability-zone/detail", zones.ZoneDetailView.as_view()),
+    path(f"{v21}/os-aggregates", aggregates.AggregateListView.as_view()),
+    path(f"{v21}/os-aggregates/<str:aggregate_id>", aggregates.AggregateView.as_view()),
+    path(
+        f"{v21}/os-aggregates/<str:aggregate_id>/action",
+        aggregates.AggregateActionView.as_view(),
+    ),
 ]

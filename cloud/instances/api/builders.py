@@ -97,7 +97,10 @@ def server_detail(
     context: RequestContext,
     fault: InstanceFault | None = None,
     host_status: str | None = None,
+    server_groups: list[str] | None = None,
 ) -> dict:
+    """A server in full; `server_groups` (its group's UUID) is shown from 2.71 by the
+    single-server views only, as in Nova, so lists need no extra query."""
     uuid = str(instance.uuid)
     target = {"project_id": instance.project_id, "user_id": instance.user_id}
     status = api_status(instance.vm_state, instance.task_state)
@@ -166,8 +169,8 @@ def server_detail(
         body["tags"] = []
     if version.at_least("2.63"):
         body["trusted_image_certificates"] = None
-    if version.at_least("2.71"):
-        body["server_groups"] = []
+    if version.at_least("2.71") and server_groups is not None:
+        body["server_groups"] = server_groups
     if version.at_least("2.73"):
         body["locked_reason"] = None
     if version.at_least("2.96"):

@@ -153,3 +153,51 @@ class ServerCreateSerializer(serializers.Serializer):
                 f"max_count may be at most {settings.MAX_INSTANCES_PER_REQUEST} per request"
             )
         return attrs
+
+
+class ServerGroupSerializer(serializers.Serializer):
+    """os-server-groups create, per microversion: `policies` (one of them) before 2.64,
+    `policy` and `rules` from it; soft policies from 2.15."""
+
+    name = _Name()
+    policies = serializers.ListField(
+        child=serializers.CharField(), min_length=1, max_length=1, required=False
+    )
+    policy = serializers.CharField(required=False)
+    rules = serializers.DictField(required=False, default=dict)
+
+    def __init__(self, *args, version, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.version = version
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({NON_FIELD: ["'server_group' must be an object"]})
+        current = self.version.at_least("2.64")
+        needed = {"name", "policy"} if current else {"name", "policies"}
+        allowed = needed | ({"rules"} if current else set())
+        unknown = sorted(set(data) - allowed)
+        missing = sorted(needed - set(data))
+        if unknown or missing:
+            problems = [f"{', '.join(map(repr, unknown))} unexpected"] if unknown else []
+            problems += [f"{', '.join(map(repr, missing))} required"] if missing else []
+            raise serializers.ValidationError({NON_FIELD: ["; ".join(problems)]})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        policy = attrs.pop("policy", None) or attrs.pop("policies", [None])[0]
+        known = ["affinity", "anti-affinity"]
+        if self.version.at_least("2.15"):
+            known += ["soft-affinity", "soft-anti-affinity"]
+        if policy not in known:
+            raise serializers.ValidationError(f"policy {policy!r} is not one of {', '.join(known)}")
+        rules = attrs.get("rules") or {}
+        unknown = sorted(set(rules) - {"max_server_per_host"})
+        if unknown:
+            raise serializers.ValidationError(f"unknown rules {', '.join(unknown)}")
+        if "max_server_per_host" in rules:
+            value = rules["max_server_per_host"]
+            if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+                raise serializers.ValidationError("max_server_per_host must be a positive integer")
+            rules = {"max_server_per_host": int(value)}
+        return {"name": attrs["name"], "policy": policy, "rules": rules}

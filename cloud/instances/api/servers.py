@@ -16,16 +16,17 @@ from cloud.api.pagination import next_link, paginate
 from cloud.api.views import ComputeView, base_url
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_is_up
+from cloud.identity import keypairs
 from cloud.images.models import ImageStatus
 from cloud.images.selectors import image_get
 from cloud.instances import selectors, services
 from cloud.instances.api.builders import server_detail, server_summary
+from cloud.instances.api.scheduling import placement_requested
 from cloud.instances.api.serializers import ServerCreateSerializer
 from cloud.instances.models import Flavor
 from cloud.instances.states import VmState
 from cloud.rpc import HostUnreachable, call_compute
-
-KNOWN_ZONES = {"nova"}
+from cloud.scheduler.selectors import server_groups_of
 
 
 def _body(request, key: str) -> dict:
@@ -121,11 +122,17 @@ class ServerListView(ComputeView):
         if isinstance(networks, list) and networks:
             ids = ", ".join(str(n.get("uuid") or n.get("port")) for n in networks)
             raise BadRequest(f"Network {ids} could not be found.")
-        zone = attrs.get("availability_zone")
-        if zone and zone not in KNOWN_ZONES:
-            raise BadRequest(f"The requested availability zone is not available: {zone}")
-        if attrs.get("key_name"):
-            raise BadRequest(f"Invalid key_name provided: {attrs['key_name']}")
+        placement = placement_requested(
+            context=self.context, zone=attrs.get("availability_zone"), data=request.data
+        )
+        key_name = attrs.get("key_name")
+        key_data = None
+        if key_name is not None:
+            try:
+                keypair = keypairs.keypair_get(user_id=self.context.user_id, name=key_name)
+            except keypairs.KeypairNotFound:
+                raise BadRequest("Invalid key_name provided.") from None
+            key_data = keypair.public_key
         instances = services.server_create(
             context=self.context,
             request_id=request.request_id,
@@ -137,11 +144,16 @@ class ServerListView(ComputeView):
                 max_count=attrs["max_count"],
                 metadata=attrs["metadata"],
                 description=attrs.get("description"),
-                availability_zone=zone,
+                availability_zone=placement.availability_zone,
+                forced_host=placement.forced_host,
+                group=placement.group,
+                hints=placement.hints,
                 user_data=attrs.get("user_data"),
                 access_ip_v4=attrs.get("accessIPv4"),
                 access_ip_v6=attrs.get("accessIPv6"),
                 config_drive=attrs["config_drive"],
+                key_name=key_name,
+                key_data=key_data,
             ),
         )
         if request.data.get("server", {}).get("return_reservation_id"):
@@ -178,6 +190,7 @@ class ServerView(ComputeView):
             self.context,
             faults.get(str(instance.uuid)),
             host_status,
+            server_groups=server_groups_of(instance_uuid=str(instance.uuid)),
         )
         return Response({"server": body})
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cloud.instances.api import flavors, quota_sets, servers, versions
+from cloud.instances.api import flavors, keypairs, quota_sets, server_groups, servers, versions
 
 v21 = "compute/v2.1"
 
@@ -12,12 +12,16 @@ urlpatterns = [
     path(f"{v21}/flavors", flavors.FlavorListView.as_view(), name="flavor-list"),
     path(f"{v21}/flavors/detail", flavors.FlavorDetailListView.as_view()),
     path(f"{v21}/flavors/<str:flavor_id>", flavors.FlavorView.as_view(), name="flavor-detail"),
+    path(f"{v21}/os-keypairs", keypairs.KeypairListView.as_view()),
+    path(f"{v21}/os-keypairs/<str:keypair_name>", keypairs.KeypairView.as_view()),
     path(f"{v21}/os-quota-sets/<str:tenant_id>", quota_sets.QuotaSetView.as_view()),
     path(f"{v21}/os-quota-sets/<str:tenant_id>/detail", quota_sets.QuotaSetDetailView.as_view()),
     path(
         f"{v21}/os-quota-sets/<str:tenant_id>/defaults", quota_sets.QuotaSetDefaultsView.as_view()
     ),
     path(f"{v21}/limits", quota_sets.LimitsView.as_view()),
+    path(f"{v21}/os-server-groups", server_groups.ServerGroupListView.as_view()),
+    path(f"{v21}/os-server-groups/<str:group_id>", server_groups.ServerGroupView.as_view()),
     path(f"{v21}/servers", servers.ServerListView.as_view(), name="server-list"),
     path(f"{v21}/servers/detail", servers.ServerDetailListView.as_view()),
     path(f"{v21}/servers/<str:server_id>", servers.ServerView.as_view(), name="server-detail"),

@@ -1,0 +1,41 @@
+"""Placement API (1.1+): the aggregates a provider is in. Before 1.19 the body is a bare
+list of aggregate UUIDs and writes are not generation-checked; from 1.19 it is an
+object with the provider generation, checked and moved on by a write."""
+
+from rest_framework.response import Response
+
+from cloud.scheduler import placement_services as services
+from cloud.scheduler.api.base import PlacementView
+from cloud.scheduler.api.serializers import ProviderAggregates
+from cloud.scheduler.models import ResourceProvider
+from cloud.scheduler.placement_selectors import aggregates_of
+
+
+class ProviderAggregatesView(PlacementView):
+    """GET, PUT /resource_providers/{uuid}/aggregates"""
+
+    def shown(self, provider: ResourceProvider) -> dict:
+        body: dict = {"aggregates": aggregates_of(provider=provider)}
+        if self.version.at_least("1.19"):
+            body["resource_provider_generation"] = provider.generation
+        return body
+
+    def get(self, request, provider_uuid: str):
+        self.since("1.1")
+        self.authorize("placement:resource_providers:aggregates:list")
+        return Response(self.shown(self.provider(provider_uuid)))
+
+    def put(self, request, provider_uuid: str):
+        self.since("1.1")
+        self.authorize("placement:resource_providers:aggregates:update")
+        provider = self.provider(provider_uuid)
+        if self.version.at_least("1.19"):
+            data = self.body(ProviderAggregates)
+        else:
+            data = self.body(ProviderAggregates, {"aggregates": request.data})
+        provider = services.provider_aggregates_set(
+            provider=provider,
+            generation=data.get("resource_provider_generation"),
+            aggregates=data["aggregates"],
+        )
+        return Response(self.shown(provider))

@@ -1,0 +1,260 @@
+"""Claims on PostgreSQL: concurrent claims from threads that each hold their own database
+connection (committed rows, real row locks), and the bookkeeping every placement write
+must keep: `Inventory.used` equal to the sum of the allocations against it."""
+
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from cloud.scheduler.models import (
+    Allocation,
+    Consumer,
+    Inventory,
+    ResourceProvider,
+    ServerGroupMember,
+    ServerGroupPolicy,
+)
+from cloud.scheduler.placement import (
+    ClaimRejected,
+    allocations_claim,
+    allocations_delete,
+    allocations_set,
+)
+from cloud.scheduler.services import select_destination
+from tests.integration.test_scheduler_filters import TINY, group, host, request
+
+
+def assert_used_is_the_sum_of_allocations() -> None:
+    for inventory in Inventory.objects.select_related("provider"):
+        allocated = Allocation.objects.filter(
+            provider=inventory.provider, resource_class=inventory.resource_class
+        ).aggregate(total=Sum("used"))["total"]
+        assert inventory.used == (allocated or 0), (
+            inventory.provider.name,
+            inventory.resource_class,
+        )
+        assert 0 <= inventory.used <= inventory.capacity
+
+
+def in_threads(count: int, work) -> list:
+    """`work(index)` in `count` threads released together, each on its own connection."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int):
+        try:
+            barrier.wait(timeout=10)
+            return work(index)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+# These tests commit, so they may run while the integration workers' hosts heartbeat:
+# their hosts are in a zone of their own, and every request asks for that zone.
+ZONE = "claims"
+
+
+def zone_host(name: str, **sizes) -> ResourceProvider:
+    return host(name, availability_zone=ZONE, **sizes)
+
+
+def zone_request(**fields):
+    return request(availability_zone=ZONE, **fields)
+
+
+def usage(provider: ResourceProvider) -> dict[str, int]:
+    return dict(Inventory.objects.filter(provider=provider).values_list("resource_class", "used"))
+
+
+def generation(provider: ResourceProvider) -> int:
+    return ResourceProvider.objects.get(pk=provider.pk).generation
+
+
+# --- Concurrency -----------------------------------------------------------------
+
+
+def test_concurrent_claims_on_the_last_slot_exactly_one_wins(transactional_db):
+    provider = zone_host("h1", memory_mb=1024, vcpus=8)
+    allocations_claim(consumer_id="first", project_id="p", provider_id=provider.pk, resources=TINY)
+
+    def claim(index: int) -> str | None:
+        try:
+            allocations_claim(
+                consumer_id=f"racer-{index}",
+                project_id="p",
+                provider_id=provider.pk,
+                resources=TINY,
+            )
+        except ClaimRejected:
+            return None
+        return f"racer-{index}"
+
+    winners = [w for w in in_threads(8, claim) if w]
+    assert len(winners) == 1
+    assert set(Allocation.objects.values_list("consumer_id", flat=True)) == {"first", *winners}
+    assert usage(provider)["MEMORY_MB"] == 1024
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_concurrent_schedulers_fill_every_slot_and_no_more(transactional_db):
+    zone_host("h1", memory_mb=1024, vcpus=8)
+    zone_host("h2", memory_mb=1024, vcpus=8)
+    selections = in_threads(10, lambda _: select_destination(zone_request()))
+    placed = Counter(s.host for s in selections if s.host)
+    assert placed == {"h1": 2, "h2": 2}
+    for failed in (s for s in selections if not s.host):
+        assert failed.error.startswith("No valid host was found."), failed.error
+        assert "lacked RAM for 512 MB" in failed.error
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_concurrent_anti_affinity_boots_land_on_distinct_hosts(transactional_db):
+    for name in ("h1", "h2", "h3"):
+        zone_host(name, memory_mb=8192, vcpus=8)
+    apart = group(ServerGroupPolicy.ANTI_AFFINITY, [])
+    selections = in_threads(
+        6, lambda _: select_destination(zone_request(group_uuid=str(apart.uuid)))
+    )
+    placed = sorted(s.host for s in selections if s.host)
+    assert placed == ["h1", "h2", "h3"]
+    members = ServerGroupMember.objects.filter(group=apart)
+    assert sorted(members.values_list("host", flat=True)) == placed
+    for failed in (s for s in selections if not s.host):
+        assert f"3 already held members of anti-affinity group {apart.uuid}" in failed.error
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_concurrent_affinity_boots_share_one_host(transactional_db):
+    for name in ("h1", "h2", "h3"):
+        zone_host(name, memory_mb=8192, vcpus=8)
+    together = group(ServerGroupPolicy.AFFINITY, [])
+    selections = in_threads(
+        6, lambda _: select_destination(zone_request(group_uuid=str(together.uuid)))
+    )
+    hosts = {s.host for s in selections}
+    assert len(hosts) == 1 and None not in hosts, selections
+    assert set(ServerGroupMember.objects.values_list("host", flat=True)) == hosts
+    assert_used_is_the_sum_of_allocations()
+
+
+# --- Bookkeeping -----------------------------------------------------------------
+
+
+def test_allocations_set_across_two_providers(db):
+    compute = host("compute", memory_mb=4096, vcpus=4)
+    storage = host("storage", memory_mb=1024, disk_gb=1000)
+    before = (generation(compute), generation(storage))
+    allocations_set(
+        consumer_id="vm",
+        project_id="p",
+        user_id="u",
+        allocations={
+            compute.pk: {"VCPU": 2, "MEMORY_MB": 1024},
+            storage.pk: {"DISK_GB": 500},
+        },
+    )
+    assert usage(compute) == {"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 0}
+    assert usage(storage) == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 500}
+    assert (generation(compute), generation(storage)) == (before[0] + 1, before[1] + 1)
+    assert Consumer.objects.filter(uuid="vm", project_id="p", user_id="u").exists()
+    assert_used_is_the_sum_of_allocations()
+
+    # The same allocations again: nothing changes, not even the generations.
+    allocations_set(
+        consumer_id="vm",
+        project_id="p",
+        allocations={
+            compute.pk: {"VCPU": 2, "MEMORY_MB": 1024},
+            storage.pk: {"DISK_GB": 500},
+        },
+    )
+    assert (generation(compute), generation(storage)) == (before[0] + 1, before[1] + 1)
+
+    # Replaced by allocations on one provider: the other is freed.
+    allocations_set(
+        consumer_id="vm", project_id="p", allocations={compute.pk: {"VCPU": 1, "DISK_GB": 10}}
+    )
+    assert usage(compute) == {"VCPU": 1, "MEMORY_MB": 0, "DISK_GB": 10}
+    assert usage(storage) == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+    assert_used_is_the_sum_of_allocations()
+
+    # Nothing at all: the consumer is gone.
+    allocations_set(consumer_id="vm", project_id="p", allocations={})
+    assert not Allocation.objects.exists() and not Consumer.objects.exists()
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_a_rejected_claim_writes_nothing(db):
+    small = host("small", memory_mb=1024)
+    large = host("large", memory_mb=8192)
+    allocations_claim(consumer_id="vm", project_id="p", provider_id=small.pk, resources=TINY)
+    allocations_claim(
+        consumer_id="other", project_id="p", provider_id=small.pk, resources={"MEMORY_MB": 512}
+    )
+    held = sorted(Allocation.objects.values_list("provider_id", "resource_class", "used"))
+    consumer_generation = Consumer.objects.get(uuid="vm").generation
+    before = (generation(small), generation(large), usage(small), usage(large))
+
+    # Large would fit; small does not, even with what vm holds there given back: neither
+    # is written, and vm keeps what it held.
+    with pytest.raises(ClaimRejected, match="small has 512 MEMORY_MB free, 1024 needed"):
+        allocations_set(
+            consumer_id="vm",
+            project_id="p",
+            allocations={large.pk: {"MEMORY_MB": 4096}, small.pk: {"MEMORY_MB": 1024}},
+        )
+    with pytest.raises(ClaimRejected, match="large has no CUSTOM_GPU inventory"):
+        allocations_claim(
+            consumer_id="new", project_id="p", provider_id=large.pk, resources={"CUSTOM_GPU": 1}
+        )
+    with pytest.raises(ClaimRejected, match="outside the unit limits"):
+        allocations_claim(
+            consumer_id="new", project_id="p", provider_id=large.pk, resources={"VCPU": 3}
+        )
+
+    assert sorted(Allocation.objects.values_list("provider_id", "resource_class", "used")) == held
+    assert (generation(small), generation(large), usage(small), usage(large)) == before
+    assert Consumer.objects.get(uuid="vm").generation == consumer_generation
+    assert not Consumer.objects.filter(uuid="new").exists()
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_allocations_delete_restores_used(db):
+    provider = host("h1", memory_mb=4096, vcpus=4)
+    empty = usage(provider)
+    allocations_claim(consumer_id="a", project_id="p", provider_id=provider.pk, resources=TINY)
+    after_a = usage(provider)
+    allocations_claim(consumer_id="b", project_id="p", provider_id=provider.pk, resources=TINY)
+    # A claim again for the same consumer replaces what it held, it does not add.
+    allocations_claim(
+        consumer_id="b",
+        project_id="p",
+        provider_id=provider.pk,
+        resources={"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 1},
+    )
+    assert usage(provider) == {"VCPU": 3, "MEMORY_MB": 1536, "DISK_GB": 2}
+    assert allocations_delete(consumer_id="b") == 3
+    assert usage(provider) == after_a
+    assert allocations_delete(consumer_id="b") == 0
+    assert allocations_delete(consumer_id="a") == 3
+    assert usage(provider) == empty
+    assert not Consumer.objects.exists()
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_moving_a_consumer_between_hosts_keeps_both_counts(db):
+    h1 = host("h1", memory_mb=1024)
+    h2 = host("h2", memory_mb=1024)
+    consumers = [str(uuid.uuid4()) for _ in range(2)]
+    for consumer in consumers:
+        allocations_claim(consumer_id=consumer, project_id="p", provider_id=h1.pk, resources=TINY)
+    allocations_claim(consumer_id=consumers[0], project_id="p", provider_id=h2.pk, resources=TINY)
+    assert (usage(h1)["MEMORY_MB"], usage(h2)["MEMORY_MB"]) == (512, 512)
+    assert_used_is_the_sum_of_allocations()
