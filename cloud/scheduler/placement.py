@@ -13,6 +13,7 @@ Every write of allocations goes through this module, which keeps
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -50,6 +51,14 @@ class InventorySpec:
 
 class ClaimRejected(Exception):
     """The provider cannot take the request; the message says which resource and why."""
+
+
+class ConsumerExists(Exception):
+    """The consumer already holds allocations (a redelivered or repeated claim)."""
+
+
+class ProviderBusy(Exception):
+    """Another claim holds the provider's lock, and the caller asked not to wait."""
 
 
 class InventoryInUse(Exception):
@@ -256,10 +265,147 @@ def allocations_claim(
     )
 
 
+def allocations_claim_new(
+    *,
+    consumer_id: str,
+    project_id: str,
+    provider_id: int,
+    resources: dict[str, int],
+    wait: bool = True,
+) -> None:
+    """Claim `resources` on one provider for a consumer that holds nothing yet (a new
+    build): ConsumerExists, with nothing written, when it already is a consumer.
+
+    With `wait=False`, a provider another claim has locked raises ProviderBusy at
+    once (the scheduler then tries its next host) instead of queueing behind it.
+    """
+    amounts = {rc: amount for rc, amount in resources.items() if amount}
+    if connection.vendor == "postgresql" and amounts:
+        _fresh_claims([(consumer_id, project_id, provider_id, amounts)], wait)
+        return
+    with transaction.atomic():
+        if Consumer.objects.filter(uuid=consumer_id).exists():
+            raise ConsumerExists(consumer_id)
+        allocations_claim(
+            consumer_id=consumer_id,
+            project_id=project_id,
+            provider_id=provider_id,
+            resources=resources,
+        )
+
+
+_CLAIM_FRESH = """
+WITH want (resource_class, amount) AS (VALUES {want}),
+consumer AS (
+    INSERT INTO {consumer} (uuid, project_id, user_id, generation, created_at, updated_at)
+    VALUES (%s, %s, '', 0, %s, %s) ON CONFLICT (uuid) DO NOTHING RETURNING uuid
+),
+provider AS (
+    UPDATE {provider} SET generation = generation + 1
+    WHERE id = (
+        SELECT id FROM {provider} WHERE id = %s AND EXISTS (SELECT 1 FROM consumer)
+        FOR UPDATE {wait}
+    )
+    RETURNING id
+),
+took AS (
+    UPDATE {inventory} i SET used = i.used + want.amount
+    FROM want, provider
+    WHERE i.provider_id = provider.id AND i.resource_class = want.resource_class
+        AND i.used + want.amount <= i.capacity
+        AND want.amount BETWEEN i.min_unit AND i.max_unit AND want.amount %% i.step_size = 0
+    RETURNING i.resource_class, want.amount
+),
+allocated AS (
+    INSERT INTO {allocation} (provider_id, consumer_id, project_id, resource_class, used,
+                              created_at)
+    SELECT %s, %s, %s, resource_class, amount, %s FROM took
+    RETURNING resource_class
+)
+SELECT (SELECT count(*) FROM consumer), (SELECT count(*) FROM provider),
+       ARRAY(SELECT resource_class FROM allocated)
+"""
+
+
+@dataclass(frozen=True)
+class _Short:
+    """Some classes of a fresh claim did not fit on the provider."""
+
+    provider_id: int
+    missing: dict[str, int]
+
+
+@lru_cache(maxsize=32)
+def _claim_fresh_sql(classes: int, wait: bool) -> str:
+    return _CLAIM_FRESH.format(
+        want=", ".join(["(%s, %s)"] * classes),
+        consumer=Consumer._meta.db_table,
+        provider=ResourceProvider._meta.db_table,
+        inventory=Inventory._meta.db_table,
+        allocation=Allocation._meta.db_table,
+        wait="" if wait else "SKIP LOCKED",
+    )
+
+
+def _claim_fresh_run(
+    cursor, consumer_id: str, project_id: str, provider_id: int, amounts: dict[str, int], wait: bool
+) -> Exception | _Short | None:
+    """Run the fresh-claim statement; what went wrong (the caller rolls back), or None."""
+    now = timezone.now()
+    classes = sorted(amounts)
+    cursor.execute(
+        _claim_fresh_sql(len(classes), wait),
+        [
+            *(x for rc in classes for x in (rc, amounts[rc])),
+            *(consumer_id, project_id, now, now),
+            *(provider_id, provider_id, consumer_id, project_id, now),
+        ],
+    )
+    fresh, locked, taken = cursor.fetchone()
+    if not fresh:
+        return ConsumerExists(consumer_id)
+    if not locked and not wait:
+        return ProviderBusy(f"resource provider {provider_id} is being claimed")
+    if not locked:
+        return ClaimRejected(f"resource provider {provider_id} does not exist")
+    if len(taken) < len(amounts):
+        return _Short(provider_id, {rc: a for rc, a in amounts.items() if rc not in taken})
+    return None
+
+
+def _fresh_claims(claims: list[tuple[str, str, int, dict[str, int]]], wait: bool) -> None:
+    """Claims of consumers holding nothing yet, each (consumer id, project id, provider
+    id, amounts), as one statement each in one short transaction (PostgreSQL). A
+    statement records the consumer, takes the provider's lock (its generation moves on,
+    as for every write of its inventories), adds each amount to `used` where it fits and
+    writes the allocations; anything short rolls every claim back. Providers are locked
+    in id order, so concurrent claims never deadlock."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for consumer_id, project_id, provider_id, amounts in sorted(claims, key=lambda c: c[2]):
+            failed = _claim_fresh_run(cursor, consumer_id, project_id, provider_id, amounts, wait)
+            if failed is not None:
+                transaction.set_rollback(True)
+                break
+    if failed is None:
+        return
+    if isinstance(failed, _Short):
+        # Worded after the rollback, from the rows as other claims left them.
+        raise ClaimRejected(_why_not(failed.provider_id, failed.missing))
+    raise failed
+
+
 def allocations_claim_many(claims: list[tuple[str, str, int, dict[str, int]]]) -> None:
     """Claim for several consumers at once, each (consumer id, project id, provider id,
-    resources) on one provider, replacing what each held: all of them fit and are
-    written, or nothing changes (ClaimRejected)."""
+    resources) on one provider: all of them fit and are written, or nothing changes
+    (ClaimRejected). Consumers holding nothing yet (a multi-create) take the short path;
+    otherwise what each held is replaced."""
+    fresh = [(c, p, pid, {rc: a for rc, a in r.items() if a}) for c, p, pid, r in claims]
+    if connection.vendor == "postgresql" and all(amounts for *_, amounts in fresh):
+        try:
+            _fresh_claims(fresh, wait=True)
+            return
+        except ConsumerExists:
+            pass
     allocations_set_many(
         consumers={
             consumer_id: ConsumerAllocations(project_id, "", {provider_id: resources})
@@ -271,9 +417,10 @@ def allocations_claim_many(claims: list[tuple[str, str, int, dict[str, int]]]) -
 def allocations_delete(*, consumer_id: str) -> int:
     """Free everything a consumer holds. Call inside the caller's transaction."""
     held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))
-    _release(held)
+    # Providers first, as claims lock them, so a delete and a claim never deadlock.
     for provider_id in sorted({a.provider_id for a in held}):
         _bump(provider_id)
+    _release(held)
     Consumer.objects.filter(uuid=consumer_id).delete()
     return len(held)
 

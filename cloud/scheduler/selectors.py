@@ -6,9 +6,12 @@ inventories keep capacity and usage in columns, see cloud.scheduler.models),
 so the scheduler never loads every host into Python.
 """
 
+import json
 import uuid as uuidlib
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Mod
 
@@ -19,10 +22,29 @@ from cloud.scheduler.models import (
     Allocation,
     Inventory,
     ResourceClass,
+    ResourceProvider,
     ServerGroup,
     ServerGroupMember,
 )
 from cloud.scheduler.request import HostState
+
+_CANDIDATES = """
+WITH top AS (
+    SELECT provider_id FROM {inventory}
+    WHERE resource_class = %s AND capacity - used >= %s {among}
+    ORDER BY capacity - used {direction}, provider_id LIMIT %s OFFSET %s
+)
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)
+FROM top
+UNION ALL
+SELECT top.provider_id, p.name, i.resource_class, i.capacity, i.used, i.min_unit, i.max_unit,
+       i.step_size, n.availability_zone, n.hypervisor_type, n.cpu_info, n.failed_builds, NULL
+FROM top
+JOIN {provider} p ON p.id = top.provider_id
+JOIN {node} n ON n.host = p.name
+JOIN {inventory} i ON i.provider_id = top.provider_id
+WHERE n.id IN ({nodes})
+"""
 
 
 def candidates(
@@ -37,64 +59,71 @@ def candidates(
     """Hosts among `nodes` (a compute-node queryset the filters narrowed) with room for
     `resources`, most free memory first; and whether the scan is exhausted.
 
-    Two steps, each a query PostgreSQL plans in a fraction of a millisecond: an index
-    scan on the memory inventories' free capacity picks `limit` providers with room
-    for the memory (only among `hosts` when a filter named them); then, for those
-    only, one query reads their inventories (room for the other classes) and one the
-    narrowed compute nodes among them.
+    One statement, with the same text for every request of a shape (so psycopg
+    prepares it and PostgreSQL plans it once per connection): an index scan
+    backwards on the memory inventories' free capacity picks `limit` providers
+    with room for the memory (only among `hosts` when a filter named them); their
+    inventories and narrowed compute nodes come joined to them. Room for the other
+    classes and the unit limits are judged here, on that bounded set.
     """
     wanted = {rc: amount for rc, amount in resources.items() if amount}
     primary = ResourceClass.MEMORY_MB if ResourceClass.MEMORY_MB in wanted else None
     primary = primary or next(iter(wanted), ResourceClass.MEMORY_MB)
-    first = room(primary, wanted.get(primary, 0))
-    if hosts is not None:
-        first = first.filter(provider__name__in=hosts)
-    order = "-free" if most_free_first else "free"
-    ids = list(
-        first.order_by(order, "provider_id").values_list("provider_id", flat=True)[
-            offset : offset + limit
-        ]
-    )
-    if not ids:
+    try:
+        node_sql, node_params = nodes.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:  # a filter allows no host at all (e.g. `host IN ()`)
         return [], True
-    inventories = Inventory.objects.filter(provider_id__in=ids).values_list(
-        "provider_id",
-        "provider__name",
-        "resource_class",
-        "capacity",
-        "used",
-        "min_unit",
-        "max_unit",
-        "step_size",
+    among, among_params = "", []
+    if hosts is not None:
+        names = sorted(hosts)
+        among = (
+            f"AND provider_id IN (SELECT id FROM {ResourceProvider._meta.db_table} "
+            f"WHERE name IN ({', '.join(['%s'] * len(names))}))"
+        )
+        among_params = names
+    sql = _CANDIDATES.format(
+        inventory=Inventory._meta.db_table,
+        provider=ResourceProvider._meta.db_table,
+        node=ComputeNode._meta.db_table,
+        among=among,
+        direction="DESC" if most_free_first else "ASC",
+        nodes=node_sql,
     )
+    params = [primary, wanted.get(primary, 0), *among_params, limit, offset, *node_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    scanned = rows[0][-1]
+    order: list[int] = []
     names: dict[int, str] = {}
-    fits: dict[int, set[str]] = {pk: set() for pk in ids}
-    free: dict[int, dict[str, int]] = {pk: {} for pk in ids}
-    capacity: dict[int, dict[str, int]] = {pk: {} for pk in ids}
-    for pk, name, rc, cap, used, min_unit, max_unit, step in inventories:
-        names[pk] = name
+    nodes_found: dict[int, tuple] = {}
+    fits: dict[int, set[str]] = {}
+    free: dict[int, dict[str, int]] = {}
+    capacity: dict[int, dict[str, int]] = {}
+    for pk, name, rc, cap, used, min_unit, max_unit, step, *node, _ in rows[1:]:
+        if pk not in names:
+            order.append(pk)
+            names[pk] = name
+            nodes_found[pk] = (name, *node)
+            fits[pk], free[pk], capacity[pk] = set(), {}, {}
         free[pk][rc] = cap - used
         capacity[pk][rc] = cap
         amount = wanted.get(rc)
         if amount and amount <= cap - used and min_unit <= amount <= max_unit and not amount % step:
             fits[pk].add(rc)
-    roomy = [pk for pk in ids if fits[pk] >= set(wanted)]
-    nodes_found = {
-        row[0]: row
-        for row in nodes.filter(host__in=[names[pk] for pk in roomy]).values_list(
-            "host", "availability_zone", "hypervisor_type", "cpu_info", "failed_builds"
-        )
-    }
+    sign = -1 if most_free_first else 1
     states = [
-        _state(pk, free[pk], capacity[pk], nodes_found[names[pk]])
-        for pk in roomy
-        if names[pk] in nodes_found
+        _state(pk, free[pk], capacity[pk], nodes_found[pk])
+        for pk in sorted(order, key=lambda pk: (sign * free[pk].get(primary, 0), pk))
+        if fits[pk] >= set(wanted)
     ]
-    return states, len(ids) < limit
+    return states, scanned < limit
 
 
 def _state(pk: int, free: dict, capacity: dict, node: tuple) -> HostState:
     host, zone, hypervisor_type, cpu_info, failed_builds = node
+    if isinstance(cpu_info, str):  # a raw query on SQLite returns the JSON text
+        cpu_info = json.loads(cpu_info)
     return HostState(
         provider_id=pk,
         name=host,

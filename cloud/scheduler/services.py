@@ -28,7 +28,14 @@ from cloud.scheduler.filters.groups import hosts_full
 from cloud.scheduler.filters.resources import ResourcesFilter, describe_amount, wanted
 from cloud.scheduler.models import ResourceProvider, ServerGroup, ServerGroupMember
 from cloud.scheduler.models import ServerGroupPolicy as Policy
-from cloud.scheduler.placement import ClaimRejected, allocations_claim, allocations_claim_many
+from cloud.scheduler.placement import (
+    ClaimRejected,
+    ConsumerExists,
+    ProviderBusy,
+    allocations_claim_many,
+    allocations_claim_new,
+    allocations_delete,
+)
 from cloud.scheduler.request import HostState, Scheduling, SchedulingRequest, member_hosts
 from cloud.scheduler.selectors import (
     candidates,
@@ -93,17 +100,19 @@ def _ranked(hosts: list[HostState], ctx: Scheduling) -> list[HostState]:
     return ranked
 
 
-def _claim(ctx: Scheduling, host: HostState) -> None:
-    """Claim on one host; for a server group, under the group's lock, re-checking its
-    policy and recording the membership in the same transaction."""
+def _claim(ctx: Scheduling, host: HostState, *, wait: bool = True) -> None:
+    """Claim on one host for an instance holding nothing yet (ConsumerExists otherwise);
+    for a server group, under the group's lock, re-checking its policy and recording
+    the membership in the same transaction."""
     request = ctx.request
+    claim = {
+        "consumer_id": request.instance_uuid,
+        "project_id": request.project_id,
+        "provider_id": host.provider_id,
+        "resources": request.resources,
+    }
     if ctx.group is None:
-        allocations_claim(
-            consumer_id=request.instance_uuid,
-            project_id=request.project_id,
-            provider_id=host.provider_id,
-            resources=request.resources,
-        )
+        allocations_claim_new(**claim, wait=wait)
         return
     with transaction.atomic():
         group = ServerGroup.objects.select_for_update().get(pk=ctx.group.pk)
@@ -112,23 +121,40 @@ def _claim(ctx: Scheduling, host: HostState) -> None:
             raise ClaimRejected(f"{host.name} already holds members of group {group.uuid}")
         if group.policy == Policy.AFFINITY and placed and host.name not in placed:
             raise ClaimRejected(f"group {group.uuid} is on {', '.join(sorted(placed))}")
-        allocations_claim(
-            consumer_id=request.instance_uuid,
-            project_id=request.project_id,
-            provider_id=host.provider_id,
-            resources=request.resources,
-        )
+        allocations_claim_new(**claim)
         ServerGroupMember.objects.update_or_create(
             instance_uuid=request.instance_uuid, defaults={"group": group, "host": host.name}
         )
 
 
+def _claim_first(ctx: Scheduling, ranked: list[HostState]) -> int | None:
+    """Claim on the best host that takes it; the index of that host in `ranked`.
+
+    Hosts whose provider another scheduler is claiming on right now are passed over
+    at first (concurrent schedulers spread over the best hosts instead of queueing on
+    the one at the top), then waited for if no other host took the claim.
+    """
+    busy = []
+    for index, host in enumerate(ranked):
+        try:
+            _claim(ctx, host, wait=False)
+            return index
+        except ProviderBusy:
+            busy.append(index)
+        except ClaimRejected as exc:
+            log.info("claim for %s on %s lost: %s", ctx.request.instance_uuid, host.name, exc)
+    for index in busy:
+        try:
+            _claim(ctx, ranked[index])
+            return index
+        except ClaimRejected as exc:
+            log.info(
+                "claim for %s on %s lost: %s", ctx.request.instance_uuid, ranked[index].name, exc
+            )
+    return None
+
+
 def select_destination(request: SchedulingRequest) -> Selection:
-    # A redelivered request finds its own claim: answer with it rather than
-    # claiming a second host (the conductor frees claims before rescheduling).
-    held = consumer_provider(consumer_id=request.instance_uuid)
-    if held is not None and held not in request.ignore_hosts:
-        return Selection(host=held, alternates=[])
     ctx = Scheduling(request)
     active = _active_filters(ctx)
     python_filters = [f for f in active if f.judges_hosts]
@@ -149,17 +175,28 @@ def select_destination(request: SchedulingRequest) -> Selection:
         offset += batch_size
         passing = [h for h in batch if all(f.host_passes(h, ctx) for f in python_filters)]
         ranked = _ranked(passing, ctx) if passing else []
-        for index, host in enumerate(ranked):
-            try:
-                _claim(ctx, host)
-            except ClaimRejected as exc:
-                log.info("claim for %s on %s lost: %s", request.instance_uuid, host.name, exc)
-                continue
+        try:
+            index = _claim_first(ctx, ranked)
+        except ConsumerExists:
+            return _held(request)
+        if index is not None:
             alternates = [h.name for h in ranked[index + 1 :]][: settings.SCHEDULER_NUM_ALTERNATES]
-            return Selection(host=host.name, alternates=alternates)
+            return Selection(host=ranked[index].name, alternates=alternates)
     reason = no_valid_host_reason(request)
     log.warning("%s: %s", request.instance_uuid, reason)
     return Selection(host=None, alternates=[], error=reason)
+
+
+def _held(request: SchedulingRequest) -> Selection:
+    """A redelivered request finds its own claim: answer with it rather than claiming a
+    second host (the conductor frees claims before rescheduling). A claim left on a host
+    the request must avoid is freed, and the request decided afresh."""
+    held = consumer_provider(consumer_id=request.instance_uuid)
+    if held is not None and held not in request.ignore_hosts:
+        return Selection(host=held, alternates=[])
+    with transaction.atomic():
+        allocations_delete(consumer_id=request.instance_uuid)
+    return select_destination(request)
 
 
 def _shape(request: SchedulingRequest) -> tuple:
@@ -247,6 +284,8 @@ def claim_on(request: SchedulingRequest, host: str) -> bool:
         return False
     try:
         _claim(ctx, found[0])
+    except ConsumerExists:  # a redelivered reschedule: the claim is made already
+        return consumer_provider(consumer_id=request.instance_uuid) == host
     except ClaimRejected as exc:
         log.info("claim for %s on alternate %s failed: %s", request.instance_uuid, host, exc)
         return False

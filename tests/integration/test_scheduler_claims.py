@@ -3,10 +3,12 @@ connection (committed rows, real row locks), and the bookkeeping every placement
 must keep: `Inventory.used` equal to the sum of the allocations against it."""
 
 import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Sum
@@ -21,7 +23,10 @@ from cloud.scheduler.models import (
 )
 from cloud.scheduler.placement import (
     ClaimRejected,
+    ConsumerExists,
+    ProviderBusy,
     allocations_claim,
+    allocations_claim_new,
     allocations_delete,
     allocations_set,
 )
@@ -80,13 +85,32 @@ def generation(provider: ResourceProvider) -> int:
 # --- Concurrency -----------------------------------------------------------------
 
 
-def test_concurrent_claims_on_the_last_slot_exactly_one_wins(transactional_db):
+def locked(provider: ResourceProvider):
+    """Another session holding the provider's row lock (a claim under way there) until
+    the returned connection commits."""
+    db = connection.settings_dict
+    other = psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+    )
+    other.execute(
+        f"SELECT id FROM {ResourceProvider._meta.db_table} WHERE id = %s FOR UPDATE",
+        [provider.pk],
+    )
+    return other
+
+
+@pytest.mark.parametrize("claim_function", [allocations_claim, allocations_claim_new])
+def test_concurrent_claims_on_the_last_slot_exactly_one_wins(transactional_db, claim_function):
     provider = zone_host("h1", memory_mb=1024, vcpus=8)
     allocations_claim(consumer_id="first", project_id="p", provider_id=provider.pk, resources=TINY)
 
     def claim(index: int) -> str | None:
         try:
-            allocations_claim(
+            claim_function(
                 consumer_id=f"racer-{index}",
                 project_id="p",
                 provider_id=provider.pk,
@@ -223,6 +247,63 @@ def test_a_rejected_claim_writes_nothing(db):
     assert (generation(small), generation(large), usage(small), usage(large)) == before
     assert Consumer.objects.get(uuid="vm").generation == consumer_generation
     assert not Consumer.objects.filter(uuid="new").exists()
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_a_rejected_new_claim_writes_nothing(db):
+    small = host("small", memory_mb=1024)
+    allocations_claim_new(consumer_id="vm", project_id="p", provider_id=small.pk, resources=TINY)
+    before = (generation(small), usage(small))
+    with pytest.raises(ClaimRejected, match="small has 512 MEMORY_MB free, 1024 needed"):
+        allocations_claim_new(
+            consumer_id="new", project_id="p", provider_id=small.pk, resources={"MEMORY_MB": 1024}
+        )
+    with pytest.raises(ClaimRejected, match="small has no CUSTOM_GPU inventory"):
+        allocations_claim_new(
+            consumer_id="new",
+            project_id="p",
+            provider_id=small.pk,
+            resources={"VCPU": 1, "CUSTOM_GPU": 1},
+        )
+    with pytest.raises(ClaimRejected, match="outside the unit limits"):
+        allocations_claim_new(
+            consumer_id="new", project_id="p", provider_id=small.pk, resources={"VCPU": 3}
+        )
+    with pytest.raises(ConsumerExists):
+        allocations_claim_new(
+            consumer_id="vm", project_id="p", provider_id=small.pk, resources=TINY
+        )
+    assert (generation(small), usage(small)) == before
+    assert set(Consumer.objects.values_list("uuid", flat=True)) == {"vm"}
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_a_scheduler_passes_over_a_host_another_is_claiming_on(transactional_db):
+    busy = zone_host("h1", memory_mb=8192, vcpus=8)
+    zone_host("h2", memory_mb=4096, vcpus=8)
+    other = locked(busy)
+    try:
+        with pytest.raises(ProviderBusy):
+            allocations_claim_new(
+                consumer_id="vm", project_id="p", provider_id=busy.pk, resources=TINY, wait=False
+            )
+        assert select_destination(zone_request()).host == "h2"
+    finally:
+        other.close()
+    assert select_destination(zone_request()).host == "h1"
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_a_scheduler_waits_for_the_only_host_another_is_claiming_on(transactional_db):
+    only = zone_host("h1", memory_mb=8192, vcpus=8)
+    other = locked(only)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(lambda: (select_destination(zone_request()), connection.close()))
+        time.sleep(0.5)
+        assert not pending.done()  # queued behind the other claim, not failed
+        other.commit()
+        other.close()
+        assert pending.result(timeout=30)[0].host == "h1"
     assert_used_is_the_sum_of_allocations()
 
 
