@@ -113,8 +113,12 @@ def inventories_replace(
         _bump(provider.pk)
 
 
-def _why_not(provider_id: int, amounts: dict[str, int]) -> str:
-    """Which class of a rejected claim did not fit on the provider, and why."""
+def _why_not(
+    provider_id: int, amounts: dict[str, int], each: dict[str, list[int]] | None = None
+) -> str:
+    """Which class of a rejected claim did not fit on the provider, and why. `each` holds
+    the single allocations behind a total when several consumers claim at once: the unit
+    limits apply to each of them, the free room to their sum."""
     found = {
         inv.resource_class: inv
         for inv in Inventory.objects.filter(provider_id=provider_id).select_related("provider")
@@ -124,11 +128,12 @@ def _why_not(provider_id: int, amounts: dict[str, int]) -> str:
         inv = found.get(rc)
         if inv is None:
             return f"{name} has no {rc} inventory"
-        if amount < inv.min_unit or amount > inv.max_unit or amount % inv.step_size:
-            return (
-                f"{rc} request of {amount} is outside the unit limits of {name} "
-                f"(min {inv.min_unit}, max {inv.max_unit}, step {inv.step_size})"
-            )
+        for single in (each or {}).get(rc, [amount]):
+            if single < inv.min_unit or single > inv.max_unit or single % inv.step_size:
+                return (
+                    f"{rc} request of {single} is outside the unit limits of {name} "
+                    f"(min {inv.min_unit}, max {inv.max_unit}, step {inv.step_size})"
+                )
         if amount > inv.free:
             return f"{name} has {inv.free} {rc} free, {amount} needed"
     return f"{name} changed while claiming"
@@ -295,50 +300,56 @@ def allocations_claim_new(
 
 
 _CLAIM_FRESH = """
-WITH want (resource_class, amount) AS (VALUES {want}),
-consumer AS (
-    INSERT INTO {consumer} (uuid, project_id, user_id, generation, created_at, updated_at)
-    VALUES (%s, %s, '', 0, %s, %s) ON CONFLICT (uuid) DO NOTHING RETURNING uuid
+WITH want (consumer, project_id, provider_id, resource_class, amount) AS (VALUES {want}),
+need AS (
+    SELECT provider_id, resource_class, sum(amount) AS amount FROM want GROUP BY 1, 2
 ),
-provider AS (
+consumers AS (
+    INSERT INTO {consumer} (uuid, project_id, user_id, generation, created_at, updated_at)
+    SELECT DISTINCT consumer, project_id, '', 0, %s::timestamptz, %s::timestamptz FROM want
+    ON CONFLICT (uuid) DO NOTHING RETURNING uuid
+),
+providers AS (
     UPDATE {provider} SET generation = generation + 1
-    WHERE id = (
-        SELECT id FROM {provider} WHERE id = %s AND EXISTS (SELECT 1 FROM consumer)
-        FOR UPDATE {wait}
+    WHERE id IN (
+        SELECT id FROM {provider}
+        WHERE id IN (SELECT provider_id FROM want)
+            AND (SELECT count(*) FROM consumers) = %s
+        ORDER BY id FOR UPDATE {wait}
     )
     RETURNING id
 ),
 took AS (
-    UPDATE {inventory} i SET used = i.used + want.amount
-    FROM want, provider
-    WHERE i.provider_id = provider.id AND i.resource_class = want.resource_class
-        AND i.used + want.amount <= i.capacity
-        AND want.amount BETWEEN i.min_unit AND i.max_unit AND want.amount %% i.step_size = 0
-    RETURNING i.resource_class, want.amount
+    UPDATE {inventory} i SET used = i.used + need.amount
+    FROM need, providers
+    WHERE i.provider_id = providers.id AND need.provider_id = providers.id
+        AND i.resource_class = need.resource_class
+        AND i.used + need.amount <= i.capacity
+        AND NOT EXISTS (
+            SELECT 1 FROM want
+            WHERE want.provider_id = i.provider_id AND want.resource_class = i.resource_class
+                AND NOT (want.amount BETWEEN i.min_unit AND i.max_unit
+                         AND want.amount %% i.step_size = 0)
+        )
+    RETURNING i.provider_id, i.resource_class
 ),
 allocated AS (
     INSERT INTO {allocation} (provider_id, consumer_id, project_id, resource_class, used,
                               created_at)
-    SELECT %s, %s, %s, resource_class, amount, %s FROM took
-    RETURNING resource_class
+    SELECT provider_id, consumer, project_id, resource_class, amount, %s::timestamptz
+    FROM want WHERE (SELECT count(*) FROM took) = (SELECT count(*) FROM need)
+    RETURNING 1
 )
-SELECT (SELECT count(*) FROM consumer), (SELECT count(*) FROM provider),
-       ARRAY(SELECT resource_class FROM allocated)
+SELECT (SELECT count(*) FROM consumers), (SELECT count(*) FROM providers),
+       ARRAY(SELECT provider_id || ' ' || resource_class FROM took),
+       (SELECT count(*) FROM allocated)
 """
 
 
-@dataclass(frozen=True)
-class _Short:
-    """Some classes of a fresh claim did not fit on the provider."""
-
-    provider_id: int
-    missing: dict[str, int]
-
-
-@lru_cache(maxsize=32)
-def _claim_fresh_sql(classes: int, wait: bool) -> str:
+@lru_cache(maxsize=64)
+def _claim_fresh_sql(rows: int, wait: bool) -> str:
     return _CLAIM_FRESH.format(
-        want=", ".join(["(%s, %s)"] * classes),
+        want=", ".join(["(%s, %s, %s::bigint, %s, %s::bigint)"] * rows),
         consumer=Consumer._meta.db_table,
         provider=ResourceProvider._meta.db_table,
         inventory=Inventory._meta.db_table,
@@ -347,51 +358,49 @@ def _claim_fresh_sql(classes: int, wait: bool) -> str:
     )
 
 
-def _claim_fresh_run(
-    cursor, consumer_id: str, project_id: str, provider_id: int, amounts: dict[str, int], wait: bool
-) -> Exception | _Short | None:
-    """Run the fresh-claim statement; what went wrong (the caller rolls back), or None."""
-    now = timezone.now()
-    classes = sorted(amounts)
-    cursor.execute(
-        _claim_fresh_sql(len(classes), wait),
-        [
-            *(x for rc in classes for x in (rc, amounts[rc])),
-            *(consumer_id, project_id, now, now),
-            *(provider_id, provider_id, consumer_id, project_id, now),
-        ],
-    )
-    fresh, locked, taken = cursor.fetchone()
-    if not fresh:
-        return ConsumerExists(consumer_id)
-    if not locked and not wait:
-        return ProviderBusy(f"resource provider {provider_id} is being claimed")
-    if not locked:
-        return ClaimRejected(f"resource provider {provider_id} does not exist")
-    if len(taken) < len(amounts):
-        return _Short(provider_id, {rc: a for rc, a in amounts.items() if rc not in taken})
-    return None
-
-
 def _fresh_claims(claims: list[tuple[str, str, int, dict[str, int]]], wait: bool) -> None:
     """Claims of consumers holding nothing yet, each (consumer id, project id, provider
-    id, amounts), as one statement each in one short transaction (PostgreSQL). A
-    statement records the consumer, takes the provider's lock (its generation moves on,
-    as for every write of its inventories), adds each amount to `used` where it fits and
-    writes the allocations; anything short rolls every claim back. Providers are locked
-    in id order, so concurrent claims never deadlock."""
+    id, amounts), as one statement (PostgreSQL) in its own transaction. It records the
+    consumers, takes the providers' locks in id order (their generations move on, as for
+    every write of their inventories), adds the amounts to `used` where they fit and
+    writes the allocations; anything short rolls it all back."""
+    rows = [
+        (consumer_id, project_id, provider_id, rc, amount)
+        for consumer_id, project_id, provider_id, amounts in claims
+        for rc, amount in sorted(amounts.items())
+    ]
+    consumers = {row[0] for row in rows}
+    providers = {row[2] for row in rows}
+    need: dict[tuple[int, str], int] = {}
+    each: dict[int, dict[str, list[int]]] = {}
+    for _, _, provider_id, rc, amount in rows:
+        need[provider_id, rc] = need.get((provider_id, rc), 0) + amount
+        each.setdefault(provider_id, {}).setdefault(rc, []).append(amount)
+    now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        for consumer_id, project_id, provider_id, amounts in sorted(claims, key=lambda c: c[2]):
-            failed = _claim_fresh_run(cursor, consumer_id, project_id, provider_id, amounts, wait)
-            if failed is not None:
-                transaction.set_rollback(True)
-                break
-    if failed is None:
+        cursor.execute(
+            _claim_fresh_sql(len(rows), wait),
+            [*(x for row in rows for x in row), now, now, len(consumers), now],
+        )
+        fresh, locked, taken, allocated = cursor.fetchone()
+        if allocated != len(rows):
+            transaction.set_rollback(True)
+    if allocated == len(rows):
         return
-    if isinstance(failed, _Short):
-        # Worded after the rollback, from the rows as other claims left them.
-        raise ClaimRejected(_why_not(failed.provider_id, failed.missing))
-    raise failed
+    if fresh < len(consumers):
+        raise ConsumerExists(", ".join(sorted(consumers)))
+    if locked < len(providers) and not wait:
+        raise ProviderBusy(f"resource providers {sorted(providers)} are being claimed")
+    if locked < len(providers):
+        raise ClaimRejected(f"a resource provider of {sorted(providers)} does not exist")
+    took = {(int(pk), rc) for pk, rc in (item.split(" ", 1) for item in taken)}
+    short: dict[int, dict[str, int]] = {}
+    for (provider_id, rc), amount in need.items():
+        if (provider_id, rc) not in took:
+            short.setdefault(provider_id, {})[rc] = amount
+    # Worded after the rollback, from the rows as other claims left them.
+    provider_id, missing = min(short.items())
+    raise ClaimRejected(_why_not(provider_id, missing, each[provider_id]))
 
 
 def allocations_claim_many(claims: list[tuple[str, str, int, dict[str, int]]]) -> None:
@@ -400,7 +409,7 @@ def allocations_claim_many(claims: list[tuple[str, str, int, dict[str, int]]]) -
     (ClaimRejected). Consumers holding nothing yet (a multi-create) take the short path;
     otherwise what each held is replaced."""
     fresh = [(c, p, pid, {rc: a for rc, a in r.items() if a}) for c, p, pid, r in claims]
-    if connection.vendor == "postgresql" and all(amounts for *_, amounts in fresh):
+    if connection.vendor == "postgresql" and fresh and all(amounts for *_, amounts in fresh):
         try:
             _fresh_claims(fresh, wait=True)
             return

@@ -26,6 +26,7 @@ from cloud.scheduler.placement import (
     ConsumerExists,
     ProviderBusy,
     allocations_claim,
+    allocations_claim_many,
     allocations_claim_new,
     allocations_delete,
     allocations_set,
@@ -275,6 +276,36 @@ def test_a_rejected_new_claim_writes_nothing(db):
         )
     assert (generation(small), usage(small)) == before
     assert set(Consumer.objects.values_list("uuid", flat=True)) == {"vm"}
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_new_claims_of_a_multi_create_fit_together_or_not_at_all(db):
+    h1 = host("h1", memory_mb=1024, vcpus=4)
+    h2 = host("h2", memory_mb=1024, vcpus=4)
+    before = (generation(h1), generation(h2), usage(h1), usage(h2))
+    # Each fits h1 alone; together they do not: nothing is written anywhere.
+    with pytest.raises(ClaimRejected, match="h1 has 1024 MEMORY_MB free, 1536 needed"):
+        allocations_claim_many(
+            [
+                ("a", "p", h1.pk, {"MEMORY_MB": 512}),
+                ("b", "p", h1.pk, {"MEMORY_MB": 1024}),
+                ("c", "p", h2.pk, {"MEMORY_MB": 512}),
+            ]
+        )
+    with pytest.raises(ClaimRejected, match="outside the unit limits"):
+        allocations_claim_many(
+            [("a", "p", h1.pk, {"VCPU": 1}), ("b", "p", h1.pk, {"VCPU": 5, "MEMORY_MB": 1})]
+        )
+    assert (generation(h1), generation(h2), usage(h1), usage(h2)) == before
+    assert not Consumer.objects.exists() and not Allocation.objects.exists()
+
+    allocations_claim_many(
+        [("a", "p", h1.pk, TINY), ("b", "p", h1.pk, TINY), ("c", "p", h2.pk, TINY)]
+    )
+    assert usage(h1) == {"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 2}
+    assert usage(h2) == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+    assert (generation(h1), generation(h2)) == (before[0] + 1, before[1] + 1)
+    assert set(Consumer.objects.values_list("uuid", flat=True)) == {"a", "b", "c"}
     assert_used_is_the_sum_of_allocations()
 
 
