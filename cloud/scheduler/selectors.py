@@ -10,7 +10,6 @@ import json
 import uuid as uuidlib
 from datetime import datetime
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Mod
@@ -50,14 +49,15 @@ WHERE n.id IN ({nodes})
 def candidates(
     *,
     resources: dict[str, int],
-    nodes: QuerySet,
+    nodes: tuple[str, tuple] | None,
     offset: int,
     limit: int,
     most_free_first: bool = True,
     hosts: set[str] | None = None,
 ) -> tuple[list[HostState], bool]:
-    """Hosts among `nodes` (a compute-node queryset the filters narrowed) with room for
-    `resources`, most free memory first; and whether the scan is exhausted.
+    """Hosts among `nodes` (the SQL and parameters of a compute-node query the filters
+    narrowed, None for no host) with room for `resources`, most free memory first; and
+    whether the scan is exhausted.
 
     One statement, with the same text for every request of a shape (so psycopg
     prepares it and PostgreSQL plans it once per connection): an index scan
@@ -69,10 +69,9 @@ def candidates(
     wanted = {rc: amount for rc, amount in resources.items() if amount}
     primary = ResourceClass.MEMORY_MB if ResourceClass.MEMORY_MB in wanted else None
     primary = primary or next(iter(wanted), ResourceClass.MEMORY_MB)
-    try:
-        node_sql, node_params = nodes.order_by().values("id").query.sql_with_params()
-    except EmptyResultSet:  # a filter allows no host at all (e.g. `host IN ()`)
+    if nodes is None:
         return [], True
+    node_sql, node_params = nodes
     among, among_params = "", []
     if hosts is not None:
         names = sorted(hosts)

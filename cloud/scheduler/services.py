@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -68,13 +69,41 @@ def _active_filters(ctx: Scheduling) -> list[filters.HostFilter]:
     return [f for f in _filters(tuple(settings.SCHEDULER_FILTERS)) if f.applies(ctx)]
 
 
+def _narrowing(active: list[filters.HostFilter]) -> list[filters.HostFilter]:
+    # The candidate query itself is the resources filter (an index scan on free room).
+    return [f for f in active if not isinstance(f, ResourcesFilter)]
+
+
 def _narrowed(ctx: Scheduling, active: list[filters.HostFilter]) -> QuerySet:
     nodes = ComputeNode.objects.exclude(host__in=ctx.request.ignore_hosts)
-    for host_filter in active:
-        # The candidate query itself is the resources filter (an index scan on free room).
-        if not isinstance(host_filter, ResourcesFilter):
-            nodes = host_filter.narrow(nodes, ctx)
+    for host_filter in _narrowing(active):
+        nodes = host_filter.narrow(nodes, ctx)
     return nodes
+
+
+_COMPILED: dict[tuple, tuple[str, tuple] | None] = {}
+
+
+def _narrowed_sql(ctx: Scheduling, active: list[filters.HostFilter]) -> tuple[str, tuple] | None:
+    """The narrowed compute-node query as SQL and parameters (None: no host can pass).
+    When every narrowing filter depends on the request alone, it is compiled once per
+    process and request shape: most requests then build no query at all."""
+    narrowing = _narrowing(active)
+    keys = [f.narrow_key(ctx) for f in narrowing]
+    key = None
+    if None not in keys:
+        key = (tuple(f.name for f in narrowing), tuple(keys), tuple(ctx.request.ignore_hosts))
+        if key in _COMPILED:
+            return _COMPILED[key]
+    try:
+        compiled = _narrowed(ctx, active).order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:  # a filter allows no host at all (e.g. `host IN ()`)
+        compiled = None
+    if key is not None:
+        if len(_COMPILED) >= 256:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled
 
 
 def _named_hosts(ctx: Scheduling, active: list[filters.HostFilter]) -> set[str] | None:
@@ -122,8 +151,11 @@ def _claim(ctx: Scheduling, host: HostState, *, wait: bool = True) -> None:
         if group.policy == Policy.AFFINITY and placed and host.name not in placed:
             raise ClaimRejected(f"group {group.uuid} is on {', '.join(sorted(placed))}")
         allocations_claim_new(**claim)
-        ServerGroupMember.objects.update_or_create(
-            instance_uuid=request.instance_uuid, defaults={"group": group, "host": host.name}
+        ServerGroupMember.objects.bulk_create(
+            [ServerGroupMember(instance_uuid=request.instance_uuid, group=group, host=host.name)],
+            update_conflicts=True,
+            unique_fields=["instance_uuid"],
+            update_fields=["group", "host"],
         )
 
 
@@ -158,7 +190,7 @@ def select_destination(request: SchedulingRequest) -> Selection:
     ctx = Scheduling(request)
     active = _active_filters(ctx)
     python_filters = [f for f in active if f.judges_hosts]
-    nodes = _narrowed(ctx, active)
+    nodes_sql = _narrowed_sql(ctx, active)
     batch_size = settings.SCHEDULER_MAX_CANDIDATES
     offset = 0
     hosts = _named_hosts(ctx, active)
@@ -166,7 +198,7 @@ def select_destination(request: SchedulingRequest) -> Selection:
     while not exhausted:
         batch, exhausted = candidates(
             resources=request.resources,
-            nodes=nodes,
+            nodes=nodes_sql,
             offset=offset,
             limit=batch_size,
             most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
@@ -230,10 +262,10 @@ def _select_together(requests: list[SchedulingRequest]) -> dict[str, Selection]:
         return {}
     ctx = Scheduling(requests[0])
     active = _active_filters(ctx)
-    nodes = _narrowed(ctx, active)
+    nodes_sql = _narrowed_sql(ctx, active)
     hosts, _ = candidates(
         resources=ctx.request.resources,
-        nodes=nodes,
+        nodes=nodes_sql,
         offset=0,
         limit=max(settings.SCHEDULER_MAX_CANDIDATES, 2 * len(requests)),
         most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
@@ -275,7 +307,7 @@ def claim_on(request: SchedulingRequest, host: str) -> bool:
     active = _active_filters(ctx)
     found, _ = candidates(
         resources=request.resources,
-        nodes=_narrowed(ctx, active),
+        nodes=_narrowed_sql(ctx, active),
         offset=0,
         limit=1,
         hosts={host},

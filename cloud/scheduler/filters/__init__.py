@@ -26,6 +26,12 @@ class HostFilter:
     def host_passes(self, host: HostState, ctx: Scheduling) -> bool:
         return True
 
+    def narrow_key(self, ctx: Scheduling) -> tuple | None:
+        """What `narrow` depends on, when that is the request alone (then the narrowed
+        query is compiled once per process and key); None when it reads the database
+        (group members, aggregates, instances named by hints)."""
+        return None
+
     def named_hosts(self, ctx: Scheduling) -> set[str] | None:
         """The only hosts this filter can let through, when it names them (else None)."""
         return None

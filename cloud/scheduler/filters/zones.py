@@ -19,6 +19,9 @@ class AvailabilityZoneFilter(HostFilter):
             nodes = nodes.filter(host=ctx.request.forced_host)
         return nodes
 
+    def narrow_key(self, ctx: Scheduling) -> tuple:
+        return (ctx.request.availability_zone, ctx.request.forced_host)
+
     def named_hosts(self, ctx: Scheduling) -> set[str] | None:
         return {ctx.request.forced_host} if ctx.request.forced_host else None
 
