@@ -1,11 +1,23 @@
-"""The Django admin of identity: domains, projects, users, roles, role assignments, and
-tokens (read-only). Key pairs and quotas are registered by the modules that own them."""
+"""The Django admin of identity: domains, projects (with their role assignments, quota
+limits and live usage against them), users, roles, role assignments, key pairs and
+tokens (read-only)."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.utils import timezone
+from django.utils.html import format_html_join
 
-from cloud.identity.models import Domain, Project, Role, RoleAssignment, Token, User
+from cloud.identity import quotas
+from cloud.identity.models import (
+    Domain,
+    KeyPair,
+    Project,
+    Quota,
+    Role,
+    RoleAssignment,
+    Token,
+    User,
+)
 
 
 class RoleAssignmentInline(admin.TabularInline):
@@ -21,12 +33,38 @@ class DomainAdmin(admin.ModelAdmin):
     search_fields = ["name", "id"]
 
 
+class QuotaInline(admin.TabularInline):
+    """Limits an admin set for the project (no user) or for one user in it; -1 is
+    unlimited, and a resource without a row takes the default."""
+
+    model = Quota
+    extra = 0
+    fields = ["resource", "user", "hard_limit", "updated_at"]
+    readonly_fields = ["updated_at"]
+    autocomplete_fields = ["user"]
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "domain_id", "enabled"]
     list_filter = ["enabled", "domain_id"]
     search_fields = ["name", "id"]
-    inlines = [RoleAssignmentInline]
+    readonly_fields = ["usage_against_quotas"]
+    inlines = [RoleAssignmentInline, QuotaInline]
+
+    @admin.display(description="Usage against quotas")
+    def usage_against_quotas(self, project: Project) -> str:
+        if project.pk is None:
+            return "-"
+        rows = sorted(quotas.usages(project_id=project.pk).items())
+        return format_html_join(
+            "",
+            "<div><b>{}</b>: {} used of {}</div>",
+            (
+                (name, used.in_use, "unlimited" if used.limit < 0 else used.limit)
+                for name, used in rows
+            ),
+        )
 
 
 @admin.register(User)
@@ -59,6 +97,15 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "project__name"]
     autocomplete_fields = ["user", "project", "role"]
     list_select_related = ["user", "project", "role"]
+
+
+@admin.register(KeyPair)
+class KeyPairAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "type", "fingerprint", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["name", "user__username", "fingerprint"]
+    list_select_related = ["user"]
+    readonly_fields = ["fingerprint", "created_at"]
 
 
 @admin.register(Token)
