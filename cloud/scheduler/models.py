@@ -69,8 +69,11 @@ class ProviderAggregate(models.Model):
 
 
 class Inventory(models.Model):
+    # Every claim rewrites inventory rows (and, `used` being indexed, every index on
+    # them): no index beyond those the queries use; the unique (provider, class) one
+    # serves lookups by provider.
     provider = models.ForeignKey(
-        ResourceProvider, on_delete=models.CASCADE, related_name="inventories"
+        ResourceProvider, on_delete=models.CASCADE, related_name="inventories", db_index=False
     )
     resource_class = models.CharField(max_length=255)
     total = models.PositiveBigIntegerField()
@@ -117,10 +120,12 @@ class Consumer(models.Model):
 
 
 class Allocation(models.Model):
+    # Written three rows a claim: lookups by consumer use the unique (consumer, provider,
+    # class) index, by provider the (provider, class) one; no other index.
     provider = models.ForeignKey(
-        ResourceProvider, on_delete=models.PROTECT, related_name="allocations"
+        ResourceProvider, on_delete=models.PROTECT, related_name="allocations", db_index=False
     )
-    consumer_id = models.CharField(max_length=36, db_index=True)
+    consumer_id = models.CharField(max_length=36)
     project_id = models.CharField(max_length=64, blank=True, default="")
     resource_class = models.CharField(max_length=255)
     used = models.PositiveBigIntegerField()
