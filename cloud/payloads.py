@@ -12,12 +12,20 @@ History:
            SpawnResult, BuildFailure, Terminated, HostReport.
     1.1 -- HostReport.sent_at: liveness is when the host spoke, not when the
            conductor got round to the message (a 1.0 report is dated on receipt).
+    1.2 -- server actions: ActionRequest (api -> compute.reboot_instance,
+           power_off/power_on/pause/unpause/suspend/resume_instance),
+           ActionResult (compute -> conductor.instance_action_done/_failed),
+           ConsoleRequest and ConsoleOutput (api <-> compute.get_console_output).
+           New messages only: a 1.1 compute still builds and deletes.
+           ImageSpec.kernel_file and ramdisk_file (optional): where the compute
+           host finds the image's kernel and ramdisk parts, for direct kernel
+           boot; a 1.1 compute ignores them and boots from the disk.
 """
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
-PAYLOAD_VERSION = "1.1"
+PAYLOAD_VERSION = "1.2"
 MAJOR = PAYLOAD_VERSION.split(".")[0]
 
 
@@ -75,6 +83,10 @@ class ImageSpec(Payload):
     size: int | None = None
     min_disk: int = 0
     properties: dict[str, Any] = field(default_factory=dict)
+    # Paths on the compute host of the parts named by the kernel_id and
+    # ramdisk_id properties; empty when the image boots from its disk.
+    kernel_file: str = ""
+    ramdisk_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,3 +189,55 @@ class HostReport(Payload):
     payload_version: str = PAYLOAD_VERSION
     started_at: str = ""
     sent_at: str = ""
+
+
+@dataclass(frozen=True)
+class ActionRequest(Payload):
+    """api -> compute.<verb>_instance: one lifecycle action on a guest of this host."""
+
+    KIND = "action_request"
+    instance_uuid: str
+    name: str
+    request_id: str
+    # The state machine's action ("reboot", "stop", ...) and the task_state the
+    # api set for it: the conductor's conditional update expects that one.
+    action: str
+    task_state: str
+    hard: bool = False
+
+
+@dataclass(frozen=True)
+class ActionResult(Payload):
+    """compute -> conductor.instance_action_done / conductor.instance_action_failed"""
+
+    KIND = "action_result"
+    instance_uuid: str
+    host: str
+    request_id: str
+    action: str
+    task_state: str
+    # What the hypervisor says afterwards; None when it could not tell.
+    power_state: int | None
+    message: str = ""
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class ConsoleRequest(Payload):
+    """api -> compute.get_console_output (a synchronous call)"""
+
+    KIND = "console_request"
+    instance_uuid: str
+    # The last `length` lines; None for all the host keeps.
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class ConsoleOutput(Payload):
+    """compute -> api, the answer to compute.get_console_output"""
+
+    KIND = "console_output"
+    available: bool
+    output: str = ""
+    # Why there is no output, for people (when not available).
+    message: str = ""

@@ -8,8 +8,8 @@ from typing import Any
 from django.conf import settings
 
 from cloud.celery import DATABASE_RETRY, app
-from cloud.conductor import services
-from cloud.payloads import BuildFailure, HostReport, SpawnResult, Terminated
+from cloud.conductor import lifecycle, services
+from cloud.payloads import ActionResult, BuildFailure, HostReport, SpawnResult, Terminated
 
 
 @app.task(**DATABASE_RETRY, name="conductor.build_instances")
@@ -43,6 +43,16 @@ def build_failed(payload: dict[str, Any]) -> None:
 @app.task(**DATABASE_RETRY, name="conductor.instance_terminated")
 def instance_terminated(payload: dict[str, Any]) -> None:
     services.instance_terminated(terminated=Terminated.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.instance_action_done")
+def instance_action_done(payload: dict[str, Any]) -> None:
+    lifecycle.instance_action_done(result=ActionResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.instance_action_failed")
+def instance_action_failed(payload: dict[str, Any]) -> None:
+    lifecycle.instance_action_failed(result=ActionResult.from_dict(payload))
 
 
 @app.task(**DATABASE_RETRY, name="conductor.compute_heartbeat")

@@ -30,6 +30,17 @@ def event_start(*, instance_uuid: str, request_id: str, event: str, host: str | 
         )
 
 
+def event_open(*, instance_uuid: str, request_id: str, event: str) -> bool:
+    """Whether that event was started and is not finished (a redelivered outcome finds
+    it finished already)."""
+    return InstanceActionEvent.objects.filter(
+        action__instance_uuid=instance_uuid,
+        action__request_id=request_id,
+        event=event,
+        finish_time__isnull=True,
+    ).exists()
+
+
 def event_finish(
     *,
     instance_uuid: str,

@@ -79,6 +79,11 @@ class Instance(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     host = models.CharField(max_length=255, null=True, blank=True, db_index=True)
     node = models.CharField(max_length=255, null=True, blank=True)
+    # Nova's lock: a flag, not a state. `locked_by` is "owner" or "admin";
+    # an admin's lock only an admin may lift.
+    locked = models.BooleanField(default=False)
+    locked_by = models.CharField(max_length=16, null=True, blank=True)
+    locked_reason = models.CharField(max_length=255, null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import after
 from cloud.identity.context import RequestContext
-from cloud.instances.models import Flavor, Instance, InstanceFault
+from cloud.instances.models import Flavor, Instance, InstanceAction, InstanceFault
 from cloud.instances.states import vm_states_for_status
 
 
@@ -108,13 +108,9 @@ def instance_list(*, context: RequestContext, params, all_tenants: bool = False)
         qs = qs.filter(vm_state__in=vm_states_for_status(status))
     if context.is_admin and params.get("host"):
         qs = qs.filter(host=params["host"])
-    for key in ("changes-since", "changes-before"):
-        if params.get(key):
-            try:
-                moment = datetime.fromisoformat(params[key].replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise BadRequest(f"Invalid {key}: {params[key]!r}") from exc
-            op = "gte" if key == "changes-since" else "lte"
+    for key, op in (("changes-since", "gte"), ("changes-before", "lte")):
+        moment = _moment(params, key)
+        if moment:
             qs = qs.filter(**{f"updated_at__{op}": moment})
     marker = params.get("marker")
     if marker:
@@ -128,6 +124,47 @@ def instance_list(*, context: RequestContext, params, all_tenants: bool = False)
             raise BadRequest(f"marker [{marker}] not found")
         qs = after(qs, found, "created_at", descending=True)
     return qs.order_by("-created_at", "-id")
+
+
+def _moment(params, key: str) -> datetime | None:
+    if not params.get(key):
+        return None
+    try:
+        return datetime.fromisoformat(params[key].replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"Invalid {key}: {params[key]!r}") from exc
+
+
+def instance_action_list(*, instance: Instance, params, filters: bool) -> QuerySet:
+    """A server's actions, newest first; with `filters` (2.58+) after `marker` (a
+    request id) and within changes-since / changes-before (2.66+, on updated_at)."""
+    qs = InstanceAction.objects.filter(instance_uuid=instance.uuid).order_by("-start_time", "-id")
+    if not filters:
+        return qs
+    for key, op in (("changes-since", "gte"), ("changes-before", "lte")):
+        moment = _moment(params, key)
+        if moment:
+            qs = qs.filter(**{f"updated_at__{op}": moment})
+    marker = params.get("marker")
+    if marker:
+        found = InstanceAction.objects.filter(
+            instance_uuid=instance.uuid, request_id=marker
+        ).first()
+        if found is None:
+            raise BadRequest(f"Marker {marker} could not be found.")
+        qs = after(qs, found, "start_time", descending=True)
+    return qs
+
+
+def instance_action_get(*, instance: Instance, request_id: str) -> InstanceAction:
+    action = (
+        InstanceAction.objects.filter(instance_uuid=instance.uuid, request_id=request_id)
+        .prefetch_related("events")
+        .first()
+    )
+    if action is None:
+        raise NotFound(f"Action {request_id} could not be found.")
+    return action
 
 
 def _uuid_or_none(value: str):

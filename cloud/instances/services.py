@@ -16,6 +16,7 @@ from cloud.hosts.selectors import host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.models import Image
+from cloud.images.selectors import image_boot_files
 from cloud.instances import actions, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
 from cloud.instances.states import PowerState, TaskState, VmState
@@ -68,6 +69,7 @@ def _image_meta(image: Image) -> dict:
         "size": image.size,
         "min_disk": image.min_disk,
         "properties": dict(image.properties),
+        **image_boot_files(image=image),
     }
 
 
@@ -176,6 +178,8 @@ def server_delete(*, context: RequestContext, request_id: str, instance: Instanc
     locked = Instance.objects.select_for_update().get(pk=instance.pk)
     if locked.deleted:
         return
+    if locked.locked and not context.is_admin:
+        raise Conflict(f"Instance {locked.uuid} is locked")
     if not states.allowed("delete", locked.vm_state, locked.task_state):
         raise Conflict(
             f"Cannot 'delete' instance {locked.uuid} while it is in task_state {locked.task_state}"

@@ -13,8 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloud.payloads import (
+    ActionRequest,
+    ActionResult,
     BuildFailure,
     BuildRequest,
+    ConsoleOutput,
+    ConsoleRequest,
     HostReport,
     Payload,
     SpawnResult,
@@ -22,7 +26,7 @@ from cloud.payloads import (
     TerminateRequest,
 )
 from cloud.workers.config import ComputeConfig
-from cloud.workers.virt.driver import ComputeDriver
+from cloud.workers.virt.driver import ComputeDriver, HypervisorError, InstanceInfo
 
 log = logging.getLogger(__name__)
 
@@ -128,3 +132,77 @@ class ComputeManager:
 
     def list_instance_uuids(self) -> list[str]:
         return self.driver.list_instance_uuids()
+
+    # -- lifecycle actions ------------------------------------------------
+    def _act(self, request: ActionRequest, operate: Callable[[str], InstanceInfo]) -> None:
+        """Run one driver action and report how it went: done with the guest's power
+        state, or failed with the error and whatever power state the host still sees."""
+        uuid = request.instance_uuid
+        outcome = {
+            "instance_uuid": uuid,
+            "host": self.config.host,
+            "request_id": request.request_id,
+            "action": request.action,
+            "task_state": request.task_state,
+        }
+        try:
+            info = operate(uuid)
+        except Exception as exc:
+            log.warning("%s of %s failed: %s", request.action, uuid, exc)
+            self.send(
+                "conductor.instance_action_failed",
+                ActionResult(
+                    **outcome,
+                    power_state=self._power_state(uuid),
+                    message=str(exc)[:255],
+                    details=traceback.format_exc(),
+                ),
+            )
+            return
+        log.info("%s of %s done (power state %d)", request.action, uuid, info.power_state)
+        self.send(
+            "conductor.instance_action_done", ActionResult(**outcome, power_state=info.power_state)
+        )
+
+    def _power_state(self, instance_uuid: str) -> int | None:
+        try:
+            info = self.driver.get_info(instance_uuid)
+        except HypervisorError:
+            return None
+        return info.power_state if info is not None else None
+
+    def reboot_instance(self, request: ActionRequest) -> None:
+        self._act(request, lambda uuid: self.driver.reboot(uuid, hard=request.hard))
+
+    def power_off_instance(self, request: ActionRequest) -> None:
+        self._act(request, self.driver.power_off)
+
+    def power_on_instance(self, request: ActionRequest) -> None:
+        self._act(request, self.driver.power_on)
+
+    def pause_instance(self, request: ActionRequest) -> None:
+        self._act(request, self.driver.pause)
+
+    def unpause_instance(self, request: ActionRequest) -> None:
+        self._act(request, self.driver.unpause)
+
+    def suspend_instance(self, request: ActionRequest) -> None:
+        self._act(request, self.driver.suspend)
+
+    def resume_instance(self, request: ActionRequest) -> None:
+        self._act(request, self.driver.resume)
+
+    def get_console_output(self, request: ConsoleRequest) -> ConsoleOutput:
+        if not self.driver.capabilities.get("supports_console_output"):
+            return ConsoleOutput(
+                available=False,
+                message=(
+                    f"The hypervisor of host {self.config.host} ({self.config.libvirt_uri}) "
+                    "keeps no console log."
+                ),
+            )
+        try:
+            output = self.driver.get_console_output(request.instance_uuid, request.length)
+        except HypervisorError as exc:
+            return ConsoleOutput(available=False, message=str(exc))
+        return ConsoleOutput(available=True, output=output)

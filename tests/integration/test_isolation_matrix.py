@@ -120,6 +120,13 @@ TOKENS = "/identity/v3/auth/tokens"
 ID = "/identity/v3"
 GRANTS = f"{ID}/projects/{{project}}/users/{{member_user}}/roles"
 DESCRIBED = {"description": "matrix"}
+ACTION = f"{V}/servers/{{server}}/action"
+REBOOT = {"reboot": {"type": "SOFT"}}
+STOP = {"os-stop": None}
+LOCK = {"lock": {"locked_reason": "matrix"}}
+UNLOCK = {"unlock": None}
+RESET = {"os-resetState": {"state": "error"}}
+CONSOLE = {"os-getConsoleOutput": {"length": 5}}
 
 # fmt: off
 ENDPOINTS = [
@@ -136,6 +143,18 @@ ENDPOINTS = [
     # Admins get past policy to the state check: the server is still building, on no host.
     row("GET",    f"{V}/servers/{{server}}/diagnostics",       403, 403, 409, 404, 409),
     row("GET",    f"{V}/servers/{{missing}}/diagnostics",      404, 404, 404, 404, 404),
+    # The world's server is still building on no host: actions that need one are 409.
+    row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=REBOOT),
+    row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=STOP),
+    row("POST",   ACTION,                                    403, 202, 202, 404, 202, body=LOCK),
+    row("POST",   ACTION,                                    403, 202, 202, 404, 202, body=UNLOCK),
+    row("POST",   ACTION,                                    403, 403, 202, 404, 202, body=RESET),
+    row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=CONSOLE),
+    row("POST",   f"{V}/servers/{{missing}}/action",           404, 404, 404, 404, 404, body=STOP),
+    row("GET",    f"{V}/servers/{{server}}/os-instance-actions",  200, 200, 200, 404, 200),
+    row("GET",    f"{V}/servers/{{missing}}/os-instance-actions", 404, 404, 404, 404, 404),
+    row("GET",    f"{V}/servers/{{server}}/os-instance-actions/{{missing}}",
+                                                                404, 404, 404, 404, 404),
     row("GET",    f"{V}/flavors",                              200, 200, 200, 200, 200),
     row("GET",    f"{V}/flavors/detail",                       200, 200, 200, 200, 200),
     row("GET",    f"{V}/flavors/1",                            200, 200, 200, 200, 200),
@@ -481,6 +500,7 @@ def test_server_groups_of_other_projects_are_listed_only_for_admins_who_ask(worl
         ("GET", f"{V}/servers/{{server}}"),
         ("DELETE", f"{V}/servers/{{server}}"),
         ("GET", f"{V}/servers/{{server}}/diagnostics"),
+        ("GET", f"{V}/servers/{{server}}/os-instance-actions"),
         ("GET", f"{GROUPS}/{{group}}"),
         ("DELETE", f"{GROUPS}/{{group}}"),
     ],

@@ -66,8 +66,16 @@ def test_compute_tasks_import_without_django_or_the_database():
     # The compute worker's message format: its task names and its queue.
     assert probe["tasks"] == [
         "compute.build_and_run_instance",
+        "compute.get_console_output",
         "compute.get_diagnostics",
         "compute.list_instances",
+        "compute.pause_instance",
+        "compute.power_off_instance",
+        "compute.power_on_instance",
+        "compute.reboot_instance",
+        "compute.resume_instance",
+        "compute.suspend_instance",
         "compute.terminate_instance",
+        "compute.unpause_instance",
     ]
     assert probe["queue"] == "compute.unit-test"

@@ -9,8 +9,12 @@ import pytest
 from cloud import payloads
 from cloud.payloads import (
     PAYLOAD_VERSION,
+    ActionRequest,
+    ActionResult,
     BuildFailure,
     BuildRequest,
+    ConsoleOutput,
+    ConsoleRequest,
     FlavorSpec,
     HostReport,
     ImageSpec,
@@ -42,6 +46,8 @@ SAMPLES: dict[type, payloads.Payload] = {
         size=12345,
         min_disk=3,
         properties={"architecture": "aarch64", "hw_disk_bus": "virtio"},
+        kernel_file="/var/lib/stratus/images/vmlinux",
+        ramdisk_file="/var/lib/stratus/images/initrd.img",
     ),
     InstanceSpec: INSTANCE,
     BuildRequest: BuildRequest(instance=INSTANCE.to_dict(), request_id="req-3f1c0a2e", attempt=2),
@@ -73,6 +79,26 @@ SAMPLES: dict[type, payloads.Payload] = {
         payload_version="1.0",
         started_at="2024-05-01T12:00:00+00:00",
     ),
+    ActionRequest: ActionRequest(
+        instance_uuid=INSTANCE.uuid,
+        name=INSTANCE.name,
+        request_id="req-5",
+        action="reboot_hard",
+        task_state="rebooting_hard",
+        hard=True,
+    ),
+    ActionResult: ActionResult(
+        instance_uuid=INSTANCE.uuid,
+        host="cmp-1",
+        request_id="req-6",
+        action="pause",
+        task_state="pausing",
+        power_state=None,
+        message="libvirt said no",
+        details="Traceback ...",
+    ),
+    ConsoleRequest: ConsoleRequest(instance_uuid=INSTANCE.uuid, length=10),
+    ConsoleOutput: ConsoleOutput(available=False, output="", message="no console log"),
 }
 
 PAYLOAD_CLASSES = list(SAMPLES)
@@ -164,6 +190,33 @@ def test_defaults_fill_fields_an_older_writer_did_not_send():
     assert (flavor.ephemeral_gb, flavor.swap, flavor.extra_specs) == (0, 0, {})
 
 
+def test_an_action_request_from_an_older_writer_is_a_soft_one():
+    request = ActionRequest.from_dict(
+        {
+            "version": "1.2",
+            "instance_uuid": INSTANCE.uuid,
+            "name": INSTANCE.name,
+            "request_id": "req-7",
+            "action": "reboot",
+            "task_state": "rebooting",
+        }
+    )
+    assert request.hard is False
+
+
+def test_a_1_1_heartbeat_is_still_read():
+    # A compute one minor older (1.1) still reports in to a 1.2 control plane.
+    old = {k: v for k, v in SAMPLES[HostReport].to_dict().items() if k != "sent_at"}
+    report = HostReport.from_dict({**old, "version": "1.1"})
+    assert report.host == "cmp-1" and report.sent_at == ""
+
+
+def test_an_image_spec_from_a_1_1_writer_boots_from_its_disk():
+    old = {k: v for k, v in SAMPLES[ImageSpec].to_dict().items() if not k.endswith("_file")}
+    image = ImageSpec.from_dict({**old, "version": "1.1"})
+    assert (image.kernel_file, image.ramdisk_file) == ("", "")
+
+
 def test_build_request_instance_spec():
     request = SAMPLES[BuildRequest]
     assert request.instance_spec == INSTANCE
@@ -236,7 +289,7 @@ def test_payloads_are_immutable():
 # anything an older reader cannot ignore), add a line to the History in
 # cloud/payloads.py, then update the expectations below.
 
-EXPECTED_VERSION = "1.1"
+EXPECTED_VERSION = "1.2"
 
 EXPECTED_FINGERPRINTS = {
     "FlavorSpec": [
@@ -252,9 +305,11 @@ EXPECTED_FINGERPRINTS = {
         ("container_format", "str"),
         ("disk_format", "str"),
         ("id", "str"),
+        ("kernel_file", "str"),
         ("min_disk", "int"),
         ("name", "str"),
         ("properties", "dict[str, typing.Any]"),
+        ("ramdisk_file", "str"),
         ("size", "int | None"),
     ],
     "InstanceSpec": [
@@ -311,6 +366,33 @@ EXPECTED_FINGERPRINTS = {
         ("sent_at", "str"),
         ("started_at", "str"),
         ("vcpus", "int"),
+    ],
+    "ActionRequest": [
+        ("action", "str"),
+        ("hard", "bool"),
+        ("instance_uuid", "str"),
+        ("name", "str"),
+        ("request_id", "str"),
+        ("task_state", "str"),
+    ],
+    "ActionResult": [
+        ("action", "str"),
+        ("details", "str"),
+        ("host", "str"),
+        ("instance_uuid", "str"),
+        ("message", "str"),
+        ("power_state", "int | None"),
+        ("request_id", "str"),
+        ("task_state", "str"),
+    ],
+    "ConsoleRequest": [
+        ("instance_uuid", "str"),
+        ("length", "int | None"),
+    ],
+    "ConsoleOutput": [
+        ("available", "bool"),
+        ("message", "str"),
+        ("output", "str"),
     ],
 }
 

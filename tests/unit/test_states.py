@@ -1,13 +1,15 @@
-"""cloud.instances.states: API status per vm_state and the delete transition."""
+"""cloud.instances.states: API status, and every action's allow-list walked state by state."""
 
 import pytest
 
 from cloud.instances.states import (
+    TASK_STATES,
     TRANSITIONS,
     TaskState,
     VmState,
     allowed,
     api_status,
+    refusal,
     vm_states_for_status,
 )
 
@@ -32,10 +34,22 @@ def test_every_vm_state_has_an_expected_status():
     assert sorted(ALL_VM_STATES) == sorted(EXPECTED_STATUS)
 
 
+# Nova's task_state refinements of the status (the rest show the vm_state's status).
+EXPECTED_TASK_STATUS = {
+    ("active", "rebooting"): "REBOOT",
+    ("active", "rebooting_hard"): "HARD_REBOOT",
+}
+
+
 @pytest.mark.parametrize("vm_state", sorted(EXPECTED_STATUS))
-@pytest.mark.parametrize("task_state", [None, "scheduling", "spawning", "deleting"])
+@pytest.mark.parametrize("task_state", [None, *sorted(TASK_STATES)])
 def test_api_status(vm_state, task_state):
-    assert api_status(vm_state, task_state) == EXPECTED_STATUS[vm_state]
+    expected = EXPECTED_TASK_STATUS.get((vm_state, task_state), EXPECTED_STATUS[vm_state])
+    assert api_status(vm_state, task_state) == expected
+
+
+def test_a_hard_reboot_of_a_stopped_server_still_shows_shutoff():
+    assert api_status("stopped", "rebooting_hard") == "SHUTOFF"
 
 
 def test_unknown_vm_state_is_unknown():
@@ -78,7 +92,7 @@ def test_delete_refused_while_deleting(vm_state):
 
 
 def test_delete_refused_from_an_unknown_task_state():
-    assert allowed("delete", VmState.ACTIVE, "rebooting") is False
+    assert allowed("delete", VmState.ACTIVE, "teleporting") is False
 
 
 def test_delete_runs_as_deleting():
@@ -88,3 +102,100 @@ def test_delete_runs_as_deleting():
 def test_unknown_action_is_a_programming_error():
     with pytest.raises(KeyError):
         allowed("teleport", VmState.ACTIVE, None)
+
+
+# -- the whole table, walked ---------------------------------------------------
+#
+# Nova's allow-lists (nova/compute/api.py check_instance_state decorators,
+# vm_states.ALLOW_*, task_states.ALLOW_REBOOT), written out independently of
+# the module: (allowed vm_states or ALL, allowed task_states or ALL, task_state set,
+# vm_state when done).
+
+ALL = "all"
+ALL_TASK_STATES = [None, *sorted(TASK_STATES)]
+NOT_DELETING = {t for t in ALL_TASK_STATES if t != "deleting"}
+IDLE = {None}
+NOVA = {
+    "delete": (ALL, NOT_DELETING, "deleting", None),
+    "reboot": ({"active"}, IDLE, "rebooting", "active"),
+    "reboot_hard": (
+        {"active", "stopped", "paused", "suspended", "error"},
+        {None, "rebooting", "rebooting_hard", "pausing", "unpausing", "suspending", "resuming"},
+        "rebooting_hard",
+        "active",
+    ),
+    "stop": ({"active", "error"}, IDLE, "powering-off", "stopped"),
+    "start": ({"stopped"}, IDLE, "powering-on", "active"),
+    "pause": ({"active"}, IDLE, "pausing", "paused"),
+    "unpause": ({"paused"}, IDLE, "unpausing", "active"),
+    "suspend": ({"active"}, IDLE, "suspending", "suspended"),
+    "resume": ({"suspended"}, IDLE, "resuming", "active"),
+    "reset_state": (ALL, ALL, None, None),
+    "get_console_output": (
+        {"active", "paused", "stopped", "suspended", "resized", "error"},
+        NOT_DELETING,
+        None,
+        None,
+    ),
+}
+
+
+def test_the_table_has_exactly_the_expected_actions():
+    assert set(TRANSITIONS) == set(NOVA)
+
+
+def test_task_states_are_novas_names():
+    assert set(TASK_STATES) == {
+        "scheduling",
+        "spawning",
+        "deleting",
+        "rebooting",
+        "rebooting_hard",
+        "powering-off",
+        "powering-on",
+        "pausing",
+        "unpausing",
+        "suspending",
+        "resuming",
+    }
+
+
+@pytest.mark.parametrize("action", sorted(NOVA))
+def test_walk_every_state_pair(action):
+    vm_states, task_states, _, _ = NOVA[action]
+    for vm_state in ALL_VM_STATES:
+        for task_state in ALL_TASK_STATES:
+            expected = (vm_states == ALL or vm_state in vm_states) and (
+                task_states == ALL or task_state in task_states
+            )
+            assert allowed(action, vm_state, task_state) is expected, (vm_state, task_state)
+
+
+@pytest.mark.parametrize("action", sorted(NOVA))
+def test_task_state_set_and_vm_state_left(action):
+    _, _, task_state, done = NOVA[action]
+    assert TRANSITIONS[action].task_state == task_state
+    assert TRANSITIONS[action].done == done
+
+
+def test_only_console_output_is_read_only():
+    assert {a for a, rule in TRANSITIONS.items() if rule.read_only} == {"get_console_output"}
+
+
+def test_a_running_action_blocks_every_other_but_delete_and_hard_reboot():
+    for action in ("reboot", "stop", "start", "pause", "unpause", "suspend", "resume"):
+        running = TRANSITIONS[action].task_state
+        takers = {a for a in NOVA if allowed(a, "active", running)}
+        assert takers <= {"delete", "reboot_hard", "reset_state", "get_console_output"}, action
+
+
+def test_refusal_names_the_vm_state_in_the_way():
+    assert refusal("pause", "pause", "u-1", "stopped", None) == (
+        "Cannot 'pause' instance u-1 while it is in vm_state stopped"
+    )
+
+
+def test_refusal_names_the_task_state_in_the_way():
+    assert refusal("reboot", "reboot", "u-1", "active", "pausing") == (
+        "Cannot 'reboot' instance u-1 while it is in task_state pausing"
+    )

@@ -15,6 +15,8 @@ QUOTAS = "os_compute_api:os-quota-sets:%s"
 AGGREGATES = "os_compute_api:os-aggregates:%s"
 SERVER_GROUPS = "os_compute_api:os-server-groups:%s"
 KEYPAIR_OWNER = f"({COMPUTE_ADMIN}) or user_id:%(user_id)s"
+ACTION = "/servers/{server_id}/action (%s)"
+INSTANCE_ACTIONS = "os_compute_api:os-instance-actions:%s"
 
 
 def _rule(name: str, check: str, description: str, method: str, path: str):
@@ -73,6 +75,104 @@ RULES = [
         "Ask the hypervisor about a server",
         "GET",
         "/servers/{server_id}/diagnostics",
+    ),
+    _rule(
+        SERVERS % "reboot", PROJECT_MEMBER_OR_ADMIN, "Reboot a server", "POST", ACTION % "reboot"
+    ),
+    _rule(SERVERS % "stop", PROJECT_MEMBER_OR_ADMIN, "Stop a server", "POST", ACTION % "os-stop"),
+    _rule(
+        SERVERS % "start", PROJECT_MEMBER_OR_ADMIN, "Start a server", "POST", ACTION % "os-start"
+    ),
+    _rule(
+        "os_compute_api:os-pause-server:pause",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Pause a server",
+        "POST",
+        ACTION % "pause",
+    ),
+    _rule(
+        "os_compute_api:os-pause-server:unpause",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Unpause a paused server",
+        "POST",
+        ACTION % "unpause",
+    ),
+    _rule(
+        "os_compute_api:os-suspend-server:suspend",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Suspend a server",
+        "POST",
+        ACTION % "suspend",
+    ),
+    _rule(
+        "os_compute_api:os-suspend-server:resume",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Resume a suspended server",
+        "POST",
+        ACTION % "resume",
+    ),
+    _rule(
+        "os_compute_api:os-lock-server:lock",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Lock a server",
+        "POST",
+        ACTION % "lock",
+    ),
+    _rule(
+        "os_compute_api:os-lock-server:unlock",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Unlock a server",
+        "POST",
+        ACTION % "unlock",
+    ),
+    _rule(
+        "os_compute_api:os-lock-server:unlock:unlock_override",
+        COMPUTE_ADMIN,
+        "Unlock a server locked by someone else (an admin)",
+        "POST",
+        ACTION % "unlock",
+    ),
+    _rule(
+        "os_compute_api:os-admin-actions:reset_state",
+        COMPUTE_ADMIN,
+        "Reset a server's state",
+        "POST",
+        ACTION % "os-resetState",
+    ),
+    _rule(
+        "os_compute_api:os-console-output",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Show a server's console output",
+        "POST",
+        ACTION % "os-getConsoleOutput",
+    ),
+    _rule(
+        INSTANCE_ACTIONS % "list",
+        PROJECT_READER_OR_ADMIN,
+        "List a server's actions",
+        "GET",
+        "/servers/{server_id}/os-instance-actions",
+    ),
+    _rule(
+        INSTANCE_ACTIONS % "show",
+        PROJECT_READER_OR_ADMIN,
+        "Show a server's action",
+        "GET",
+        "/servers/{server_id}/os-instance-actions/{request_id}",
+    ),
+    _rule(
+        INSTANCE_ACTIONS % "events",
+        COMPUTE_ADMIN,
+        "Show an action's events with tracebacks and hosts (others see events from 2.51)",
+        "GET",
+        "/servers/{server_id}/os-instance-actions/{request_id}",
+    ),
+    _rule(
+        INSTANCE_ACTIONS % "events:details",
+        PROJECT_READER_OR_ADMIN,
+        "Show the details of an action's events (from 2.84)",
+        "GET",
+        "/servers/{server_id}/os-instance-actions/{request_id}",
     ),
     _rule(KEYPAIRS % "index", KEYPAIR_OWNER, "List a user's keypairs", "GET", "/os-keypairs"),
     _rule(KEYPAIRS % "create", KEYPAIR_OWNER, "Create or import a keypair", "POST", "/os-keypairs"),

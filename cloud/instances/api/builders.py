@@ -61,10 +61,15 @@ def server_summary(instance: Instance, base: str) -> dict:
     return {"id": uuid, "name": instance.display_name, "links": links(base, "servers", uuid)}
 
 
-def _host_id(instance: Instance) -> str:
-    if not instance.host:
+def host_id(project_id: str, host: str | None) -> str:
+    """Nova's hostId: the host, hashed with the project so projects cannot compare hosts."""
+    if not host:
         return ""
-    return hashlib.sha224(f"{instance.project_id}{instance.host}".encode()).hexdigest()
+    return hashlib.sha224(f"{project_id}{host}".encode()).hexdigest()
+
+
+def _host_id(instance: Instance) -> str:
+    return host_id(instance.project_id, instance.host)
 
 
 def _flavor(instance: Instance, base: str, version: APIVersion) -> dict:
@@ -162,7 +167,7 @@ def server_detail(
         if version.at_least("2.16"):
             body["host_status"] = host_status or ""
     if version.at_least("2.9"):
-        body["locked"] = False
+        body["locked"] = instance.locked
     if version.at_least("2.19"):
         body["description"] = instance.display_description
     if version.at_least("2.26"):
@@ -172,7 +177,7 @@ def server_detail(
     if version.at_least("2.71") and server_groups is not None:
         body["server_groups"] = server_groups
     if version.at_least("2.73"):
-        body["locked_reason"] = None
+        body["locked_reason"] = instance.locked_reason
     if version.at_least("2.96"):
         body["pinned_availability_zone"] = None
     if fault is not None and status == "ERROR":

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from cloud.instances.api import flavors, keypairs, quota_sets, server_groups, servers, versions
+from cloud.instances.api import (
+    flavors,
+    instance_actions,
+    keypairs,
+    quota_sets,
+    server_actions,
+    server_groups,
+    servers,
+    versions,
+)
 
 v21 = "compute/v2.1"
 
@@ -26,4 +35,13 @@ urlpatterns = [
     path(f"{v21}/servers/detail", servers.ServerDetailListView.as_view()),
     path(f"{v21}/servers/<str:server_id>", servers.ServerView.as_view(), name="server-detail"),
     path(f"{v21}/servers/<str:server_id>/diagnostics", servers.ServerDiagnosticsView.as_view()),
+    path(f"{v21}/servers/<str:server_id>/action", server_actions.ServerActionView.as_view()),
+    path(
+        f"{v21}/servers/<str:server_id>/os-instance-actions",
+        instance_actions.InstanceActionListView.as_view(),
+    ),
+    path(
+        f"{v21}/servers/<str:server_id>/os-instance-actions/<str:request_id>",
+        instance_actions.InstanceActionView.as_view(),
+    ),
 ]

@@ -39,6 +39,13 @@ class InstanceInfo:
 
 
 class ComputeDriver(abc.ABC):
+    """Optional features are named in `capabilities`:
+
+    - supports_diagnostics: get_diagnostics answers.
+    - supports_console_output: get_console_output answers (the hypervisor
+      keeps the guest's console log); callers must not ask otherwise.
+    """
+
     capabilities: dict[str, bool] = {}
 
     @abc.abstractmethod
@@ -70,3 +77,45 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def get_diagnostics(self, instance_uuid: str) -> dict[str, Any] | None:
         """Nova's standard diagnostics (microversion 2.48 shape) or None."""
+
+    # -- lifecycle actions --------------------------------------------------
+    # Each one takes the guest's uuid and returns its state afterwards. Each is
+    # idempotent: asked for the state the guest is already in, it does nothing
+    # and reports it (a redelivered message does no harm). A guest this host
+    # does not have, or a hypervisor refusal, raises HypervisorError.
+
+    @abc.abstractmethod
+    def reboot(self, instance_uuid: str, *, hard: bool) -> InstanceInfo:
+        """Soft: ask the running guest to restart (ACPI); a guest that is not
+        running cannot be soft-rebooted. Hard: power the guest off if needed
+        (discarding any saved memory image) and start it again, from any state."""
+
+    @abc.abstractmethod
+    def power_off(self, instance_uuid: str) -> InstanceInfo:
+        """Ask the guest to shut down, and cut its power if it has not done so
+        within the driver's shutdown timeout. The definition and disks stay."""
+
+    @abc.abstractmethod
+    def power_on(self, instance_uuid: str) -> InstanceInfo:
+        """Start a guest that is shut off."""
+
+    @abc.abstractmethod
+    def pause(self, instance_uuid: str) -> InstanceInfo:
+        """Stop the guest's vCPUs, keeping its memory in place on the host."""
+
+    @abc.abstractmethod
+    def unpause(self, instance_uuid: str) -> InstanceInfo:
+        """Let a paused guest's vCPUs run again."""
+
+    @abc.abstractmethod
+    def suspend(self, instance_uuid: str) -> InstanceInfo:
+        """Save the guest's memory to disk and stop it (it then uses no CPU or RAM)."""
+
+    @abc.abstractmethod
+    def resume(self, instance_uuid: str) -> InstanceInfo:
+        """Restore a suspended guest from its saved memory and let it run."""
+
+    @abc.abstractmethod
+    def get_console_output(self, instance_uuid: str, length: int | None) -> str:
+        """The guest's console log, its last `length` lines (all when None).
+        Only called when `capabilities["supports_console_output"]` is true."""

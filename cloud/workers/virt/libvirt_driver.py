@@ -7,14 +7,23 @@ thread-safe, so the heartbeat thread and the task thread share one.
 
 import logging
 import shutil
+import subprocess
 import threading
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import libvirt
 
 from cloud.payloads import InstanceSpec
-from cloud.workers.virt.domain_xml import DomainOptions, build_domain_xml
+from cloud.workers.virt.domain_xml import (
+    DomainOptions,
+    build_domain_xml,
+    disk_path,
+    instance_dir,
+)
 from cloud.workers.virt.driver import (
     ComputeDriver,
     HostResources,
@@ -53,7 +62,10 @@ libvirt.registerErrorHandler(_quiet_libvirt_errors, None)
 
 
 class LibvirtDriver(ComputeDriver):
-    capabilities = {"supports_diagnostics": True}
+    # Nova's defaults: how long a guest gets to shut down cleanly before its
+    # power is cut, and the most console log one answer carries.
+    SHUTDOWN_TIMEOUT = 60.0
+    MAX_CONSOLE_BYTES = 100 * 1024
 
     def __init__(self, uri: str, instances_path, disk_gb: int | None = None) -> None:
         self.uri = uri
@@ -64,6 +76,14 @@ class LibvirtDriver(ComputeDriver):
         self._conn: libvirt.virConnect | None = None
         self._lock = threading.Lock()
         self._host: str | None = None
+
+    @property
+    def capabilities(self) -> dict[str, bool]:  # type: ignore[override]
+        # libvirt's test hypervisor keeps no console log (no character devices).
+        return {
+            "supports_diagnostics": True,
+            "supports_console_output": self.options.domain_type != "test",
+        }
 
     @staticmethod
     def _domain_type(uri: str) -> str:
@@ -138,10 +158,38 @@ class LibvirtDriver(ComputeDriver):
             cpu_time_ns=cpu_time,
         )
 
+    def _prepare_files(self, instance: InstanceSpec) -> None:
+        """The guest's directory and root disk (an empty qcow2 of the flavor's size), and a
+        check that a kernel-boot image's parts are on this host. The test hypervisor
+        reads no files, so it gets none."""
+        if self.options.domain_type == "test":
+            return
+        image = instance.image_spec
+        for part in (image.kernel_file, image.ramdisk_file):
+            if part and not Path(part).is_file():
+                raise HypervisorError(f"image {image.name}: {part} is not on this host")
+        instance_dir(self.options, instance.uuid).mkdir(parents=True, exist_ok=True)
+        disk = disk_path(self.options, instance.uuid)
+        if disk.exists():
+            return
+        size_gb = max(instance.flavor_spec.root_gb, 1)
+        try:
+            subprocess.run(
+                ["qemu-img", "create", "-q", "-f", "qcow2", str(disk), f"{size_gb}G"],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            detail = getattr(exc, "stderr", "") or exc
+            raise HypervisorError(f"cannot create the disk of {instance.name}: {detail}") from exc
+
     def spawn(self, instance: InstanceSpec) -> InstanceInfo:
         try:
             domain = self._lookup(instance.uuid)
             if domain is None:
+                self._prepare_files(instance)
                 xml = build_domain_xml(instance, self.options)
                 domain = self._connection().defineXML(xml)
             if not domain.isActive():
@@ -153,6 +201,8 @@ class LibvirtDriver(ComputeDriver):
     def destroy(self, instance_uuid: str) -> bool:
         domain = self._lookup(instance_uuid)
         if domain is None:
+            # A build that failed before libvirt knew the guest may have left files.
+            shutil.rmtree(instance_dir(self.options, instance_uuid), ignore_errors=True)
             return False
         try:
             if domain.isActive():
@@ -165,7 +215,7 @@ class LibvirtDriver(ComputeDriver):
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return False
             raise HypervisorError(f"libvirt could not destroy {instance_uuid}: {exc}") from exc
-        shutil.rmtree(self.options.instances_path / instance_uuid, ignore_errors=True)
+        shutil.rmtree(instance_dir(self.options, instance_uuid), ignore_errors=True)
         return True
 
     def get_info(self, instance_uuid: str) -> InstanceInfo | None:
@@ -219,3 +269,125 @@ class LibvirtDriver(ComputeDriver):
             "disk_details": disk_details,
             "nic_details": [],
         }
+
+    # -- lifecycle actions ------------------------------------------------
+    def _require(self, instance_uuid: str) -> libvirt.virDomain:
+        domain = self._lookup(instance_uuid)
+        if domain is None:
+            raise HypervisorError(f"instance {instance_uuid} is not on this host")
+        return domain
+
+    def _act(
+        self, instance_uuid: str, verb: str, operate: Callable[[libvirt.virDomain], None]
+    ) -> InstanceInfo:
+        """Run `operate(domain)` and report the guest's state; libvirt errors become
+        HypervisorError naming what failed."""
+        domain = self._require(instance_uuid)
+        try:
+            operate(domain)
+            return self._info(domain)
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(f"libvirt could not {verb} {instance_uuid}: {exc}") from exc
+
+    @staticmethod
+    def _running(domain: libvirt.virDomain, verb: str) -> int:
+        """The libvirt state of a guest that is on (running or paused); else HypervisorError."""
+        state = domain.state()[0]
+        if state not in (
+            libvirt.VIR_DOMAIN_RUNNING,
+            libvirt.VIR_DOMAIN_BLOCKED,
+            libvirt.VIR_DOMAIN_PAUSED,
+        ):
+            raise HypervisorError(f"cannot {verb} {domain.UUIDString()}: it is not running")
+        return state
+
+    def reboot(self, instance_uuid: str, *, hard: bool) -> InstanceInfo:
+        def soft_reboot(domain: libvirt.virDomain) -> None:
+            if self._running(domain, "soft-reboot") == libvirt.VIR_DOMAIN_PAUSED:
+                raise HypervisorError(f"cannot soft-reboot {instance_uuid}: it is paused")
+            domain.reboot(libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
+
+        def hard_reboot(domain: libvirt.virDomain) -> None:
+            if domain.isActive():
+                domain.destroy()
+            if domain.hasManagedSaveImage(0):
+                domain.managedSaveRemove(0)
+            domain.create()
+
+        return self._act(instance_uuid, "reboot", hard_reboot if hard else soft_reboot)
+
+    def power_off(self, instance_uuid: str) -> InstanceInfo:
+        def stop(domain: libvirt.virDomain) -> None:
+            if not domain.isActive():
+                return
+            domain.shutdown()
+            deadline = time.monotonic() + self.SHUTDOWN_TIMEOUT
+            while domain.isActive() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if domain.isActive():
+                log.warning("%s ignored the shutdown request; cutting power", instance_uuid)
+                domain.destroy()
+
+        return self._act(instance_uuid, "power off", stop)
+
+    def power_on(self, instance_uuid: str) -> InstanceInfo:
+        def start(domain: libvirt.virDomain) -> None:
+            if not domain.isActive():
+                domain.create()
+
+        return self._act(instance_uuid, "power on", start)
+
+    def pause(self, instance_uuid: str) -> InstanceInfo:
+        def pause(domain: libvirt.virDomain) -> None:
+            if self._running(domain, "pause") != libvirt.VIR_DOMAIN_PAUSED:
+                domain.suspend()
+
+        return self._act(instance_uuid, "pause", pause)
+
+    def unpause(self, instance_uuid: str) -> InstanceInfo:
+        def unpause(domain: libvirt.virDomain) -> None:
+            if self._running(domain, "unpause") == libvirt.VIR_DOMAIN_PAUSED:
+                domain.resume()
+
+        return self._act(instance_uuid, "unpause", unpause)
+
+    def suspend(self, instance_uuid: str) -> InstanceInfo:
+        def save(domain: libvirt.virDomain) -> None:
+            if domain.isActive():
+                domain.managedSave(0)
+            elif not domain.hasManagedSaveImage(0):
+                raise HypervisorError(f"cannot suspend {instance_uuid}: it is not running")
+
+        return self._act(instance_uuid, "suspend", save)
+
+    def resume(self, instance_uuid: str) -> InstanceInfo:
+        def restore(domain: libvirt.virDomain) -> None:
+            if domain.isActive():
+                return
+            if not domain.hasManagedSaveImage(0):
+                raise HypervisorError(f"cannot resume {instance_uuid}: it has no saved state")
+            domain.create()  # libvirt restores the managed save image
+
+        return self._act(instance_uuid, "resume", restore)
+
+    def get_console_output(self, instance_uuid: str, length: int | None) -> str:
+        domain = self._require(instance_uuid)
+        try:
+            tree = ET.fromstring(domain.XMLDesc(0))
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(f"libvirt could not describe {instance_uuid}: {exc}") from exc
+        log_file = next(
+            (e.get("file") for e in tree.findall("./devices/serial/log") if e.get("file")), None
+        )
+        if log_file is None:
+            raise HypervisorError(f"instance {instance_uuid} has no console log")
+        try:
+            with Path(log_file).open("rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(0, size - self.MAX_CONSOLE_BYTES))
+                text = handle.read().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise HypervisorError(f"cannot read the console log of {instance_uuid}: {exc}") from exc
+        if length is None:
+            return text
+        return "".join(text.splitlines(keepends=True)[-length:]) if length > 0 else ""

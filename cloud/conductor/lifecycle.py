@@ -1,0 +1,88 @@
+"""Conductor services for server actions a host carried out: write the outcome.
+
+Each is safe to run twice with the same outcome (acks_late redelivery): the
+instance row is locked, an outcome whose event is already finished is
+ignored, and the state is written by the state machine's conditional update
+(cloud.instances.lifecycle), so an outcome never overwrites an action that
+took over meanwhile (a hard reboot over a pause, a delete).
+"""
+
+from django.db import transaction
+
+from cloud.instances import actions
+from cloud.instances.lifecycle import HOST_ACTIONS, instance_transition_finish
+from cloud.instances.models import Instance
+from cloud.instances.states import TRANSITIONS, PowerState, VmState
+from cloud.payloads import ActionResult
+
+
+def _pending(result: ActionResult) -> bool:
+    """Lock the instance; True when this outcome has not been recorded yet."""
+    Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    return actions.event_open(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=HOST_ACTIONS[result.action].event,
+    )
+
+
+@transaction.atomic
+def instance_action_done(*, result: ActionResult) -> None:
+    if not _pending(result):
+        return
+    values = {"vm_state": TRANSITIONS[result.action].done, "task_state": None}
+    if result.power_state is not None:
+        values["power_state"] = result.power_state
+    instance_transition_finish(
+        instance_uuid=result.instance_uuid,
+        host=result.host,
+        task_state=result.task_state,
+        values=values,
+    )
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=HOST_ACTIONS[result.action].event,
+        host=result.host,
+        result="Success",
+    )
+    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
+
+
+@transaction.atomic
+def instance_action_failed(*, result: ActionResult) -> None:
+    """Clear the task and keep the vm_state, as Nova does; a reboot that left the guest
+    not running puts it in ERROR. A fault says what went wrong."""
+    if not _pending(result):
+        return
+    spec = HOST_ACTIONS[result.action]
+    values: dict = {"task_state": None}
+    if result.power_state is not None:
+        values["power_state"] = result.power_state
+    if spec.method == "reboot" and result.power_state != PowerState.RUNNING:
+        values["vm_state"] = VmState.ERROR
+    if instance_transition_finish(
+        instance_uuid=result.instance_uuid,
+        host=result.host,
+        task_state=result.task_state,
+        values=values,
+    ):
+        actions.fault_record(
+            instance_uuid=result.instance_uuid,
+            code=500,
+            message=f"Could not {spec.method} the instance on {result.host}: {result.message}",
+            details=result.details,
+            host=result.host,
+        )
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=spec.event,
+        host=result.host,
+        result="Error",
+        traceback=result.details,
+        details=result.message,
+    )
+    actions.action_finish(
+        instance_uuid=result.instance_uuid, request_id=result.request_id, message="Error"
+    )

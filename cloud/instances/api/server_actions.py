@@ -1,0 +1,198 @@
+"""Compute API: `POST /servers/{id}/action` (reboot, os-stop, os-start, pause, unpause,
+suspend, resume, lock, unlock, os-resetState, os-getConsoleOutput).
+
+Each action parses its body as Nova's schema does (400 otherwise), checks its
+policy, and calls one service; host actions answer 202 with no body and run
+on the host, console output asks the host synchronously.
+"""
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.response import Response
+
+from cloud.api.errors import BadRequest, Conflict, GatewayTimeout
+from cloud.api.views import ComputeView
+from cloud.instances import lifecycle, selectors
+from cloud.instances.models import Instance
+from cloud.instances.states import RESET_STATES
+from cloud.payloads import ConsoleOutput, ConsoleRequest
+from cloud.rpc import HostUnreachable, call_compute
+
+REBOOT_TYPES = {"SOFT": "reboot", "HARD": "reboot_hard"}
+
+# Body-less host actions: request key -> (policy rule, state-machine action).
+HOST_ACTIONS = {
+    "os-stop": ("os_compute_api:servers:stop", "stop"),
+    "os-start": ("os_compute_api:servers:start", "start"),
+    "pause": ("os_compute_api:os-pause-server:pause", "pause"),
+    "unpause": ("os_compute_api:os-pause-server:unpause", "unpause"),
+    "suspend": ("os_compute_api:os-suspend-server:suspend", "suspend"),
+    "resume": ("os_compute_api:os-suspend-server:resume", "resume"),
+}
+
+
+def _object(name: str, body, allowed: set[str]) -> dict:
+    if not isinstance(body, dict):
+        raise BadRequest(f"Invalid input for field/attribute {name}: must be an object.")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(
+            f"Invalid input for field/attribute {name}: Additional properties are not "
+            f"allowed ({', '.join(map(repr, unknown))} unexpected)"
+        )
+    return body
+
+
+def _reboot_action(body) -> str:
+    body = _object("reboot", body, {"type"})
+    kind = body.get("type")
+    if not isinstance(kind, str) or kind.upper() not in REBOOT_TYPES:
+        raise BadRequest("Invalid input for field/attribute type: must be 'SOFT' or 'HARD'.")
+    return REBOOT_TYPES[kind.upper()]
+
+
+def _lock_reason(body) -> str | None:
+    if body is None:
+        return None
+    reason = _object("lock", body, {"locked_reason"}).get("locked_reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+        raise BadRequest(
+            "Invalid input for field/attribute locked_reason: a string of 255 at most."
+        )
+    return reason
+
+
+def _reset_state(body) -> str:
+    state = _object("os-resetState", body, {"state"}).get("state")
+    if state not in RESET_STATES:
+        raise BadRequest(
+            "Invalid input for field/attribute state: must be one of "
+            f"{', '.join(sorted(RESET_STATES))}."
+        )
+    return state
+
+
+def _console_length(body) -> int | None:
+    """Nova's `length`: an integer (or its string) from -1; -1 and null mean all."""
+    length = _object("os-getConsoleOutput", body, {"length"}).get("length")
+    if length is None:
+        return None
+    if isinstance(length, str) and length.lstrip("-").isdigit():
+        length = int(length)
+    if isinstance(length, bool) or not isinstance(length, int) or length < -1:
+        raise BadRequest("Invalid input for field/attribute length: an integer of -1 or more.")
+    return None if length == -1 else length
+
+
+def _target(instance: Instance) -> dict:
+    return {"project_id": instance.project_id, "user_id": instance.user_id}
+
+
+ACCEPTED = status.HTTP_202_ACCEPTED
+
+
+class EmptyAcceptNegotiation(DefaultContentNegotiation):
+    """openstacksdk posts server actions with an empty Accept header: take it as JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if not request.META.get("HTTP_ACCEPT", "").strip():
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+class ServerActionView(ComputeView):
+    """POST /servers/{id}/action"""
+
+    content_negotiation_class = EmptyAcceptNegotiation
+
+    def post(self, request, server_id: str):
+        data = request.data
+        if not isinstance(data, dict) or len(data) != 1:
+            raise BadRequest("The request body must be a JSON object naming one action.")
+        ((name, body),) = data.items()
+        handlers = {
+            "reboot": self.reboot,
+            "lock": self.lock,
+            "unlock": self.unlock,
+            "os-resetState": self.reset_state,
+            "os-getConsoleOutput": self.console_output,
+        }
+        if name not in HOST_ACTIONS and name not in handlers:
+            raise BadRequest(f"There is no such action: {name}")
+        instance = selectors.instance_get(server_id=server_id, context=self.context)
+        if name in HOST_ACTIONS:
+            rule, action = HOST_ACTIONS[name]
+            self.authorize(rule, _target(instance))
+            return self._host_action(instance, action)
+        return handlers[name](instance, body)
+
+    def _host_action(self, instance: Instance, action: str) -> Response:
+        lifecycle.server_action(
+            context=self.context,
+            request_id=self.request.request_id,
+            instance=instance,
+            action=action,
+        )
+        return Response(status=ACCEPTED)
+
+    def reboot(self, instance: Instance, body) -> Response:
+        action = _reboot_action(body)
+        self.authorize("os_compute_api:servers:reboot", _target(instance))
+        return self._host_action(instance, action)
+
+    def lock(self, instance: Instance, body) -> Response:
+        reason = _lock_reason(body) if self.version.at_least("2.73") else None
+        self.authorize("os_compute_api:os-lock-server:lock", _target(instance))
+        lifecycle.server_lock(
+            context=self.context,
+            request_id=self.request.request_id,
+            instance=instance,
+            reason=reason,
+        )
+        return Response(status=ACCEPTED)
+
+    def unlock(self, instance: Instance, body) -> Response:
+        self.authorize("os_compute_api:os-lock-server:unlock", _target(instance))
+        if lifecycle.unlock_needs_override(context=self.context, instance=instance):
+            self.authorize(
+                "os_compute_api:os-lock-server:unlock:unlock_override", _target(instance)
+            )
+        lifecycle.server_unlock(
+            context=self.context, request_id=self.request.request_id, instance=instance
+        )
+        return Response(status=ACCEPTED)
+
+    def reset_state(self, instance: Instance, body) -> Response:
+        vm_state = _reset_state(body)
+        self.authorize("os_compute_api:os-admin-actions:reset_state", _target(instance))
+        lifecycle.server_reset_state(
+            context=self.context,
+            request_id=self.request.request_id,
+            instance=instance,
+            vm_state=vm_state,
+        )
+        return Response(status=ACCEPTED)
+
+    def console_output(self, instance: Instance, body) -> Response:
+        length = _console_length(body)
+        self.authorize("os_compute_api:os-console-output", _target(instance))
+        lifecycle.instance_check(
+            context=self.context,
+            instance=instance,
+            action="get_console_output",
+            method="get_console_output",
+        )
+        try:
+            answer = call_compute(
+                instance.host,
+                "compute.get_console_output",
+                ConsoleRequest(instance_uuid=str(instance.uuid), length=length).to_dict(),
+                timeout=settings.SYNC_CALL_TIMEOUT,
+            )
+        except HostUnreachable as exc:
+            raise GatewayTimeout(str(exc)) from exc
+        console = ConsoleOutput.from_dict(answer)
+        if not console.available:
+            raise Conflict(f"Unable to get console output: {console.message}")
+        return Response({"output": console.output})

@@ -1,0 +1,222 @@
+"""Server lifecycle actions: the one place a state-machine transition is applied.
+
+`instance_transition_start` (api side) and `instance_transition_finish`
+(conductor side, on behalf of the host) are conditional UPDATEs on the
+states the table in cloud.instances.states expects; zero rows updated is a
+conflict (409 naming the current state) or, for the conductor, a sign that
+another action took over and this outcome must not overwrite it.
+The api records an instance action, sets the task_state and publishes the
+host's task on commit; the conductor writes the outcome.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cloud.api.errors import Conflict, NotFound
+from cloud.hosts.selectors import host_up
+from cloud.identity.context import RequestContext
+from cloud.instances import actions, states
+from cloud.instances.models import Instance
+from cloud.payloads import ActionRequest
+from cloud.rpc import cast_compute
+
+
+@dataclass(frozen=True)
+class HostAction:
+    """A transition the host carries out: the compute task and the event it is recorded as."""
+
+    method: str  # Nova's compute API method, named in 409 messages
+    action: str  # the instance action recorded (os-instance-actions)
+    task: str  # stable compute task name
+    event: str  # the instance action event of the host's work
+
+
+HOST_ACTIONS: dict[str, HostAction] = {
+    "reboot": HostAction("reboot", "reboot", "compute.reboot_instance", "compute_reboot_instance"),
+    "reboot_hard": HostAction(
+        "reboot", "reboot", "compute.reboot_instance", "compute_reboot_instance"
+    ),
+    "stop": HostAction("stop", "stop", "compute.power_off_instance", "compute_stop_instance"),
+    "start": HostAction("start", "start", "compute.power_on_instance", "compute_start_instance"),
+    "pause": HostAction("pause", "pause", "compute.pause_instance", "compute_pause_instance"),
+    "unpause": HostAction(
+        "unpause", "unpause", "compute.unpause_instance", "compute_unpause_instance"
+    ),
+    "suspend": HostAction(
+        "suspend", "suspend", "compute.suspend_instance", "compute_suspend_instance"
+    ),
+    "resume": HostAction("resume", "resume", "compute.resume_instance", "compute_resume_instance"),
+}
+
+
+def _task_state_in(task_states: frozenset[str | None]) -> Q:
+    named = [t for t in task_states if t is not None]
+    q = Q(task_state__in=named)
+    return q | Q(task_state__isnull=True) if None in task_states else q
+
+
+def _expecting(qs, rule: states.Transition):
+    if rule.vm_states is not states.ANY:
+        qs = qs.filter(vm_state__in=rule.vm_states)
+    if rule.task_states is not states.ANY:
+        qs = qs.filter(_task_state_in(rule.task_states))
+    return qs
+
+
+def _refuse(*, instance: Instance, action: str, method: str, context: RequestContext) -> None:
+    """Raise the 409 (or 404) that explains why `action` cannot start now."""
+    current = Instance.objects.filter(pk=instance.pk, deleted=False).first()
+    if current is None:
+        raise NotFound(f"Instance {instance.uuid} could not be found.")
+    if current.locked and not context.is_admin:
+        raise Conflict(f"Instance {current.uuid} is locked")
+    raise Conflict(
+        states.refusal(action, method, str(current.uuid), current.vm_state, current.task_state)
+    )
+
+
+def instance_check(
+    *, context: RequestContext, instance: Instance, action: str, method: str
+) -> None:
+    """409 unless the table allows `action` (a read-only one) in the instance's state."""
+    if not states.allowed(action, instance.vm_state, instance.task_state):
+        _refuse(instance=instance, action=action, method=method, context=context)
+    if not instance.host:
+        raise Conflict(f"Instance {instance.uuid} is not ready")
+
+
+def instance_transition_start(
+    *,
+    context: RequestContext,
+    instance: Instance,
+    action: str,
+    method: str,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Move the instance into `action`'s task_state if it still is in a state the
+    table allows (and, for non-admins, not locked); else 409 naming the state."""
+    rule = states.TRANSITIONS[action]
+    qs = _expecting(Instance.objects.filter(pk=instance.pk, deleted=False), rule)
+    if not context.is_admin:
+        qs = qs.filter(locked=False)
+    if not qs.update(task_state=rule.task_state, updated_at=timezone.now(), **(values or {})):
+        _refuse(instance=instance, action=action, method=method, context=context)
+
+
+def instance_transition_finish(
+    *, instance_uuid: str, host: str, task_state: str, values: dict[str, Any]
+) -> bool:
+    """Write an action's outcome if the instance is still in the task_state the action
+    set, on that host; False when another action or a delete took over meanwhile."""
+    return bool(
+        Instance.objects.filter(
+            uuid=instance_uuid, deleted=False, host=host, task_state=task_state
+        ).update(updated_at=timezone.now(), **values)
+    )
+
+
+@transaction.atomic
+def server_action(
+    *, context: RequestContext, request_id: str, instance: Instance, action: str
+) -> None:
+    """Start a host action: transition, instance action and event, task on commit."""
+    spec = HOST_ACTIONS[action]
+    if not instance.host:
+        raise Conflict(f"Instance {instance.uuid} is not ready")
+    if not host_up(host=instance.host):
+        raise Conflict(
+            f"Cannot '{spec.method}' instance {instance.uuid}: "
+            f"its compute host {instance.host} is down"
+        )
+    instance_transition_start(context=context, instance=instance, action=action, method=spec.method)
+    uuid = str(instance.uuid)
+    actions.action_start(
+        instance_uuid=uuid,
+        action=spec.action,
+        request_id=request_id,
+        user_id=context.user_id,
+        project_id=context.project_id,
+    )
+    actions.event_start(
+        instance_uuid=uuid, request_id=request_id, event=spec.event, host=instance.host
+    )
+    cast_compute(
+        instance.host,
+        spec.task,
+        ActionRequest(
+            instance_uuid=uuid,
+            name=instance.domain_name,
+            request_id=request_id,
+            action=action,
+            task_state=states.TRANSITIONS[action].task_state,
+            hard=action == "reboot_hard",
+        ).to_dict(),
+    )
+
+
+def _record_api_action(*, context: RequestContext, request_id: str, uuid: str, action: str):
+    """An action done in the api alone: started and finished at once."""
+    actions.action_start(
+        instance_uuid=uuid,
+        action=action,
+        request_id=request_id,
+        user_id=context.user_id,
+        project_id=context.project_id,
+    )
+    actions.action_finish(instance_uuid=uuid, request_id=request_id)
+
+
+@transaction.atomic
+def server_reset_state(
+    *, context: RequestContext, request_id: str, instance: Instance, vm_state: str
+) -> None:
+    """The admin's os-resetState: set vm_state (active or error), clear task_state."""
+    instance_transition_start(
+        context=context,
+        instance=instance,
+        action="reset_state",
+        method="reset_state",
+        values={"vm_state": vm_state},
+    )
+    _record_api_action(
+        context=context, request_id=request_id, uuid=str(instance.uuid), action="resetState"
+    )
+
+
+def _locker(context: RequestContext, instance: Instance) -> str:
+    return "owner" if context.project_id == instance.project_id else "admin"
+
+
+@transaction.atomic
+def server_lock(
+    *, context: RequestContext, request_id: str, instance: Instance, reason: str | None
+) -> None:
+    """Lock the server: non-admins' actions on it then answer 409 until it is unlocked."""
+    Instance.objects.filter(pk=instance.pk, deleted=False).update(
+        locked=True,
+        locked_by=_locker(context, instance),
+        locked_reason=reason,
+        updated_at=timezone.now(),
+    )
+    _record_api_action(
+        context=context, request_id=request_id, uuid=str(instance.uuid), action="lock"
+    )
+
+
+def unlock_needs_override(*, context: RequestContext, instance: Instance) -> bool:
+    """Nova's rule: lifting a lock someone else (an admin) set needs the override policy."""
+    return instance.locked and instance.locked_by != _locker(context, instance)
+
+
+@transaction.atomic
+def server_unlock(*, context: RequestContext, request_id: str, instance: Instance) -> None:
+    Instance.objects.filter(pk=instance.pk, deleted=False).update(
+        locked=False, locked_by=None, locked_reason=None, updated_at=timezone.now()
+    )
+    _record_api_action(
+        context=context, request_id=request_id, uuid=str(instance.uuid), action="unlock"
+    )

@@ -1,0 +1,238 @@
+"""Lifecycle actions on libvirt's test hypervisor: the LibvirtDriver methods, and the
+ComputeManager reporting their outcomes (done / failed) as payloads."""
+
+import json
+import uuid
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from cloud.payloads import ActionRequest, ActionResult, ConsoleOutput, ConsoleRequest, Payload
+from cloud.workers.config import ComputeConfig
+from cloud.workers.manager import ComputeManager
+from cloud.workers.virt.driver import HypervisorError
+from cloud.workers.virt.libvirt_driver import LibvirtDriver
+from tests.unit.helpers import TEST_URI
+
+INSTANCES = Path("/srv/stratus/instances")
+RUNNING, PAUSED, SHUTDOWN = 1, 3, 4
+
+
+@pytest.fixture
+def driver() -> LibvirtDriver:
+    return LibvirtDriver(TEST_URI, INSTANCES)
+
+
+@pytest.fixture
+def guest(driver, make_instance):
+    spec = make_instance()
+    driver.spawn(spec)
+    return spec.uuid
+
+
+def _state(conn: libvirt.virConnect, instance_uuid: str) -> int:
+    return conn.lookupByUUIDString(instance_uuid).state()[0]
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_reboot_leaves_the_guest_running(driver, guest, hard):
+    assert driver.reboot(guest, hard=hard).power_state == RUNNING
+    assert driver.reboot(guest, hard=hard).power_state == RUNNING
+
+
+def test_soft_reboot_of_a_stopped_guest_is_refused(driver, guest):
+    driver.power_off(guest)
+    with pytest.raises(HypervisorError, match="not running"):
+        driver.reboot(guest, hard=False)
+
+
+def test_hard_reboot_starts_a_stopped_paused_or_suspended_guest(driver, guest, libvirt_conn):
+    for put_down in (driver.power_off, driver.pause, driver.suspend):
+        put_down(guest)
+        assert driver.reboot(guest, hard=True).power_state == RUNNING
+        assert not libvirt_conn.lookupByUUIDString(guest).hasManagedSaveImage(0)
+
+
+def test_power_off_and_on_twice_each(driver, guest, libvirt_conn):
+    assert driver.power_off(guest).power_state == SHUTDOWN
+    assert driver.power_off(guest).power_state == SHUTDOWN
+    assert _state(libvirt_conn, guest) == libvirt.VIR_DOMAIN_SHUTOFF
+    assert driver.power_on(guest).power_state == RUNNING
+    assert driver.power_on(guest).power_state == RUNNING
+
+
+def test_pause_and_unpause_twice_each(driver, guest, libvirt_conn):
+    assert driver.pause(guest).power_state == PAUSED
+    assert driver.pause(guest).power_state == PAUSED
+    assert _state(libvirt_conn, guest) == libvirt.VIR_DOMAIN_PAUSED
+    assert driver.unpause(guest).power_state == RUNNING
+    assert driver.unpause(guest).power_state == RUNNING
+
+
+def test_pause_of_a_stopped_guest_is_refused(driver, guest):
+    driver.power_off(guest)
+    with pytest.raises(HypervisorError, match="not running"):
+        driver.pause(guest)
+
+
+def test_suspend_saves_the_memory_and_resume_restores_it(driver, guest, libvirt_conn):
+    assert driver.suspend(guest).power_state == SHUTDOWN
+    assert driver.suspend(guest).power_state == SHUTDOWN
+    domain = libvirt_conn.lookupByUUIDString(guest)
+    assert domain.hasManagedSaveImage(0) and not domain.isActive()
+    assert driver.resume(guest).power_state == RUNNING
+    assert driver.resume(guest).power_state == RUNNING
+    assert not domain.hasManagedSaveImage(0)
+
+
+def test_resume_without_saved_state_is_refused(driver, guest):
+    driver.power_off(guest)
+    with pytest.raises(HypervisorError, match="no saved state"):
+        driver.resume(guest)
+
+
+@pytest.mark.parametrize("verb", ["power_off", "power_on", "pause", "unpause", "suspend", "resume"])
+def test_an_unknown_guest_is_a_hypervisor_error(driver, verb):
+    with pytest.raises(HypervisorError, match="not on this host"):
+        getattr(driver, verb)(str(uuid.uuid4()))
+
+
+def test_the_test_hypervisor_declares_no_console_log(driver):
+    assert driver.capabilities == {
+        "supports_diagnostics": True,
+        "supports_console_output": False,
+    }
+    assert LibvirtDriver("qemu:///system", INSTANCES).capabilities["supports_console_output"]
+
+
+def test_console_output_reads_the_tail_of_the_serial_log(driver, libvirt_conn, tmp_path):
+    # A domain defined with a serial log file, as a QEMU guest's is.
+    log = tmp_path / "console.log"
+    log.write_text("".join(f"line {n}\n" for n in range(1, 6)))
+    domain_uuid = str(uuid.uuid4())
+    libvirt_conn.defineXML(
+        f"<domain type='test'><name>console-{domain_uuid[:8]}</name><uuid>{domain_uuid}</uuid>"
+        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>"
+        f"<serial type='pty'><log file='{log}'/><target port='0'/></serial></devices></domain>"
+    )
+    try:
+        assert driver.get_console_output(domain_uuid, 2) == "line 4\nline 5\n"
+        assert driver.get_console_output(domain_uuid, None).startswith("line 1\n")
+        assert driver.get_console_output(domain_uuid, 0) == ""
+    finally:
+        libvirt_conn.lookupByUUIDString(domain_uuid).undefine()
+
+
+def test_console_output_of_a_guest_without_a_log_is_refused(driver, guest):
+    with pytest.raises(HypervisorError, match="no console log"):
+        driver.get_console_output(guest, None)
+
+
+# -- the manager reports what happened ---------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Payload]] = []
+
+    def __call__(self, task_name: str, payload: Payload) -> None:
+        json.dumps(payload.to_dict())
+        self.sent.append((task_name, payload))
+
+
+@pytest.fixture
+def manager(driver) -> tuple[ComputeManager, Recorder]:
+    config = ComputeConfig(
+        host="cmp-unit",
+        libvirt_uri=TEST_URI,
+        instances_path=INSTANCES,
+        heartbeat_interval=60.0,
+        disk_gb=50,
+    )
+    send = Recorder()
+    return ComputeManager(config, driver, send), send
+
+
+def _request(instance_uuid: str, action: str, task_state: str, hard: bool = False):
+    wire = ActionRequest(
+        instance_uuid=instance_uuid,
+        name="instance-00000001",
+        request_id="req-act",
+        action=action,
+        task_state=task_state,
+        hard=hard,
+    )
+    return ActionRequest.from_dict(json.loads(json.dumps(wire.to_dict())))
+
+
+def _done(instance_uuid: str, action: str, task_state: str, power_state: int) -> tuple:
+    return (
+        "conductor.instance_action_done",
+        ActionResult(
+            instance_uuid=instance_uuid,
+            host="cmp-unit",
+            request_id="req-act",
+            action=action,
+            task_state=task_state,
+            power_state=power_state,
+        ),
+    )
+
+
+def test_each_action_reports_done_with_the_power_state(manager, guest):
+    compute, send = manager
+    steps = [
+        ("pause_instance", "pause", "pausing", PAUSED),
+        ("unpause_instance", "unpause", "unpausing", RUNNING),
+        ("suspend_instance", "suspend", "suspending", SHUTDOWN),
+        ("resume_instance", "resume", "resuming", RUNNING),
+        ("power_off_instance", "stop", "powering-off", SHUTDOWN),
+        ("power_on_instance", "start", "powering-on", RUNNING),
+        ("reboot_instance", "reboot", "rebooting", RUNNING),
+    ]
+    for method, action, task_state, _ in steps:
+        getattr(compute, method)(_request(guest, action, task_state))
+    assert send.sent == [_done(guest, a, t, p) for _, a, t, p in steps]
+
+
+def test_the_same_action_delivered_twice_reports_the_same(manager, guest):
+    compute, send = manager
+    compute.pause_instance(_request(guest, "pause", "pausing"))
+    compute.pause_instance(_request(guest, "pause", "pausing"))
+    assert send.sent == [_done(guest, "pause", "pausing", PAUSED)] * 2
+
+
+def test_a_failed_action_reports_the_error_and_the_power_state_seen(manager, guest):
+    compute, send = manager
+    compute.power_off_instance(_request(guest, "stop", "powering-off"))
+    send.sent.clear()
+
+    compute.reboot_instance(_request(guest, "reboot", "rebooting"))
+
+    ((name, result),) = send.sent
+    assert name == "conductor.instance_action_failed"
+    assert (result.action, result.task_state, result.power_state) == (
+        "reboot",
+        "rebooting",
+        SHUTDOWN,
+    )
+    assert "not running" in result.message
+    assert "HypervisorError" in result.details
+
+
+def test_a_failure_on_an_unknown_guest_has_no_power_state(manager):
+    compute, send = manager
+    compute.pause_instance(_request(str(uuid.uuid4()), "pause", "pausing"))
+    ((name, result),) = send.sent
+    assert name == "conductor.instance_action_failed"
+    assert result.power_state is None
+
+
+def test_console_output_on_the_test_hypervisor_says_there_is_none(manager, guest):
+    compute, _ = manager
+    answer = compute.get_console_output(ConsoleRequest(instance_uuid=guest, length=5))
+    assert answer == ConsoleOutput(
+        available=False,
+        message="The hypervisor of host cmp-unit (test:///default) keeps no console log.",
+    )
