@@ -4,18 +4,25 @@
     python deploy/stack.py run      # foreground, logs interleaved; Ctrl-C stops all
     python deploy/stack.py start    # background; waits until hosts are up
     python deploy/stack.py stop     # stops a background stack
+    python deploy/stack.py run --hypervisor qemu   # one host with real QEMU guests
 
 It migrates and seeds the database (SQLite under the var dir unless
 DATABASE_URL says otherwise), reuses a Redis on 127.0.0.1:6379 or starts a
 private one under the var dir, writes `<var>/clouds.yaml`, and runs the api,
 scheduler, conductor, N compute workers (libvirt's test hypervisor), beat
 and Flower. Processes are supervised by honcho: if one dies, all stop.
+
+With `--hypervisor qemu` it first makes this machine a QEMU host
+(deploy/qemu-host.sh), builds the tiny guest (deploy/guest_image.py, into
+`<var>/guest`) and registers it as the image `guest`, then runs a single
+compute host, `qemu-1`, on `qemu:///system`.
 """
 
 import argparse
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,7 +107,10 @@ class Stack:
         self.var = Path(args.var_dir).resolve()
         self.run_dir = self.var / "run"
         self.log_dir = self.var / "log"
-        self.hosts = [f"compute-{i}" for i in range(1, args.computes + 1)]
+        if args.hypervisor == "qemu":
+            self.hosts = ["qemu-1"]
+        else:
+            self.hosts = [f"compute-{i}" for i in range(1, args.computes + 1)]
 
     # -- preparation -------------------------------------------------------
     def broker(self) -> tuple[str, int | None]:
@@ -137,16 +147,65 @@ class Stack:
             [
                 *manage,
                 "seed",
-                "--admin-password",
-                creds["ADMIN_PASSWORD"],
-                "--demo-password",
-                creds["DEMO_PASSWORD"],
+                # `=` form: a generated password may start with "-"
+                f"--admin-password={creds['ADMIN_PASSWORD']}",
+                f"--demo-password={creds['DEMO_PASSWORD']}",
             ],
             env=env,
             check=True,
         )
+        if self.args.hypervisor == "qemu":
+            self.prepare_qemu(env)
         _clouds_yaml(self.var, self.args.port, creds)
         return creds
+
+    def prepare_qemu(self, env: dict[str, str]) -> None:
+        """This machine as a QEMU host, and the guest image built and registered."""
+        subprocess.run([str(ROOT / "deploy" / "qemu-host.sh")], env=env, check=True)
+        guest = self.var / "guest"
+        subprocess.run(
+            [PYTHON, str(ROOT / "deploy" / "guest_image.py"), "--out", str(guest)],
+            env=env,
+            check=True,
+        )
+        subprocess.run(
+            [
+                PYTHON,
+                str(ROOT / "manage.py"),
+                "register_guest_image",
+                "--kernel",
+                str(guest / "vmlinux"),
+                "--ramdisk",
+                str(guest / "initrd.img"),
+            ],
+            env=env,
+            check=True,
+        )
+
+    def compute_env(self, env: dict[str, str], host: str) -> dict[str, str]:
+        """A compute worker's environment: no database, its libvirt URI and paths."""
+        compute_env = {
+            k: v for k, v in env.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+        }
+        instances = self.var / "instances" / host
+        if self.args.hypervisor == "qemu":
+            uri = "qemu:///system"
+            # Real guests take real disk: report what the instances' filesystem holds.
+            instances.mkdir(parents=True, exist_ok=True)
+            disk_gb = shutil.disk_usage(instances).total // 1024**3
+        else:
+            uri = self.args.libvirt_uri or "test://" + str(
+                _host_xml(self.var, host, self.args.host_cpus, self.args.host_memory_mb)
+            )
+            disk_gb = self.args.host_disk_gb
+        compute_env.update(
+            COMPUTE_HOST=host,
+            LIBVIRT_URI=uri,
+            COMPUTE_INSTANCES_PATH=str(instances),
+            HEARTBEAT_INTERVAL=str(self.args.heartbeat),
+            COMPUTE_DISK_GB=str(disk_gb),
+        )
+        return compute_env
 
     # -- processes ---------------------------------------------------------
     def processes(self, env: dict[str, str], redis_port: int | None):
@@ -188,25 +247,12 @@ class Stack:
             )
         )
         for host in self.hosts:
-            compute_env = {
-                k: v for k, v in env.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
-            }
-            uri = self.args.libvirt_uri or "test://" + str(
-                _host_xml(self.var, host, self.args.host_cpus, self.args.host_memory_mb)
-            )
-            compute_env.update(
-                COMPUTE_HOST=host,
-                LIBVIRT_URI=uri,
-                COMPUTE_INSTANCES_PATH=str(self.var / "instances" / host),
-                HEARTBEAT_INTERVAL=str(self.args.heartbeat),
-                COMPUTE_DISK_GB=str(self.args.host_disk_gb),
-            )
             procs.append(
                 (
                     host,
                     f"{celery} -A cloud.workers.app worker -Q compute.{host} "
                     f"-n {host}@%h -P solo -l INFO",
-                    compute_env,
+                    self.compute_env(env, host),
                 )
             )
         procs.append(
@@ -286,7 +332,8 @@ class Stack:
             )
         self.pid_file.write_text(str(proc.pid))
         try:
-            self.wait_ready(proc)
+            # A first QEMU start installs packages and builds the guest before the api runs.
+            self.wait_ready(proc, timeout=300 if self.args.hypervisor == "qemu" else 120)
         except RuntimeError as exc:
             print(f"stack failed to start: {exc}; see {self.log_dir / 'stack.log'}")
             self.stop()
@@ -318,6 +365,8 @@ class Stack:
             str(a.host_memory_mb),
             "--host-disk-gb",
             str(a.host_disk_gb),
+            "--hypervisor",
+            a.hypervisor,
         ]
         if a.redis_port:
             argv += ["--redis-port", str(a.redis_port)]
@@ -409,6 +458,13 @@ def main(argv: list[str] | None = None) -> int:
         "--libvirt-uri",
         default="",
         help="default: a test:/// host file per compute under the var dir",
+    )
+    parser.add_argument(
+        "--hypervisor",
+        choices=["test", "qemu"],
+        default=os.environ.get("HYPERVISOR") or "test",
+        help="test: simulated hosts (libvirt's test driver); qemu: one host running real "
+        "QEMU guests on qemu:///system (set up here; root needed)",
     )
     args = parser.parse_args(argv)
     stack = Stack(args)

@@ -38,6 +38,10 @@ class Image(models.Model):
     min_ram = models.PositiveIntegerField(default=0)
     protected = models.BooleanField(default=False)
     properties = models.JSONField(default=dict, blank=True)
+    # Glance's locations: where the image's data is, as [{"url": ..., "metadata": {}}].
+    # A file:// URL is a path every compute host can read (images registered on
+    # the host itself, e.g. the guest kernel and ramdisk of `register_guest_image`).
+    locations = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

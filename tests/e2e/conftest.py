@@ -45,9 +45,9 @@ class RunningStack:
         return (self.var / "log" / "stack.log").read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    var = tmp_path_factory.mktemp("stack") / "var"  # not there yet, as on a fresh checkout
+def _running_stack(tmp_path_factory, name: str, *options: str, timeout: float = 180):
+    """Start the stack on free ports in a fresh var dir; yield it; stop it."""
+    var = tmp_path_factory.mktemp(name) / "var"  # not there yet, as on a fresh checkout
     running = RunningStack(var, free_port(), free_port(), free_port())
     env = {
         k: v
@@ -71,14 +71,35 @@ def stack(tmp_path_factory):
             str(running.redis_port),
             "--heartbeat",
             "2",
+            *options,
         ],
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
     )
     try:
         assert start.returncode == 0, start.stdout + start.stderr + running.log()
         yield running
     finally:
         subprocess.run([*argv, "stop", *opts], env=env, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    yield from _running_stack(tmp_path_factory, "stack")
+
+
+@pytest.fixture(scope="session")
+def qemu_stack(tmp_path_factory):
+    """The stack with one compute host running real QEMU guests (`--hypervisor qemu`);
+    skipped where this machine cannot be a QEMU host."""
+    check = subprocess.run(
+        [str(ROOT / "deploy" / "qemu-host.sh"), "--check"], capture_output=True, timeout=30
+    )
+    if check.returncode != 0:
+        pytest.skip(
+            "qemu:///system does not answer on this machine: run deploy/qemu-host.sh "
+            "(make test does when CI=true) to run real QEMU guests"
+        )
+    yield from _running_stack(tmp_path_factory, "qemu-stack", "--hypervisor", "qemu", timeout=360)

@@ -1,5 +1,6 @@
 """cloud.workers.virt.domain_xml: the domain definition, checked by parsing and by real libvirt."""
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -10,7 +11,10 @@ from cloud.workers.virt.domain_xml import (
     METADATA_NS,
     DomainOptions,
     build_domain_xml,
+    console_log_path,
     disk_path,
+    instance_dir,
+    kernel_cmdline,
 )
 from tests.unit.helpers import instance_spec
 
@@ -135,5 +139,70 @@ def test_libvirt_accepts_and_runs_the_definition():
             domain.undefine()
         with pytest.raises(libvirt.libvirtError):
             conn.lookupByUUIDString(spec.uuid)
+    finally:
+        conn.close()
+
+
+def _kernel_boot_spec(**image: str):
+    spec = instance_spec()
+    return dataclasses.replace(spec, image={**spec.image, **image})
+
+
+def test_an_image_without_kernel_boots_from_its_disk():
+    root = _parse(build_domain_xml(instance_spec(), OPTIONS))
+    assert root.find("os/boot").get("dev") == "hd"
+    assert root.find("os/kernel") is None
+
+
+def test_an_image_with_kernel_and_ramdisk_boots_them_directly():
+    spec = _kernel_boot_spec(kernel_file="/srv/images/vmlinux", ramdisk_file="/srv/images/initrd")
+    os_el = _parse(build_domain_xml(spec, OPTIONS)).find("os")
+
+    assert os_el.findtext("kernel") == "/srv/images/vmlinux"
+    assert os_el.findtext("initrd") == "/srv/images/initrd"
+    assert os_el.findtext("cmdline") == "console=ttyS0 quiet hostname=web-1"
+    assert os_el.find("boot") is None
+
+
+def test_the_command_line_takes_the_image_property_and_a_clean_hostname():
+    spec = _kernel_boot_spec(kernel_file="/srv/images/vmlinux")
+    spec = dataclasses.replace(
+        spec,
+        hostname="web 1 init=/bin/sh",
+        image={**spec.image, "properties": {"os_command_line": "loglevel=7"}},
+    )
+    assert kernel_cmdline(spec) == "console=ttyS0 loglevel=7 hostname=web1initbinsh"
+    assert len(kernel_cmdline(spec).split()) == 3
+
+
+def test_the_serial_console_is_logged_in_the_instance_directory():
+    spec = instance_spec()
+    qemu = DomainOptions("qemu", INSTANCES)
+    serial = _parse(build_domain_xml(spec, qemu)).find("devices/serial")
+
+    log = serial.find("log")
+    assert log.get("file") == str(INSTANCES / spec.uuid / "console.log")
+    assert Path(log.get("file")) == console_log_path(qemu, spec.uuid)
+    assert log.get("append") == "off"
+    assert console_log_path(OPTIONS, spec.uuid).parent == instance_dir(OPTIONS, spec.uuid)
+    assert disk_path(OPTIONS, spec.uuid).parent == instance_dir(OPTIONS, spec.uuid)
+
+
+def test_the_test_hypervisor_gets_no_console_log():
+    serial = _parse(build_domain_xml(instance_spec(), OPTIONS)).find("devices/serial")
+    assert serial.find("log") is None
+
+
+def test_libvirt_accepts_a_kernel_boot_definition():
+    spec = _kernel_boot_spec(kernel_file="/srv/images/vmlinux", ramdisk_file="/srv/images/initrd")
+    conn = libvirt.open("test:///default")
+    try:
+        domain = conn.defineXML(build_domain_xml(spec, OPTIONS))
+        try:
+            stored = ET.fromstring(domain.XMLDesc(0))
+            assert stored.findtext("os/kernel") == "/srv/images/vmlinux"
+            assert stored.findtext("os/cmdline") == "console=ttyS0 quiet hostname=web-1"
+        finally:
+            domain.undefine()
     finally:
         conn.close()

@@ -1,5 +1,6 @@
 """LibvirtDriver against libvirt's in-process test hypervisor (`test:///default`)."""
 
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from cloud.workers.virt.driver import HypervisorError, InstanceInfo
 from cloud.workers.virt.libvirt_driver import LibvirtDriver
-from tests.unit.helpers import TEST_URI, domain_uuids
+from tests.unit.helpers import TEST_URI, domain_uuids, instance_spec
 
 INSTANCES = Path("/srv/stratus/instances")
 
@@ -239,8 +240,32 @@ def test_get_diagnostics_of_an_unknown_guest_is_none(driver):
     assert driver.get_diagnostics(str(uuid.uuid4())) is None
 
 
-def test_driver_declares_diagnostics_support():
-    assert LibvirtDriver.capabilities["supports_diagnostics"] is True
+def test_driver_declares_diagnostics_support(driver):
+    assert driver.capabilities["supports_diagnostics"] is True
+
+
+def test_console_output_is_declared_on_qemu_only():
+    # The test hypervisor runs no guest and keeps no console log: it says so.
+    assert LibvirtDriver(TEST_URI, INSTANCES).capabilities["supports_console_output"] is False
+    assert LibvirtDriver("qemu:///system", INSTANCES).capabilities["supports_console_output"]
+
+
+def test_spawn_on_qemu_refuses_a_kernel_this_host_lacks(tmp_path):
+    spec = instance_spec()
+    spec = dataclasses.replace(spec, image={**spec.image, "kernel_file": str(tmp_path / "no")})
+    driver = LibvirtDriver("qemu:///system", tmp_path)
+    with pytest.raises(HypervisorError, match="is not on this host"):
+        driver._prepare_files(spec)
+    assert not (tmp_path / spec.uuid).exists()
+
+
+def test_destroy_of_an_unknown_guest_removes_leftover_files(driver, tmp_path):
+    driver = LibvirtDriver(TEST_URI, tmp_path)
+    leftover = tmp_path / str(uuid.uuid4())
+    leftover.mkdir()
+    (leftover / "disk").write_bytes(b"")
+    assert driver.destroy(leftover.name) is False
+    assert not leftover.exists()
 
 
 def test_simulated_hosts_on_one_machine_are_told_apart_by_host_name():
