@@ -90,11 +90,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Server-side parameter binding lets psycopg prepare repeated statements, so
-    # PostgreSQL plans the scheduler's hot queries once per connection, not per call.
+    # Server-side parameter binding, and psycopg preparing a statement from its fifth
+    # run on a connection, let PostgreSQL plan the scheduler's hot statements once per
+    # connection instead of at every call (Django leaves preparing off by default).
+    # Behind a pooler in transaction mode (PgBouncer), set DB_PREPARE_THRESHOLD=0.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
         "DB_SERVER_SIDE_BINDING", default=True
+    )
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        env.int("DB_PREPARE_THRESHOLD", default=5) or None
     )
 DATABASE_ROUTERS = ["cloud.cells.CellRouter"]
 
@@ -159,6 +164,28 @@ SERVICE_DOWN_TIME = env.int("SERVICE_DOWN_TIME", default=60)
 DEFAULT_AVAILABILITY_ZONE = env.str("DEFAULT_AVAILABILITY_ZONE", default="nova")
 # A build not finished after this long goes to ERROR with a fault naming the step.
 BUILD_TIMEOUT = env.int("BUILD_TIMEOUT", default=600)
+# Deadlines of the other task_states, in seconds without a change to the instance;
+# past it the reaper (beat) ends the step with a fault naming it (see
+# cloud/conductor/deadlines.py). TASK_DEADLINES="rebooting=900,deleting=300" sets
+# single steps; a step named nowhere gets TASK_DEADLINE_DEFAULT.
+TASK_DEADLINE_DEFAULT = env.int("TASK_DEADLINE_DEFAULT", default=3600)
+TASK_DEADLINES = {
+    "rebooting": 600,
+    "rebooting_hard": 300,
+    "powering-off": 300,
+    "powering-on": 300,
+    "pausing": 120,
+    "unpausing": 120,
+    "suspending": 600,
+    "resuming": 600,
+    "deleting": 600,
+    **{
+        step.strip(): int(seconds)
+        for step, _, seconds in (
+            item.partition("=") for item in env.list("TASK_DEADLINES", default=[])
+        )
+    },
+}
 SCHEDULER_MAX_ATTEMPTS = env.int("SCHEDULER_MAX_ATTEMPTS", default=3)
 # Filters in the order they apply, and weighers (see cloud/scheduler/filters, weighers).
 SCHEDULER_FILTERS = env.list(
@@ -204,6 +231,11 @@ CPU_ALLOCATION_RATIO = env.float("CPU_ALLOCATION_RATIO", default=4.0)
 RAM_ALLOCATION_RATIO = env.float("RAM_ALLOCATION_RATIO", default=1.0)
 DISK_ALLOCATION_RATIO = env.float("DISK_ALLOCATION_RATIO", default=1.0)
 RESERVED_HOST_MEMORY_MB = env.int("RESERVED_HOST_MEMORY_MB", default=0)
+# Resize: whether the destination may be the source host itself (Nova's
+# allow_resize_to_same_host), and after how many seconds an unconfirmed resize is
+# confirmed by itself (Nova's resize_confirm_window; 0 turns it off).
+ALLOW_RESIZE_TO_SAME_HOST = env.bool("ALLOW_RESIZE_TO_SAME_HOST", default=False)
+RESIZE_CONFIRM_WINDOW = env.int("RESIZE_CONFIRM_WINDOW", default=3600)
 
 # --- Server API limits ----------------------------------------------------
 API_LIST_MAX_LIMIT = env.int("API_LIST_MAX_LIMIT", default=1000)

@@ -31,7 +31,7 @@ _CANDIDATES = """
 WITH top AS (
     SELECT provider_id FROM {inventory}
     WHERE resource_class = %s AND capacity - used >= %s {among}
-    ORDER BY capacity - used {direction}, provider_id LIMIT %s OFFSET %s
+    ORDER BY capacity - used {direction}, provider_id LIMIT {limit:d} OFFSET {offset:d}
 )
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)
 FROM top
@@ -86,9 +86,12 @@ def candidates(
         node=ComputeNode._meta.db_table,
         among=among,
         direction="DESC" if most_free_first else "ASC",
+        # Literal, so the prepared statement's generic plan knows how few rows it wants.
+        limit=limit,
+        offset=offset,
         nodes=node_sql,
     )
-    params = [primary, wanted.get(primary, 0), *among_params, limit, offset, *node_params]
+    params = [primary, wanted.get(primary, 0), *among_params, *node_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
