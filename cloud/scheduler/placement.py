@@ -12,7 +12,7 @@ Every write of allocations goes through this module, which keeps
 `Inventory.used` equal to the sum of the allocations against it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from django.db import connection, transaction
@@ -70,15 +70,20 @@ def _bump(provider_id: int) -> None:
 
 
 def provider_sync(*, name: str, inventories: dict[str, InventorySpec]) -> ResourceProvider:
-    """Create the provider if needed and make these inventories match, bumping the
-    generation only when something changed (heartbeats repeat the same report)."""
+    """Create the provider if needed and make these inventories match what the host
+    reports, bumping the generation only when something changed (heartbeats repeat the
+    same report). The allocation ratio reported is the one a new inventory starts with:
+    an existing one keeps its own, which an admin may have changed through the
+    placement API (as Nova's initial_*_allocation_ratio)."""
     with transaction.atomic():
         provider, _ = ResourceProvider.objects.get_or_create(name=name)
         current = {inv.resource_class: inv for inv in provider.inventories.all()}
         changed = False
         for rc, spec in inventories.items():
-            values = spec.values()
             inv = current.get(rc)
+            if inv is not None:
+                spec = replace(spec, allocation_ratio=inv.allocation_ratio)
+            values = spec.values()
             if inv is None:
                 Inventory.objects.create(provider=provider, resource_class=rc, **values)
                 changed = True
@@ -441,3 +446,23 @@ def resource_class_rename(*, old: str, new: str) -> None:
         CustomResourceClass.objects.filter(name=old).update(name=new)
         Inventory.objects.filter(resource_class=old).update(resource_class=new)
         Allocation.objects.filter(resource_class=old).update(resource_class=new)
+
+
+def allocations_move(*, source: str, target: str, project_id: str, user_id: str = "") -> bool:
+    """Give the target consumer everything the source consumer holds, in place of what
+    the target held, atomically (a resize's source allocation moving to its migration,
+    and back to the instance on a revert). False, with nothing changed, when the source
+    holds nothing (the move was made already)."""
+    with transaction.atomic():
+        held: dict[int, dict[str, int]] = {}
+        for a in Allocation.objects.select_for_update().filter(consumer_id=source):
+            held.setdefault(a.provider_id, {})[a.resource_class] = a.used
+        if not held:
+            return False
+        allocations_set_many(
+            consumers={
+                target: ConsumerAllocations(project_id, user_id, held),
+                source: ConsumerAllocations(project_id, user_id, {}),
+            }
+        )
+        return True

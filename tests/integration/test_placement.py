@@ -130,3 +130,22 @@ def test_batch_redelivery_keeps_the_first_claims(db):
     again = [s.host for s in select_destinations(requests)]
     assert first == again == ["r1", "r1", "r1"]
     assert Allocation.objects.count() == 9
+
+
+def test_a_host_report_keeps_the_allocation_ratio_an_admin_set(db):
+    _host("h1")
+    vcpu = Inventory.objects.get(provider__name="h1", resource_class="VCPU")
+    Inventory.objects.filter(pk=vcpu.pk).update(allocation_ratio=8.0)
+    provider_sync(
+        name="h1",
+        inventories={"VCPU": InventorySpec(total=4, allocation_ratio=4.0)},
+    )
+    vcpu = Inventory.objects.get(pk=vcpu.pk)
+    assert (vcpu.total, vcpu.allocation_ratio, vcpu.capacity) == (4, 8.0, 32)
+    # A new class starts with the ratio the host reports.
+    provider_sync(
+        name="h1",
+        inventories={"CUSTOM_FPGA": InventorySpec(total=2, allocation_ratio=1.5)},
+    )
+    fpga = Inventory.objects.get(provider__name="h1", resource_class="CUSTOM_FPGA")
+    assert (fpga.allocation_ratio, fpga.capacity) == (1.5, 3)
