@@ -36,5 +36,10 @@ app.conf.beat_schedule = {
         "schedule": 300.0,
         "options": {"expires": 300},
     },
+    "confirm-resizes-due": {
+        "task": "conductor.confirm_resizes_due",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
 }
 app.autodiscover_tasks(["cloud.conductor", "cloud.scheduler"])

@@ -3,6 +3,11 @@ and the few synchronous calls to a host (with a timeout).
 
 Casts made inside a transaction are published only after it commits, so a
 worker never looks for a row that is not there yet.
+
+Messages for a compute host are given as Payloads and built here in the version
+the host announced (rolling upgrade: a host one release behind gets what it can
+read); a message the host is too old for is a 409 raised before the caller's
+transaction commits, so nothing is half-written.
 """
 
 from typing import Any
@@ -10,12 +15,35 @@ from typing import Any
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.db import transaction
 
+from cloud.api.errors import Conflict
 from cloud.celery import app
+from cloud.hosts.selectors import host_payload_version
 from cloud.messaging import COMPUTE_MESSAGE_EXPIRES, CONDUCTOR_QUEUE, compute_queue
+from cloud.payloads import Payload, PayloadTooNew
 
 
 class HostUnreachable(Exception):
     """A synchronous call to a compute host got no answer in time."""
+
+
+class HostTooOld(Conflict):
+    """The host speaks a payload version older than the message needs."""
+
+
+def _for_host(host: str, task_name: str, args: tuple) -> list:
+    """The arguments as the host reads them: Payloads built in its version."""
+    if any(isinstance(a, dict) and "version" in a for a in args):
+        raise TypeError(f"{task_name}: pass the Payload, not its dict (built here per host)")
+    if not any(isinstance(a, Payload) for a in args):
+        return list(args)
+    version = host_payload_version(host=host)
+    try:
+        return [a.to_dict(version) if isinstance(a, Payload) else a for a in args]
+    except PayloadTooNew as exc:
+        raise HostTooOld(
+            f"Compute host {host} speaks payload version {version}, too old for "
+            f"{task_name} ({exc}); upgrade the host first."
+        ) from exc
 
 
 def cast_conductor(task_name: str, *args: Any) -> None:
@@ -23,10 +51,11 @@ def cast_conductor(task_name: str, *args: Any) -> None:
 
 
 def cast_compute(host: str, task_name: str, *args: Any) -> None:
+    message = _for_host(host, task_name, args)
     transaction.on_commit(
         lambda: app.send_task(
             task_name,
-            args=list(args),
+            args=message,
             queue=compute_queue(host),
             expires=COMPUTE_MESSAGE_EXPIRES,
         )
@@ -35,7 +64,8 @@ def cast_compute(host: str, task_name: str, *args: Any) -> None:
 
 def call_compute(host: str, task_name: str, *args: Any, timeout: float) -> Any:
     """Ask a host and wait for its answer; never called from inside a worker."""
-    result = app.send_task(task_name, args=list(args), queue=compute_queue(host), expires=timeout)
+    message = _for_host(host, task_name, args)
+    result = app.send_task(task_name, args=message, queue=compute_queue(host), expires=timeout)
     try:
         return result.get(timeout=timeout, propagate=True)
     except CeleryTimeout as exc:

@@ -202,6 +202,8 @@ class Stack:
             COMPUTE_HOST=host,
             LIBVIRT_URI=uri,
             COMPUTE_INSTANCES_PATH=str(instances),
+            # The image store snapshots are written to: one for the hosts of this machine.
+            COMPUTE_IMAGES_PATH=str(self.var / "images"),
             HEARTBEAT_INTERVAL=str(self.args.heartbeat),
             COMPUTE_DISK_GB=str(disk_gb),
         )

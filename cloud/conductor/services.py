@@ -20,6 +20,7 @@ from cloud.hosts.models import ComputeNode
 from cloud.hosts.services import compute_node_report
 from cloud.instances import actions
 from cloud.instances.models import Instance, InstanceAction, RequestSpec
+from cloud.instances.resize_selectors import migrations_holding
 from cloud.instances.services import instance_mark_deleted
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import (
@@ -196,7 +197,7 @@ def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how:
     request = BuildRequest(
         instance=instance_spec(instance).to_dict(), request_id=request_id, attempt=attempt
     )
-    cast_compute(host, "compute.build_and_run_instance", request.to_dict())
+    cast_compute(host, "compute.build_and_run_instance", request)
 
 
 @transaction.atomic
@@ -213,7 +214,7 @@ def instance_spawned(*, result: SpawnResult) -> None:
                 instance_uuid=result.instance_uuid,
                 name=instance.domain_name,
                 request_id=result.request_id,
-            ).to_dict(),
+            ),
         )
         return
     if instance.vm_state != VmState.BUILDING or instance.host != result.host:
@@ -382,11 +383,12 @@ def allocations_reap_orphans(*, older_than_seconds: int) -> int:
     """
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     consumers = {c: _as_uuid(c) for c in consumers_claimed_before(cutoff=cutoff)}
+    known = [u for u in consumers.values() if u]
     live = set(
-        Instance.objects.filter(
-            uuid__in=[u for u in consumers.values() if u], deleted=False
-        ).values_list("uuid", flat=True)
+        Instance.objects.filter(uuid__in=known, deleted=False).values_list("uuid", flat=True)
     )
+    # A resize's source allocation is held by its migration until confirmed or reverted.
+    live |= migrations_holding(consumer_ids=known)
     freed = 0
     for consumer, uuid in sorted(consumers.items()):
         if uuid in live:

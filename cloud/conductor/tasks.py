@@ -8,8 +8,30 @@ from typing import Any
 from django.conf import settings
 
 from cloud.celery import DATABASE_RETRY, app
-from cloud.conductor import lifecycle, services
-from cloud.payloads import ActionResult, BuildFailure, HostReport, SpawnResult, Terminated
+from cloud.conductor import (
+    deadlines,
+    evacuate,
+    lifecycle,
+    power_sync,
+    rebuild,
+    reconcile,
+    resize,
+    services,
+    snapshot,
+    steps,
+)
+from cloud.payloads import (
+    ActionResult,
+    BuildFailure,
+    ComputeStarted,
+    GuestStates,
+    HostReport,
+    MigrationResult,
+    SnapshotResult,
+    SpawnResult,
+    TaskProgress,
+    Terminated,
+)
 
 
 @app.task(**DATABASE_RETRY, name="conductor.build_instances")
@@ -62,9 +84,102 @@ def compute_heartbeat(payload: dict[str, Any]) -> None:
 
 @app.task(**DATABASE_RETRY, name="conductor.reap_stuck_builds")
 def reap_stuck_builds() -> int:
-    return services.builds_reap_stuck(timeout_seconds=settings.BUILD_TIMEOUT)
+    # Named when it reaped builds only; it now ends every task past its deadline.
+    return deadlines.deadlines_reap(
+        build_timeout=settings.BUILD_TIMEOUT,
+        deadlines=settings.TASK_DEADLINES,
+        default=settings.TASK_DEADLINE_DEFAULT,
+    )
+
+
+@app.task(**DATABASE_RETRY, name="conductor.sync_power_states")
+def sync_power_states(payload: dict[str, Any]) -> None:
+    power_sync.power_states_sync(states=GuestStates.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.compute_started")
+def compute_started(payload: dict[str, Any]) -> None:
+    reconcile.compute_started(started=ComputeStarted.from_dict(payload))
 
 
 @app.task(**DATABASE_RETRY, name="conductor.reap_orphan_claims")
 def reap_orphan_claims() -> int:
     return services.allocations_reap_orphans(older_than_seconds=settings.BUILD_TIMEOUT)
+
+
+# -- resize (cloud.conductor.resize) ----------------------------------------------
+@app.task(**DATABASE_RETRY, name="conductor.resize_instance")
+def resize_instance(payload: dict[str, Any]) -> None:
+    resize.resize_schedule(
+        migration_uuid=payload["migration_uuid"], request_id=payload["request_id"]
+    )
+
+
+@app.task(**DATABASE_RETRY, name="conductor.resize_scheduled")
+def resize_scheduled(selection: dict[str, Any]) -> None:
+    resize.resize_scheduled(selection=selection)
+
+
+@app.task(**DATABASE_RETRY, name="conductor.confirm_resize")
+def confirm_resize(payload: dict[str, Any]) -> None:
+    resize.resize_confirm(
+        migration_uuid=payload["migration_uuid"], request_id=payload["request_id"]
+    )
+
+
+@app.task(**DATABASE_RETRY, name="conductor.revert_resize")
+def revert_resize(payload: dict[str, Any]) -> None:
+    resize.resize_revert(migration_uuid=payload["migration_uuid"], request_id=payload["request_id"])
+
+
+@app.task(**DATABASE_RETRY, name="conductor.migration_step_done")
+def migration_step_done(payload: dict[str, Any]) -> None:
+    resize.migration_step_done(result=MigrationResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.migration_step_failed")
+def migration_step_failed(payload: dict[str, Any]) -> None:
+    resize.migration_step_failed(result=MigrationResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.confirm_resizes_due")
+def confirm_resizes_due() -> int:
+    return resize.resizes_confirm_due(window_seconds=settings.RESIZE_CONFIRM_WINDOW)
+
+
+# -- rebuild, evacuate, createImage (cloud.conductor.rebuild, .steps, .snapshot) -----
+@app.task(**DATABASE_RETRY, name="conductor.instance_task_progress")
+def instance_task_progress(payload: dict[str, Any]) -> None:
+    steps.task_progress(progress=TaskProgress.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.rebuild_done")
+def rebuild_done(payload: dict[str, Any]) -> None:
+    rebuild.rebuild_done(result=ActionResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.rebuild_failed")
+def rebuild_failed(payload: dict[str, Any]) -> None:
+    rebuild.rebuild_failed(result=ActionResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.snapshot_done")
+def snapshot_done(payload: dict[str, Any]) -> None:
+    snapshot.snapshot_done(result=SnapshotResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.snapshot_failed")
+def snapshot_failed(payload: dict[str, Any]) -> None:
+    snapshot.snapshot_failed(result=SnapshotResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.evacuate_instance")
+def evacuate_instance(payload: dict[str, Any]) -> None:
+    evacuate.evacuate_schedule(
+        migration_uuid=payload["migration_uuid"], request_id=payload["request_id"]
+    )
+
+
+@app.task(**DATABASE_RETRY, name="conductor.evacuate_scheduled")
+def evacuate_scheduled(selection: dict[str, Any]) -> None:
+    evacuate.evacuate_scheduled(selection=selection)

@@ -34,6 +34,7 @@ class ComputeNodeAdmin(admin.ModelAdmin):
         "last_seen_at",
         "started_at",
         "usage",
+        "unknown_domains",
     ]
 
     @admin.display(description="state")

@@ -19,12 +19,17 @@ class ComputeNode(models.Model):
     local_gb = models.PositiveBigIntegerField(default=0)
     cpu_info = models.JSONField(default=dict, blank=True)
     payload_version = models.CharField(max_length=16, blank=True, default="")
+    # The driver's optional features as the host reports them (e.g. supports_snapshot).
+    capabilities = models.JSONField(default=dict, blank=True)
     availability_zone = models.CharField(max_length=255, default="nova")
     disabled = models.BooleanField(default=False)
     disabled_reason = models.CharField(max_length=255, blank=True, default="")
     forced_down = models.BooleanField(default=False)
     # Builds that failed here since the last one that succeeded (the build-failure weigher).
     failed_builds = models.PositiveIntegerField(default=0)
+    # Guests the host's hypervisor has that are no live instance (uuids, as its last
+    # power-state report said): shown to admins, never destroyed by the platform.
+    unknown_domains = models.JSONField(default=list, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cloud.hosts.models import Aggregate, AggregateHost, ComputeNode
+from cloud.payloads import PAYLOAD_VERSION
 
 
 def _fresh_since():
@@ -31,6 +32,18 @@ def host_names_schedulable() -> QuerySet:
 def host_up(*, host: str) -> bool:
     node = ComputeNode.objects.filter(host=host).first()
     return node is not None and host_is_up(node)
+
+
+def host_payload_version(*, host: str) -> str:
+    """The payload version the host announced in its last heartbeat (ours if none yet)."""
+    version = ComputeNode.objects.filter(host=host).values_list("payload_version", flat=True)
+    return next(iter(version), "") or PAYLOAD_VERSION
+
+
+def host_capabilities(*, host: str) -> dict[str, bool]:
+    """The driver's optional features as the host last reported them ({} if unknown)."""
+    found = ComputeNode.objects.filter(host=host).values_list("capabilities", flat=True)
+    return next(iter(found), None) or {}
 
 
 def host_counts() -> dict[str, int]:

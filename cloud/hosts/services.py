@@ -36,6 +36,7 @@ def compute_node_report(*, report: HostReport) -> ComputeNode:
         "local_gb": report.local_gb,
         "cpu_info": report.cpu_info,
         "payload_version": report.payload_version,
+        "capabilities": report.capabilities,
         "started_at": parse_datetime(report.started_at) if report.started_at else None,
         "last_seen_at": _seen_at(report),
     }
@@ -55,6 +56,16 @@ def compute_node_report(*, report: HostReport) -> ComputeNode:
             }
         )
     return node
+
+
+def compute_node_unknown_domains(*, host: str, uuids: list[str]) -> bool:
+    """Record the guests the host has that are no live instance (reported to admins,
+    never destroyed); True when the list changed."""
+    return bool(
+        ComputeNode.objects.filter(host=host)
+        .exclude(unknown_domains=uuids)
+        .update(unknown_domains=uuids)
+    )
 
 
 def compute_service_update(

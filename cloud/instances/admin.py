@@ -6,6 +6,7 @@ from cloud.instances.models import (
     InstanceAction,
     InstanceActionEvent,
     InstanceFault,
+    Migration,
 )
 
 
@@ -73,3 +74,20 @@ class InstanceActionAdmin(admin.ModelAdmin):
 class InstanceFaultAdmin(admin.ModelAdmin):
     list_display = ["instance_uuid", "code", "message", "host", "created_at"]
     search_fields = ["instance_uuid", "message"]
+
+
+@admin.register(Migration)
+class MigrationAdmin(admin.ModelAdmin):
+    list_display = [
+        "uuid",
+        "instance_uuid",
+        "migration_type",
+        "status",
+        "source_compute",
+        "dest_compute",
+        "created_at",
+        "updated_at",
+    ]
+    list_filter = ["status", "migration_type"]
+    search_fields = ["uuid", "instance_uuid", "source_compute", "dest_compute"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]

@@ -108,13 +108,15 @@ def instance_transition_start(
 
 
 def instance_transition_finish(
-    *, instance_uuid: str, host: str, task_state: str, values: dict[str, Any]
+    *, instance_uuid: str, host: str, task_state: str | frozenset[str], values: dict[str, Any]
 ) -> bool:
     """Write an action's outcome if the instance is still in the task_state the action
-    set, on that host; False when another action or a delete took over meanwhile."""
+    set (or one of its steps, given as a set), on that host; False when another action
+    or a delete took over meanwhile."""
+    running = {task_state} if isinstance(task_state, str) else task_state
     return bool(
         Instance.objects.filter(
-            uuid=instance_uuid, deleted=False, host=host, task_state=task_state
+            uuid=instance_uuid, deleted=False, host=host, task_state__in=running
         ).update(updated_at=timezone.now(), **values)
     )
 
@@ -154,7 +156,7 @@ def server_action(
             action=action,
             task_state=states.TRANSITIONS[action].task_state,
             hard=action == "reboot_hard",
-        ).to_dict(),
+        ),
     )
 
 

@@ -164,3 +164,47 @@ class RequestSpec(models.Model):
     num_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class MigrationStatus(models.TextChoices):
+    """Nova's migration statuses, in the order a resize goes through them."""
+
+    PRE_MIGRATING = "pre-migrating"
+    MIGRATING = "migrating"
+    FINISHED = "finished"
+    CONFIRMING = "confirming"
+    CONFIRMED = "confirmed"
+    REVERTING = "reverting"
+    REVERTED = "reverted"
+    ERROR = "error"
+
+
+class Migration(models.Model):
+    """One move of an instance between hosts (cell level, as in Nova). While a resize is
+    unconfirmed, the migration's uuid is the placement consumer holding the source
+    host's allocation, and the instance holds the new flavor on the destination."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    instance_uuid = models.UUIDField(db_index=True)
+    project_id = models.CharField(max_length=64, blank=True, default="")
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    migration_type = models.CharField(max_length=16, default="resize")
+    status = models.CharField(
+        max_length=16, choices=MigrationStatus.choices, default=MigrationStatus.PRE_MIGRATING
+    )
+    source_compute = models.CharField(max_length=255)
+    source_node = models.CharField(max_length=255)
+    dest_compute = models.CharField(max_length=255, null=True, blank=True)
+    dest_node = models.CharField(max_length=255, null=True, blank=True)
+    old_flavor = models.JSONField()
+    new_flavor = models.JSONField()
+    # The vm_state to come back to (active or stopped): whether the guest runs afterwards.
+    old_vm_state = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.migration_type} {self.uuid} of {self.instance_uuid} ({self.status})"

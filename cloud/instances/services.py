@@ -17,7 +17,7 @@ from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.models import Image
 from cloud.images.selectors import image_boot_files
-from cloud.instances import actions, states
+from cloud.instances import actions, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
 from cloud.instances.states import PowerState, TaskState, VmState
 from cloud.payloads import TerminateRequest
@@ -60,7 +60,8 @@ def flavor_resources(flavor: dict) -> dict[str, int]:
     return {rc: amount for rc, amount in wanted.items() if amount > 0}
 
 
-def _image_meta(image: Image) -> dict:
+def image_meta(image: Image) -> dict:
+    """What an instance keeps of its image (and where its boot files are)."""
     return {
         "id": str(image.id),
         "name": image.name,
@@ -114,7 +115,7 @@ def server_create(
             vcpus=spec.flavor.vcpus,
             memory_mb=spec.flavor.memory_mb,
             image_ref=str(spec.image.id),
-            image_meta=_image_meta(spec.image),
+            image_meta=image_meta(spec.image),
             key_name=spec.key_name,
             key_data=spec.key_data,
             user_data=spec.user_data,
@@ -156,8 +157,8 @@ def server_create(
 
 
 def instance_mark_deleted(*, instance: Instance) -> None:
-    """Mark a locked instance deleted, free its claim and take it out of its server group,
-    in the caller's transaction."""
+    """Mark a locked instance deleted, free its claim (and its unfinished migrations'),
+    and take it out of its server group, in the caller's transaction."""
     now = timezone.now()
     Instance.objects.filter(pk=instance.pk).update(
         vm_state=VmState.DELETED,
@@ -170,6 +171,7 @@ def instance_mark_deleted(*, instance: Instance) -> None:
     )
     allocations_delete(consumer_id=str(instance.uuid))
     groups.group_member_remove(instance_uuid=str(instance.uuid))
+    resize.instance_migrations_drop(instance=instance)
 
 
 @transaction.atomic
@@ -206,7 +208,7 @@ def server_delete(*, context: RequestContext, request_id: str, instance: Instanc
             "compute.terminate_instance",
             TerminateRequest(
                 instance_uuid=str(locked.uuid), name=locked.domain_name, request_id=request_id
-            ).to_dict(),
+            ),
         )
         return
     instance_mark_deleted(instance=locked)

@@ -36,6 +36,19 @@ class TaskState:
     UNPAUSING = "unpausing"
     SUSPENDING = "suspending"
     RESUMING = "resuming"
+    # Resize (Nova's names): scheduling, the source stopping the guest, the
+    # destination starting it with the new flavor, and a revert under way.
+    RESIZE_PREP = "resize_prep"
+    RESIZE_MIGRATING = "resize_migrating"
+    RESIZE_FINISH = "resize_finish"
+    RESIZE_REVERTING = "resize_reverting"
+    # Rebuild and evacuate (the old guest destroyed, then the new one spawning),
+    # and a snapshot (the disk copied, then the image written).
+    REBUILDING = "rebuilding"
+    REBUILD_SPAWNING = "rebuild_spawning"
+    IMAGE_SNAPSHOT = "image_snapshot"
+    IMAGE_PENDING_UPLOAD = "image_pending_upload"
+    IMAGE_UPLOADING = "image_uploading"
 
 
 class PowerState:
@@ -63,6 +76,8 @@ class Transition:
     `done` is the vm_state the action leaves when the host reports success
     (None: the action keeps the vm_state, or it does not go to a host).
     `read_only` actions are only checked: they write no state at all.
+    `steps` are the task_states the host moves a long action through, in order,
+    after `task_state` (each reported by the host as it gets there).
     """
 
     vm_states: frozenset[str] | None
@@ -70,6 +85,12 @@ class Transition:
     task_state: str | None
     done: str | None = None
     read_only: bool = False
+    steps: tuple[str, ...] = ()
+
+    @property
+    def running(self) -> frozenset[str | None]:
+        """The task_states the action is in while it runs."""
+        return frozenset({self.task_state, *self.steps})
 
 
 # Nova's task_states.ALLOW_REBOOT: a hard reboot may take over from these.
@@ -144,6 +165,48 @@ TRANSITIONS: dict[str, Transition] = {
         task_state=TaskState.RESUMING,
         done=VmState.ACTIVE,
     ),
+    # Resize: the guest moves to a host with room for the new flavor and waits there,
+    # resized, until the user confirms (or the confirm window runs out) or reverts.
+    # Confirming needs no task_state (Nova's): the migration's status guards it.
+    "resize": Transition(
+        vm_states=frozenset({VmState.ACTIVE, VmState.STOPPED}),
+        task_states=IDLE,
+        task_state=TaskState.RESIZE_PREP,
+        done=VmState.RESIZED,
+        steps=(TaskState.RESIZE_MIGRATING, TaskState.RESIZE_FINISH),
+    ),
+    "confirm_resize": Transition(
+        vm_states=frozenset({VmState.RESIZED}), task_states=IDLE, task_state=None
+    ),
+    "revert_resize": Transition(
+        vm_states=frozenset({VmState.RESIZED}),
+        task_states=IDLE,
+        task_state=TaskState.RESIZE_REVERTING,
+    ),
+    # Rebuild: the same host, the guest destroyed and spawned again from the new
+    # image; a stopped server stays stopped. Evacuate (admin): the same, on another
+    # host, when the server's host is down.
+    "rebuild": Transition(
+        vm_states=frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.ERROR}),
+        task_states=IDLE,
+        task_state=TaskState.REBUILDING,
+        done=VmState.ACTIVE,
+        steps=(TaskState.REBUILD_SPAWNING,),
+    ),
+    "evacuate": Transition(
+        vm_states=frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.ERROR}),
+        task_states=IDLE,
+        task_state=TaskState.REBUILDING,
+        done=VmState.ACTIVE,
+        steps=(TaskState.REBUILD_SPAWNING,),
+    ),
+    # createImage: the vm_state is kept; the task clears when the image is written.
+    "create_image": Transition(
+        vm_states=frozenset({VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED}),
+        task_states=IDLE,
+        task_state=TaskState.IMAGE_SNAPSHOT,
+        steps=(TaskState.IMAGE_PENDING_UPLOAD, TaskState.IMAGE_UPLOADING),
+    ),
     # An admin's way out of a stuck or wrong state: any state, task cleared
     # (the vm_state, active or error, is the admin's choice).
     "reset_state": Transition(vm_states=ANY, task_states=ANY, task_state=None),
@@ -199,6 +262,17 @@ _STATUS = {
 _TASK_STATUS = {
     (VmState.ACTIVE, TaskState.REBOOTING): "REBOOT",
     (VmState.ACTIVE, TaskState.REBOOTING_HARD): "HARD_REBOOT",
+    **{
+        (vm, task): "RESIZE"
+        for vm in (VmState.ACTIVE, VmState.STOPPED)
+        for task in TRANSITIONS["resize"].running
+    },
+    (VmState.RESIZED, TaskState.RESIZE_REVERTING): "REVERT_RESIZE",
+    **{
+        (vm, task): "REBUILD"
+        for vm in (VmState.ACTIVE, VmState.STOPPED, VmState.ERROR)
+        for task in (TaskState.REBUILDING, TaskState.REBUILD_SPAWNING)
+    },
 }
 
 
@@ -211,3 +285,32 @@ def vm_states_for_status(status: str) -> list[str]:
     """Inverse of api_status, for `GET /servers?status=...` filters."""
     status = status.upper()
     return [vm for vm, name in _STATUS.items() if name == status]
+
+
+# -- periodic work (cloud.conductor.power_sync, cloud.conductor.deadlines) ----------
+
+# Nova's _sync_instance_power_state: a guest the hypervisor finds off (or crashed, or
+# suspended) while the platform has it running (or paused), with no task under way,
+# stopped by itself: the instance becomes stopped (SHUTOFF), as Nova's stop API makes it.
+STOPPED_BY_ITSELF: dict[str, frozenset[int]] = {
+    VmState.ACTIVE: frozenset({PowerState.SHUTDOWN, PowerState.CRASHED, PowerState.SUSPENDED}),
+    VmState.PAUSED: frozenset({PowerState.SHUTDOWN, PowerState.CRASHED}),
+}
+
+# A task that outlives its deadline ends as Nova leaves that action when it fails: these
+# clear the task and keep the vm_state (the guest is as it was, or as the host left it,
+# which the power-state sync shows); any other step (a build, a reboot, a delete, a
+# resize or rebuild) puts the instance in ERROR, from where the user may retry or delete.
+DEADLINE_KEEPS_VM_STATE: frozenset[str] = frozenset(
+    {
+        TaskState.POWERING_OFF,
+        TaskState.POWERING_ON,
+        TaskState.PAUSING,
+        TaskState.UNPAUSING,
+        TaskState.SUSPENDING,
+        TaskState.RESUMING,
+        TaskState.IMAGE_SNAPSHOT,
+        TaskState.IMAGE_PENDING_UPLOAD,
+        TaskState.IMAGE_UPLOADING,
+    }
+)

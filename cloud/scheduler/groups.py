@@ -2,8 +2,8 @@
 
 An instance joins its group when the API writes it, in the same transaction
 and within the server_group_members quota, with no host yet; the scheduler
-sets the member's host when it claims (cloud.scheduler.services), and the
-membership goes when the instance is deleted.
+sets the member's host when it claims (cloud.scheduler.services), a reverted
+resize sets it back, and the membership goes when the instance is deleted.
 """
 
 from django.db import transaction
@@ -67,3 +67,8 @@ def group_members_add(
 def group_member_remove(*, instance_uuid: str) -> None:
     """The instance leaves its group (it was deleted)."""
     ServerGroupMember.objects.filter(instance_uuid=instance_uuid).delete()
+
+
+def group_member_moved(*, instance_uuid: str, host: str) -> None:
+    """The instance is back on `host` without a claim there (a reverted resize)."""
+    ServerGroupMember.objects.filter(instance_uuid=instance_uuid).update(host=host)

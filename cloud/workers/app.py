@@ -5,7 +5,8 @@ the one process that serves the queue:
     celery -A cloud.workers.app worker -P solo -Q compute.<host>
 """
 
-from typing import Any
+import logging
+from typing import Any, TypeVar
 
 from celery import Celery, signals
 
@@ -16,11 +17,13 @@ from cloud.messaging import (
     celery_config,
     compute_queue,
 )
-from cloud.payloads import Payload
+from cloud.payloads import Payload, PayloadError
 from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
 from cloud.workers.virt.libvirt_driver import LibvirtDriver
 
+log = logging.getLogger(__name__)
+P = TypeVar("P", bound=Payload)
 config = ComputeConfig.from_env()
 
 app = Celery(f"stratus-compute-{config.host}")
@@ -35,7 +38,20 @@ def send_to_conductor(task_name: str, payload: Payload) -> None:
     options: dict[str, Any] = {"queue": CONDUCTOR_QUEUE}
     if task_name == "conductor.compute_heartbeat":
         options = {"queue": HEARTBEAT_QUEUE, "expires": HEARTBEAT_EXPIRES}
-    app.send_task(task_name, args=[payload.to_dict()], **options)
+    elif task_name == "conductor.sync_power_states":
+        # The next report says the same, fresher: an old one is not worth handling.
+        options["expires"] = config.power_sync_interval
+    app.send_task(task_name, args=[payload.to_dict(config.payload_version)], **options)
+
+
+def read(cls: type[P], data: dict[str, Any]) -> P:
+    """A message as this host reads it, in the version it speaks (a pinned host refuses
+    what its version could not have read: the control plane should not have sent it)."""
+    try:
+        return cls.from_dict(data, speaks=config.payload_version)
+    except PayloadError:
+        log.exception("%s: cannot read %s", config.host, data)
+        raise
 
 
 def manager() -> ComputeManager:

@@ -6,6 +6,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.messaging import load_env_file
+from cloud.payloads import MAJOR, PAYLOAD_VERSION, version_key
+
+
+def _payload_version(value: str) -> str:
+    """COMPUTE_PAYLOAD_VERSION: speak an older minor of our major (a rolling upgrade's
+    N-1 host, or a test standing in for one); never a newer one."""
+    if not value:
+        return PAYLOAD_VERSION
+    if value.split(".")[0] != MAJOR or version_key(value) > version_key(PAYLOAD_VERSION):
+        raise ValueError(
+            f"COMPUTE_PAYLOAD_VERSION={value!r}: this compute speaks {MAJOR}.0 to {PAYLOAD_VERSION}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -16,6 +29,13 @@ class ComputeConfig:
     heartbeat_interval: float
     # The test hypervisor has no storage to report; operators state the disk.
     disk_gb: int | None
+    # The payload version it speaks: announced in its heartbeats, written and read.
+    payload_version: str = PAYLOAD_VERSION
+    # The image store: where snapshots are written, at a path every host reads.
+    images_path: Path = Path("/var/lib/stratus/images")
+    # How often the host tells the conductor what libvirt says of each guest (Nova's
+    # sync_power_state_interval, shorter: a guest that stopped by itself shows soon).
+    power_sync_interval: float = 60.0
 
     @classmethod
     def from_env(cls) -> "ComputeConfig":
@@ -29,4 +49,7 @@ class ComputeConfig:
             ),
             heartbeat_interval=float(os.environ.get("HEARTBEAT_INTERVAL", "10")),
             disk_gb=int(disk) if disk else None,
+            payload_version=_payload_version(os.environ.get("COMPUTE_PAYLOAD_VERSION", "")),
+            images_path=Path(os.environ.get("COMPUTE_IMAGES_PATH", "/var/lib/stratus/images")),
+            power_sync_interval=float(os.environ.get("POWER_SYNC_INTERVAL", "60")),
         )

@@ -2,7 +2,10 @@
 
 It reads payloads, drives the hypervisor, and reports every outcome to the
 conductor as a payload; it never touches a database. Every operation is
-safe to repeat (redelivered messages do no harm).
+safe to repeat (redelivered messages do no harm). Besides its heartbeat, it
+reports what libvirt says of its guests (when it starts and every
+`power_sync_interval`) and, when the conductor answers its start with
+`compute.reconcile`, finishes or fails the work it had in hand when it stopped.
 """
 
 import logging
@@ -17,16 +20,20 @@ from cloud.payloads import (
     ActionResult,
     BuildFailure,
     BuildRequest,
+    ComputeStarted,
     ConsoleOutput,
     ConsoleRequest,
+    GuestStates,
     HostReport,
     Payload,
+    ReconcileRequest,
     SpawnResult,
     Terminated,
     TerminateRequest,
+    version_key,
 )
 from cloud.workers.config import ComputeConfig
-from cloud.workers.virt.driver import ComputeDriver, HypervisorError, InstanceInfo
+from cloud.workers.virt.driver import RUNNING, ComputeDriver, HypervisorError, InstanceInfo
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +47,31 @@ class ComputeManager:
         self.send = send
         self.started_at = datetime.now(UTC).isoformat()
         self._stop = threading.Event()
-        self._heartbeat: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
+        """Connect, say the host is up, and keep saying it; a host that speaks 1.5 also
+        reports its guests now (the conductor answers with the work to reconcile) and
+        every `power_sync_interval`."""
         self.driver.init_host(self.config.host)
         self.report_host()
-        self._heartbeat = threading.Thread(
-            target=self._heartbeat_loop, name="heartbeat", daemon=True
-        )
-        self._heartbeat.start()
+        self._every("heartbeat", self.config.heartbeat_interval, self.report_host)
+        if version_key(self.config.payload_version) >= version_key(ComputeStarted.SINCE):
+            self._every("power-sync", self.config.power_sync_interval, self.report_power_states)
+            self.report_started()
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _heartbeat_loop(self) -> None:
-        while not self._stop.wait(self.config.heartbeat_interval):
-            try:
-                self.report_host()
-            except Exception:
-                log.exception("heartbeat from %s failed; will retry", self.config.host)
+    def _every(self, what: str, interval: float, work: Callable[[], None]) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    work()
+                except Exception:
+                    log.exception("%s from %s failed; will retry", what, self.config.host)
+
+        threading.Thread(target=loop, name=what, daemon=True).start()
 
     def host_report(self) -> HostReport:
         res = self.driver.host_resources()
@@ -73,12 +85,33 @@ class ComputeManager:
             memory_mb=res.memory_mb,
             local_gb=res.local_gb,
             cpu_info=res.cpu_info,
+            payload_version=self.config.payload_version,
             started_at=self.started_at,
             sent_at=datetime.now(UTC).isoformat(),
+            capabilities=dict(self.driver.capabilities),
         )
 
     def report_host(self) -> None:
         self.send("conductor.compute_heartbeat", self.host_report())
+
+    def guest_states(self) -> GuestStates:
+        sampled_at = datetime.now(UTC).isoformat()
+        return GuestStates(
+            host=self.config.host, guests=self.driver.power_states(), sampled_at=sampled_at
+        )
+
+    def report_power_states(self) -> None:
+        self.send("conductor.sync_power_states", self.guest_states())
+
+    def report_started(self) -> None:
+        version = self.config.payload_version
+        self.send(
+            "conductor.compute_started",
+            ComputeStarted(
+                report=self.host_report().to_dict(version),
+                guests=self.guest_states().to_dict(version),
+            ),
+        )
 
     # -- instance operations ----------------------------------------------
     def build_and_run_instance(self, request: BuildRequest) -> None:
@@ -88,26 +121,32 @@ class ComputeManager:
             info = self.driver.spawn(instance)
         except Exception as exc:
             log.warning("build of %s failed: %s", instance.uuid, exc)
-            self.send(
-                "conductor.build_failed",
-                BuildFailure(
-                    instance_uuid=instance.uuid,
-                    host=self.config.host,
-                    request_id=request.request_id,
-                    attempt=request.attempt,
-                    message=str(exc)[:255],
-                    details=traceback.format_exc(),
-                ),
-            )
+            self._build_failed(request, str(exc), traceback.format_exc())
             return
+        self._spawned(request, info)
+
+    def _spawned(self, request: BuildRequest, info: InstanceInfo) -> None:
         self.send(
             "conductor.instance_spawned",
             SpawnResult(
-                instance_uuid=instance.uuid,
+                instance_uuid=request.instance_spec.uuid,
                 host=self.config.host,
                 request_id=request.request_id,
                 power_state=info.power_state,
                 attempt=request.attempt,
+            ),
+        )
+
+    def _build_failed(self, request: BuildRequest, message: str, details: str) -> None:
+        self.send(
+            "conductor.build_failed",
+            BuildFailure(
+                instance_uuid=request.instance_spec.uuid,
+                host=self.config.host,
+                request_id=request.request_id,
+                attempt=request.attempt,
+                message=message[:255],
+                details=details,
             ),
         )
 
@@ -206,3 +245,67 @@ class ComputeManager:
         except HypervisorError as exc:
             return ConsoleOutput(available=False, message=str(exc))
         return ConsoleOutput(available=True, output=output)
+
+    # -- reconcile (after the worker restarted) ----------------------------
+    def reconcile(self, request: ReconcileRequest) -> None:
+        """Finish or fail the work this host had in hand when its worker stopped: each
+        outcome goes to the conductor as the original task's would have. One that
+        cannot be handled is logged and left to the conductor's deadlines."""
+        for build in request.build_requests:
+            self._reconciled(build.instance_spec.uuid, self._finish_build, build)
+        for action in request.action_requests:
+            self._reconciled(action.instance_uuid, self._finish_action, action)
+        for termination in request.terminate_requests:
+            self._reconciled(termination.instance_uuid, self.terminate_instance, termination)
+
+    def _reconciled(self, uuid: str, finish: Callable[[Any], None], request: Payload) -> None:
+        try:
+            finish(request)
+        except Exception:
+            log.exception("%s: could not reconcile %s", self.config.host, uuid)
+
+    def _finish_build(self, request: BuildRequest) -> None:
+        """A build is done when libvirt runs the guest; otherwise it failed here (the
+        conductor reschedules it), and any half-built guest is removed."""
+        uuid = request.instance_spec.uuid
+        info = self.driver.get_info(uuid)
+        if info is not None and info.power_state == RUNNING:
+            log.info("reconcile: the build of %s had finished", uuid)
+            self._spawned(request, info)
+            return
+        if info is not None:
+            self.driver.destroy(uuid)
+        log.warning("reconcile: the build of %s never finished on %s", uuid, self.config.host)
+        self._build_failed(
+            request,
+            f"The compute worker of {self.config.host} stopped during the build "
+            "and libvirt has no running guest for it.",
+            "",
+        )
+
+    def _finish_action(self, request: ActionRequest) -> None:
+        """Redo the action (each driver action is idempotent: a guest already in the
+        state asked for is only reported); a reboot is done if the guest runs, and is
+        finished as a hard one if it does not (Nova's rule)."""
+        redo: dict[str, Callable[[str], InstanceInfo]] = {
+            "reboot": self._running_or_hard_reboot,
+            "reboot_hard": self._running_or_hard_reboot,
+            "stop": self.driver.power_off,
+            "start": self.driver.power_on,
+            "pause": self.driver.pause,
+            "unpause": self.driver.unpause,
+            "suspend": self.driver.suspend,
+            "resume": self.driver.resume,
+        }
+        if request.action not in redo:
+            log.warning(
+                "reconcile: no way to finish %s of %s", request.action, request.instance_uuid
+            )
+            return
+        self._act(request, redo[request.action])
+
+    def _running_or_hard_reboot(self, instance_uuid: str) -> InstanceInfo:
+        info = self.driver.get_info(instance_uuid)
+        if info is not None and info.power_state == RUNNING:
+            return info
+        return self.driver.reboot(instance_uuid, hard=True)

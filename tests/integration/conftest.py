@@ -95,12 +95,13 @@ def _database_url() -> str:
     )
 
 
-def _host_xml(directory: Path, host: str, memory_mb: int) -> str:
+def _host_xml(directory: Path, host: str, memory_mb: int, domains: str = "") -> str:
+    """A test hypervisor of that size, holding `domains` (libvirt domain XML) at start."""
     path = directory / f"{host}.xml"
     path.write_text(
         f"<node><cpu><mhz>2000</mhz><model>x86_64</model><nodes>1</nodes><sockets>1</sockets>"
         f"<cores>{HOST_CPUS}</cores><threads>1</threads><active>{HOST_CPUS}</active></cpu>"
-        f"<memory>{memory_mb * 1024}</memory></node>"
+        f"<memory>{memory_mb * 1024}</memory>{domains}</node>"
     )
     return f"test://{path}"
 
@@ -127,7 +128,8 @@ class Workers:
         return env
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - lives with the process
+        # Appended to: a worker started again after a crash keeps the story in one file.
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "celery", *argv],
             env=env,
@@ -137,7 +139,9 @@ class Workers:
             start_new_session=True,
         )
 
-    def start_compute(self, host: str, uri: str) -> None:
+    def start_compute(self, host: str, uri: str, **extra: str) -> None:
+        """A compute worker process for `host`; `extra` adds to its environment
+        (e.g. COMPUTE_PAYLOAD_VERSION to pin it to an older payload version)."""
         env = {
             k: v
             for k, v in self._env().items()
@@ -149,6 +153,11 @@ class Workers:
             HEARTBEAT_INTERVAL=str(HEARTBEAT),
             COMPUTE_DISK_GB=str(HOST_DISK_GB),
             COMPUTE_INSTANCES_PATH=str(self.logdir / "instances" / host),
+            # The periodic power-state sync would race tests that change states behind
+            # the host's back (os-resetState); a host syncs at once when it starts, which
+            # is how the tests of the sync drive it.
+            POWER_SYNC_INTERVAL="3600",
+            **extra,
         )
         self.start(
             host,
@@ -179,6 +188,13 @@ class Workers:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+    def kill(self, name: str) -> None:
+        """kill -9 a worker, as a crash would (a stopped process dies too)."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(15)
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.procs.items() if proc.poll() is not None]

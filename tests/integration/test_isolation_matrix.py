@@ -127,6 +127,9 @@ LOCK = {"lock": {"locked_reason": "matrix"}}
 UNLOCK = {"unlock": None}
 RESET = {"os-resetState": {"state": "error"}}
 CONSOLE = {"os-getConsoleOutput": {"length": 5}}
+RESIZE = {"resize": {"flavorRef": "2"}}
+CONFIRM = {"confirmResize": None}
+REVERT = {"revertResize": None}
 
 # fmt: off
 ENDPOINTS = [
@@ -150,6 +153,9 @@ ENDPOINTS = [
     row("POST",   ACTION,                                    403, 202, 202, 404, 202, body=UNLOCK),
     row("POST",   ACTION,                                    403, 403, 202, 404, 202, body=RESET),
     row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=CONSOLE),
+    row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=RESIZE),
+    row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=CONFIRM),
+    row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=REVERT),
     row("POST",   f"{V}/servers/{{missing}}/action",           404, 404, 404, 404, 404, body=STOP),
     row("GET",    f"{V}/servers/{{server}}/os-instance-actions",  200, 200, 200, 404, 200),
     row("GET",    f"{V}/servers/{{missing}}/os-instance-actions", 404, 404, 404, 404, 404),
@@ -169,6 +175,7 @@ ENDPOINTS = [
     row("GET",    f"{V}/os-quota-sets/{{project}}/detail",     200, 200, 200, 403, 200),
     row("GET",    f"{V}/os-quota-sets/{{project}}/defaults",   200, 200, 200, 200, 200),
     row("GET",    f"{V}/limits",                               200, 200, 200, 200, 200),
+    row("GET",    f"{V}/os-migrations",                        403, 403, 200, 403, 200),
     row("GET",    f"{V}/limits?tenant_id={{project}}",         200, 200, 200, 403, 200),
     row("GET",    f"{V}/os-services",                          403, 403, 200, 403, 200),
     row("PUT",    f"{V}/os-services/{{service}}",              403, 403, 200, 403, 200,

@@ -66,6 +66,9 @@ def test_compute_tasks_import_without_django_or_the_database():
     # The compute worker's message format: its task names and its queue.
     assert probe["tasks"] == [
         "compute.build_and_run_instance",
+        "compute.confirm_resize",
+        "compute.finish_resize",
+        "compute.finish_revert_resize",
         "compute.get_console_output",
         "compute.get_diagnostics",
         "compute.list_instances",
@@ -73,7 +76,12 @@ def test_compute_tasks_import_without_django_or_the_database():
         "compute.power_off_instance",
         "compute.power_on_instance",
         "compute.reboot_instance",
+        "compute.rebuild_instance",
+        "compute.reconcile",
+        "compute.resize_instance",
         "compute.resume_instance",
+        "compute.revert_resize",
+        "compute.snapshot_instance",
         "compute.suspend_instance",
         "compute.terminate_instance",
         "compute.unpause_instance",

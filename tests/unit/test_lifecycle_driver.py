@@ -98,10 +98,11 @@ def test_an_unknown_guest_is_a_hypervisor_error(driver, verb):
         getattr(driver, verb)(str(uuid.uuid4()))
 
 
-def test_the_test_hypervisor_declares_no_console_log(driver):
+def test_the_test_hypervisor_declares_no_console_log_and_no_snapshot(driver):
     assert driver.capabilities == {
         "supports_diagnostics": True,
         "supports_console_output": False,
+        "supports_snapshot": False,
     }
     assert LibvirtDriver("qemu:///system", INSTANCES).capabilities["supports_console_output"]
 

@@ -13,20 +13,45 @@ from cloud.payloads import (
     ActionResult,
     BuildFailure,
     BuildRequest,
+    ComputeStarted,
     ConsoleOutput,
     ConsoleRequest,
     FlavorSpec,
+    GuestStates,
     HostReport,
     ImageSpec,
     InstanceSpec,
+    MigrationRequest,
+    MigrationResult,
     PayloadError,
+    RebuildRequest,
+    ReconcileRequest,
+    SnapshotRequest,
+    SnapshotResult,
     SpawnResult,
+    TaskProgress,
     Terminated,
     TerminateRequest,
 )
 from tests.unit.helpers import instance_spec
 
 INSTANCE = instance_spec(display_name="db-1")
+
+GUESTS = GuestStates(
+    host="cmp-1",
+    guests={INSTANCE.uuid: 1, "5b0f5a8e-9d7e-4f55-8c55-6d2b1d0b8b11": 4},
+    sampled_at="2024-05-01T12:00:00+00:00",
+)
+HOST_REPORT = HostReport(
+    host="cmp-1",
+    hypervisor_type="TEST",
+    hypervisor_version=9000000,
+    hypervisor_hostname="cmp-1",
+    libvirt_uri="test:///default",
+    vcpus=4,
+    memory_mb=4096,
+    local_gb=100,
+)
 
 SAMPLES: dict[type, payloads.Payload] = {
     FlavorSpec: FlavorSpec(
@@ -78,6 +103,7 @@ SAMPLES: dict[type, payloads.Payload] = {
         cpu_info={"arch": "x86_64", "mhz": 2400},
         payload_version="1.0",
         started_at="2024-05-01T12:00:00+00:00",
+        capabilities={"supports_snapshot": True, "supports_console_output": True},
     ),
     ActionRequest: ActionRequest(
         instance_uuid=INSTANCE.uuid,
@@ -99,6 +125,75 @@ SAMPLES: dict[type, payloads.Payload] = {
     ),
     ConsoleRequest: ConsoleRequest(instance_uuid=INSTANCE.uuid, length=10),
     ConsoleOutput: ConsoleOutput(available=False, output="", message="no console log"),
+    RebuildRequest: RebuildRequest(
+        instance=INSTANCE.to_dict(),
+        request_id="req-8",
+        action="evacuate",
+        task_state="rebuilding",
+        stopped=True,
+    ),
+    SnapshotRequest: SnapshotRequest(
+        instance_uuid=INSTANCE.uuid,
+        name=INSTANCE.name,
+        request_id="req-9",
+        image_id="6a1e8f0c-0000-4000-8000-000000000003",
+        task_state="image_snapshot",
+        disk_format="raw",
+    ),
+    TaskProgress: TaskProgress(
+        instance_uuid=INSTANCE.uuid,
+        host="cmp-1",
+        request_id="req-9",
+        action="create_image",
+        step="image_uploading",
+        progress=75,
+        image_id="6a1e8f0c-0000-4000-8000-000000000003",
+    ),
+    SnapshotResult: SnapshotResult(
+        instance_uuid=INSTANCE.uuid,
+        host="cmp-1",
+        request_id="req-9",
+        image_id="6a1e8f0c-0000-4000-8000-000000000003",
+        path="/var/lib/stratus/images/6a1e8f0c-0000-4000-8000-000000000003.qcow2",
+        size=196616,
+        checksum="d41d8cd98f00b204e9800998ecf8427e",
+        os_hash_value="cf83e1357eefb8bdf1542850d66d8007",
+    ),
+    MigrationRequest: MigrationRequest(
+        migration_uuid="5d7c1c8e-0000-4000-8000-000000000002",
+        instance_uuid=INSTANCE.uuid,
+        request_id="req-7",
+        instance=INSTANCE.to_dict(),
+        power_on=False,
+    ),
+    MigrationResult: MigrationResult(
+        migration_uuid="5d7c1c8e-0000-4000-8000-000000000002",
+        instance_uuid=INSTANCE.uuid,
+        host="cmp-2",
+        request_id="req-7",
+        step="finish_resize",
+        power_state=4,
+    ),
+    GuestStates: GUESTS,
+    ComputeStarted: ComputeStarted(report=HOST_REPORT.to_dict(), guests=GUESTS.to_dict()),
+    ReconcileRequest: ReconcileRequest(
+        host="cmp-1",
+        builds=[BuildRequest(instance=INSTANCE.to_dict(), request_id="req-10").to_dict()],
+        actions=[
+            ActionRequest(
+                instance_uuid=INSTANCE.uuid,
+                name=INSTANCE.name,
+                request_id="req-11",
+                action="stop",
+                task_state="powering-off",
+            ).to_dict()
+        ],
+        terminations=[
+            TerminateRequest(
+                instance_uuid=INSTANCE.uuid, name=INSTANCE.name, request_id="req-12"
+            ).to_dict()
+        ],
+    ),
 }
 
 PAYLOAD_CLASSES = list(SAMPLES)
@@ -289,7 +384,7 @@ def test_payloads_are_immutable():
 # anything an older reader cannot ignore), add a line to the History in
 # cloud/payloads.py, then update the expectations below.
 
-EXPECTED_VERSION = "1.2"
+EXPECTED_VERSION = "1.5"
 
 EXPECTED_FINGERPRINTS = {
     "FlavorSpec": [
@@ -354,6 +449,7 @@ EXPECTED_FINGERPRINTS = {
         ("request_id", "str"),
     ],
     "HostReport": [
+        ("capabilities", "dict[str, bool]"),
         ("cpu_info", "dict[str, typing.Any]"),
         ("host", "str"),
         ("hypervisor_hostname", "str"),
@@ -394,6 +490,74 @@ EXPECTED_FINGERPRINTS = {
         ("message", "str"),
         ("output", "str"),
     ],
+    "RebuildRequest": [
+        ("action", "str"),
+        ("instance", "dict[str, typing.Any]"),
+        ("request_id", "str"),
+        ("stopped", "bool"),
+        ("task_state", "str"),
+    ],
+    "SnapshotRequest": [
+        ("disk_format", "str"),
+        ("image_id", "str"),
+        ("instance_uuid", "str"),
+        ("name", "str"),
+        ("request_id", "str"),
+        ("task_state", "str"),
+    ],
+    "TaskProgress": [
+        ("action", "str"),
+        ("host", "str"),
+        ("image_id", "str"),
+        ("instance_uuid", "str"),
+        ("progress", "int | None"),
+        ("request_id", "str"),
+        ("step", "str"),
+    ],
+    "SnapshotResult": [
+        ("checksum", "str"),
+        ("details", "str"),
+        ("host", "str"),
+        ("image_id", "str"),
+        ("instance_uuid", "str"),
+        ("message", "str"),
+        ("os_hash_value", "str"),
+        ("path", "str"),
+        ("request_id", "str"),
+        ("size", "int | None"),
+    ],
+    "MigrationRequest": [
+        ("instance", "dict[str, typing.Any]"),
+        ("instance_uuid", "str"),
+        ("migration_uuid", "str"),
+        ("power_on", "bool"),
+        ("request_id", "str"),
+    ],
+    "MigrationResult": [
+        ("details", "str"),
+        ("host", "str"),
+        ("instance_uuid", "str"),
+        ("message", "str"),
+        ("migration_uuid", "str"),
+        ("power_state", "int | None"),
+        ("request_id", "str"),
+        ("step", "str"),
+    ],
+    "GuestStates": [
+        ("guests", "dict[str, int]"),
+        ("host", "str"),
+        ("sampled_at", "str"),
+    ],
+    "ComputeStarted": [
+        ("guests", "dict[str, typing.Any]"),
+        ("report", "dict[str, typing.Any]"),
+    ],
+    "ReconcileRequest": [
+        ("actions", "list[dict[str, typing.Any]]"),
+        ("builds", "list[dict[str, typing.Any]]"),
+        ("host", "str"),
+        ("terminations", "list[dict[str, typing.Any]]"),
+    ],
 }
 
 
@@ -425,3 +589,45 @@ def test_schema_fingerprint(cls):
         f"{cls.__name__} changed shape: bump PAYLOAD_VERSION, record it in the "
         f"module History, then update EXPECTED_FINGERPRINTS"
     )
+
+
+def test_a_resize_step_is_never_sent_to_a_1_3_host():
+    with pytest.raises(payloads.PayloadTooNew):
+        SAMPLES[MigrationRequest].to_dict("1.3")
+    with pytest.raises(payloads.PayloadTooNew):
+        MigrationResult.from_dict(SAMPLES[MigrationResult].to_dict(), speaks="1.3")
+
+
+def test_a_resize_step_carries_the_guest_to_define_or_nothing():
+    wire = json.loads(json.dumps(SAMPLES[MigrationRequest].to_dict()))
+    request = MigrationRequest.from_dict(wire)
+    assert request.instance_spec == INSTANCE
+    assert request.power_on is False
+    bare = MigrationRequest.from_dict(
+        {"version": "1.4", "migration_uuid": "m", "instance_uuid": "i", "request_id": "r"}
+    )
+    assert (bare.instance, bare.power_on) == ({}, True)
+
+
+def test_a_compute_started_message_carries_a_heartbeat_and_the_guests():
+    started = ComputeStarted.from_dict(json.loads(json.dumps(SAMPLES[ComputeStarted].to_dict())))
+    assert started.host_report == HOST_REPORT
+    assert started.guest_states == GUESTS
+
+
+def test_a_reconcile_request_carries_the_work_as_its_messages():
+    request = ReconcileRequest.from_dict(
+        json.loads(json.dumps(SAMPLES[ReconcileRequest].to_dict()))
+    )
+    [build] = request.build_requests
+    assert build.instance_spec == INSTANCE and build.attempt == 1
+    [action] = request.action_requests
+    assert (action.action, action.task_state, action.hard) == ("stop", "powering-off", False)
+    [termination] = request.terminate_requests
+    assert termination.request_id == "req-12"
+
+
+def test_periodic_messages_are_never_sent_to_a_1_4_host():
+    for cls in (GuestStates, ComputeStarted, ReconcileRequest):
+        with pytest.raises(payloads.PayloadTooNew):
+            SAMPLES[cls].to_dict("1.4")

@@ -38,6 +38,17 @@ def test_every_vm_state_has_an_expected_status():
 EXPECTED_TASK_STATUS = {
     ("active", "rebooting"): "REBOOT",
     ("active", "rebooting_hard"): "HARD_REBOOT",
+    **{
+        (vm, task): "RESIZE"
+        for vm in ("active", "stopped")
+        for task in ("resize_prep", "resize_migrating", "resize_finish")
+    },
+    ("resized", "resize_reverting"): "REVERT_RESIZE",
+    **{
+        (vm, task): "REBUILD"
+        for vm in ("active", "stopped", "error")
+        for task in ("rebuilding", "rebuild_spawning")
+    },
 }
 
 
@@ -130,6 +141,12 @@ NOVA = {
     "unpause": ({"paused"}, IDLE, "unpausing", "active"),
     "suspend": ({"active"}, IDLE, "suspending", "suspended"),
     "resume": ({"suspended"}, IDLE, "resuming", "active"),
+    "resize": ({"active", "stopped"}, IDLE, "resize_prep", "resized"),
+    "confirm_resize": ({"resized"}, IDLE, None, None),
+    "revert_resize": ({"resized"}, IDLE, "resize_reverting", None),
+    "rebuild": ({"active", "stopped", "error"}, IDLE, "rebuilding", "active"),
+    "evacuate": ({"active", "stopped", "error"}, IDLE, "rebuilding", "active"),
+    "create_image": ({"active", "stopped", "paused", "suspended"}, IDLE, "image_snapshot", None),
     "reset_state": (ALL, ALL, None, None),
     "get_console_output": (
         {"active", "paused", "stopped", "suspended", "resized", "error"},
@@ -157,6 +174,15 @@ def test_task_states_are_novas_names():
         "unpausing",
         "suspending",
         "resuming",
+        "resize_prep",
+        "resize_migrating",
+        "resize_finish",
+        "resize_reverting",
+        "rebuilding",
+        "rebuild_spawning",
+        "image_snapshot",
+        "image_pending_upload",
+        "image_uploading",
     }
 
 
@@ -199,3 +225,36 @@ def test_refusal_names_the_task_state_in_the_way():
     assert refusal("reboot", "reboot", "u-1", "active", "pausing") == (
         "Cannot 'reboot' instance u-1 while it is in task_state pausing"
     )
+
+
+@pytest.mark.parametrize("vm_state", ["active", "stopped", "error"])
+@pytest.mark.parametrize("task_state", ["rebuilding", "rebuild_spawning"])
+def test_a_rebuild_shows_rebuild(vm_state, task_state):
+    assert api_status(vm_state, task_state) == "REBUILD"
+
+
+def test_a_snapshot_keeps_the_status_and_runs_through_its_steps():
+    assert api_status("active", "image_uploading") == "ACTIVE"
+    assert TRANSITIONS["create_image"].running == {
+        "image_snapshot",
+        "image_pending_upload",
+        "image_uploading",
+    }
+
+
+def test_a_resize_runs_through_its_steps_and_waits_resized():
+    assert TRANSITIONS["resize"].running == {"resize_prep", "resize_migrating", "resize_finish"}
+    assert api_status("resized", None) == "VERIFY_RESIZE"
+
+
+@pytest.mark.parametrize("action", ["confirm_resize", "revert_resize"])
+@pytest.mark.parametrize("task_state", ["resize_prep", "resize_migrating", "resize_finish"])
+def test_a_resize_under_way_can_be_neither_confirmed_nor_reverted(action, task_state):
+    for vm_state in ("active", "stopped", "resized"):
+        assert allowed(action, vm_state, task_state) is False
+
+
+def test_a_reverting_resize_blocks_confirm_and_another_resize():
+    assert allowed("confirm_resize", "resized", "resize_reverting") is False
+    assert allowed("resize", "resized", None) is False
+    assert allowed("delete", "resized", "resize_reverting") is True

@@ -2,7 +2,9 @@
 
 Usage comes from the placement allocations and live instance rows, the same
 numbers the scheduler decides on. The usage fields are gone from 2.88 on, as
-in Nova (clients read placement instead).
+in Nova (clients read placement instead). Beyond Nova, the detail lists the host's
+`unknown_domains`: guests its hypervisor has that are no instance (see
+cloud.conductor.power_sync).
 """
 
 import json
@@ -43,6 +45,9 @@ class _Hypervisors(ComputeView):
                 "id": node_id(node, self.version),
                 "disabled_reason": node.disabled_reason or None,
             },
+            # Not in Nova: guests the hypervisor has that are no instance of ours, as the
+            # host last reported (the platform leaves them alone; the operator decides).
+            "unknown_domains": node.unknown_domains,
         }
         if self.version.at_least("2.88"):
             body["uptime"] = None

@@ -147,6 +147,27 @@ RULES = [
         ACTION % "os-getConsoleOutput",
     ),
     _rule(
+        SERVERS % "rebuild",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Rebuild a server from an image",
+        "POST",
+        ACTION % "rebuild",
+    ),
+    _rule(
+        SERVERS % "create_image",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Create an image from a server (a snapshot)",
+        "POST",
+        ACTION % "createImage",
+    ),
+    _rule(
+        "os_compute_api:os-evacuate",
+        COMPUTE_ADMIN,
+        "Evacuate a server from a failed host to another one",
+        "POST",
+        ACTION % "evacuate",
+    ),
+    _rule(
         INSTANCE_ACTIONS % "list",
         PROJECT_READER_OR_ADMIN,
         "List a server's actions",
@@ -363,6 +384,30 @@ RULES = [
         "Delete a server group",
         "DELETE",
         "/os-server-groups/{server_group_id}",
+    ),
+    _rule(
+        SERVERS % "resize", PROJECT_MEMBER_OR_ADMIN, "Resize a server", "POST", ACTION % "resize"
+    ),
+    _rule(
+        SERVERS % "confirm_resize",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Confirm a server's resize",
+        "POST",
+        ACTION % "confirmResize",
+    ),
+    _rule(
+        SERVERS % "revert_resize",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Revert a server's resize",
+        "POST",
+        ACTION % "revertResize",
+    ),
+    _rule(
+        "os_compute_api:os-migrations:index",
+        COMPUTE_ADMIN,
+        "List migrations (resizes) of every project",
+        "GET",
+        "/os-migrations",
     ),
 ]
 

@@ -201,3 +201,70 @@ class ServerGroupSerializer(serializers.Serializer):
                 raise serializers.ValidationError("max_server_per_host must be a positive integer")
             rules = {"max_server_per_host": int(value)}
         return {"name": attrs["name"], "policy": policy, "rules": rules}
+
+
+REBUILD_KEYS = {
+    "imageRef",
+    "name",
+    "metadata",
+    "accessIPv4",
+    "accessIPv6",
+    "OS-DCF:diskConfig",
+    "preserve_ephemeral",
+}
+
+
+class ServerRebuildSerializer(serializers.Serializer):
+    """The rebuild action's body (Nova's schema, less what needs a guest agent:
+    adminPass, personality, key_name and user_data are refused as unknown)."""
+
+    imageRef = _Ref()
+    name = _Name(required=False)
+    metadata = _Metadata(required=False)
+    description = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    accessIPv4 = serializers.IPAddressField(protocol="IPv4", required=False, allow_null=True)
+    accessIPv6 = serializers.IPAddressField(protocol="IPv6", required=False, allow_null=True)
+    preserve_ephemeral = serializers.BooleanField(required=False)
+
+    def __init__(self, *args, version, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allowed = REBUILD_KEYS | ({"description"} if version.at_least("2.19") else set())
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({NON_FIELD: ["'rebuild' must be an object"]})
+        unknown = sorted(set(data) - self.allowed)
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    NON_FIELD: [
+                        f"Additional properties are not allowed "
+                        f"({', '.join(map(repr, unknown))} unexpected)"
+                    ]
+                }
+            )
+        return super().to_internal_value(data)
+
+
+class ServerCreateImageSerializer(serializers.Serializer):
+    """The createImage action's body: the image's name and its extra properties."""
+
+    name = _Name()
+    metadata = _Metadata(required=False, default=dict)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({NON_FIELD: ["'createImage' must be an object"]})
+        unknown = sorted(set(data) - {"name", "metadata"})
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    NON_FIELD: [
+                        f"Additional properties are not allowed "
+                        f"({', '.join(map(repr, unknown))} unexpected)"
+                    ]
+                }
+            )
+        return super().to_internal_value(data)

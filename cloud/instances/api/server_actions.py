@@ -1,5 +1,7 @@
 """Compute API: `POST /servers/{id}/action` (reboot, os-stop, os-start, pause, unpause,
-suspend, resume, lock, unlock, os-resetState, os-getConsoleOutput).
+suspend, resume, lock, unlock, os-resetState, os-getConsoleOutput; resize,
+confirmResize and revertResize from cloud.instances.api.resize_actions; rebuild,
+createImage and evacuate from cloud.instances.api.image_actions).
 
 Each action parses its body as Nova's schema does (400 otherwise), checks its
 policy, and calls one service; host actions answer 202 with no body and run
@@ -14,6 +16,8 @@ from rest_framework.response import Response
 from cloud.api.errors import BadRequest, Conflict, GatewayTimeout
 from cloud.api.views import ComputeView
 from cloud.instances import lifecycle, selectors
+from cloud.instances.api.image_actions import IMAGE_ACTIONS, ImageActions
+from cloud.instances.api.resize_actions import RESIZE_ACTIONS, ResizeActions
 from cloud.instances.models import Instance
 from cloud.instances.states import RESET_STATES
 from cloud.payloads import ConsoleOutput, ConsoleRequest
@@ -101,7 +105,7 @@ class EmptyAcceptNegotiation(DefaultContentNegotiation):
         return super().select_renderer(request, renderers, format_suffix)
 
 
-class ServerActionView(ComputeView):
+class ServerActionView(ResizeActions, ImageActions, ComputeView):
     """POST /servers/{id}/action"""
 
     content_negotiation_class = EmptyAcceptNegotiation
@@ -117,6 +121,8 @@ class ServerActionView(ComputeView):
             "unlock": self.unlock,
             "os-resetState": self.reset_state,
             "os-getConsoleOutput": self.console_output,
+            **{key: getattr(self, method) for key, method in RESIZE_ACTIONS.items()},
+            **{key: getattr(self, method) for key, method in IMAGE_ACTIONS.items()},
         }
         if name not in HOST_ACTIONS and name not in handlers:
             raise BadRequest(f"There is no such action: {name}")
@@ -187,7 +193,7 @@ class ServerActionView(ComputeView):
             answer = call_compute(
                 instance.host,
                 "compute.get_console_output",
-                ConsoleRequest(instance_uuid=str(instance.uuid), length=length).to_dict(),
+                ConsoleRequest(instance_uuid=str(instance.uuid), length=length),
                 timeout=settings.SYNC_CALL_TIMEOUT,
             )
         except HostUnreachable as exc:

@@ -4,6 +4,7 @@ from cloud.instances.api import (
     flavors,
     instance_actions,
     keypairs,
+    migrations,
     quota_sets,
     server_actions,
     server_groups,
@@ -29,6 +30,7 @@ urlpatterns = [
         f"{v21}/os-quota-sets/<str:tenant_id>/defaults", quota_sets.QuotaSetDefaultsView.as_view()
     ),
     path(f"{v21}/limits", quota_sets.LimitsView.as_view()),
+    path(f"{v21}/os-migrations", migrations.MigrationListView.as_view()),
     path(f"{v21}/os-server-groups", server_groups.ServerGroupListView.as_view()),
     path(f"{v21}/os-server-groups/<str:group_id>", server_groups.ServerGroupView.as_view()),
     path(f"{v21}/servers", servers.ServerListView.as_view(), name="server-list"),

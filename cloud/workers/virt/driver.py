@@ -7,6 +7,7 @@ types below), never database rows. Optional features are declared in
 
 import abc
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cloud.payloads import InstanceSpec
@@ -27,6 +28,10 @@ class HostResources:
     cpu_info: dict[str, Any] = field(default_factory=dict)
 
 
+# Nova's power_state.RUNNING, as InstanceInfo.power_state and power_states() give it.
+RUNNING = 1
+
+
 @dataclass(frozen=True)
 class InstanceInfo:
     uuid: str
@@ -44,6 +49,8 @@ class ComputeDriver(abc.ABC):
     - supports_diagnostics: get_diagnostics answers.
     - supports_console_output: get_console_output answers (the hypervisor
       keeps the guest's console log); callers must not ask otherwise.
+    - supports_snapshot: snapshot answers (the guest has a root disk on this
+      host to copy); callers must not ask otherwise.
     """
 
     capabilities: dict[str, bool] = {}
@@ -73,6 +80,11 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def list_instance_uuids(self) -> list[str]:
         """Uuids of every guest defined on this host."""
+
+    @abc.abstractmethod
+    def power_states(self) -> dict[str, int]:
+        """The power state of every guest defined on this host, by uuid (one look at
+        the hypervisor, for the periodic power-state sync)."""
 
     @abc.abstractmethod
     def get_diagnostics(self, instance_uuid: str) -> dict[str, Any] | None:
@@ -119,3 +131,20 @@ class ComputeDriver(abc.ABC):
     def get_console_output(self, instance_uuid: str, length: int | None) -> str:
         """The guest's console log, its last `length` lines (all when None).
         Only called when `capabilities["supports_console_output"]` is true."""
+
+    # -- resize -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def finish_migration(self, instance: InstanceSpec, *, power_on: bool) -> InstanceInfo:
+        """Define the guest on this host with the spec's flavor, replacing a definition
+        of the same guest (a resize on one host, a revert), and start it when
+        `power_on`. Idempotent: a guest already running with that flavor is only
+        reported."""
+
+    # -- snapshots ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def snapshot(self, instance_uuid: str, target: Path, disk_format: str) -> None:
+        """Write the guest's root disk to `target` as a `disk_format` image, consistent
+        (the guest writes nothing meanwhile) and leaving the guest in the power state
+        it was in. Only called when `capabilities["supports_snapshot"]` is true."""

@@ -1,0 +1,193 @@
+"""Conductor side of an evacuation: another host for a server whose host is down.
+
+    schedule: the instance's allocation on the dead host moves to the migration
+              (its consumer), and the scheduler claims the instance's flavor on
+              another host (the dead one excluded; the admin's target host if one
+              was named, which every filter still checks; an original forced host
+              dropped, as Nova resets forced destinations for moves).
+    rebuild:  the instance points at the new host and compute.rebuild_instance
+              spawns it there (cloud.conductor.rebuild writes the outcome).
+    end:      done, the migration's allocation on the dead host is freed: the
+              instance holds the new host only. Failed, the same (the instance is
+              on the new host, in ERROR with a fault).
+
+No host found (or only hosts too old to rebuild) ends the evacuation in ERROR
+with a fault, the instance back on its dead host holding its allocation there
+(Nova's NoValidHost). Every step is written once: the instance and the
+migration are locked and their states say whether it is still awaited.
+"""
+
+from celery import chain
+from django.db import transaction
+from django.utils import timezone
+
+from cloud.celery import app
+from cloud.conductor.services import instance_spec, scheduling_request
+from cloud.hosts.selectors import host_payload_version
+from cloud.instances import actions
+from cloud.instances.models import Instance, Migration, RequestSpec
+from cloud.instances.models import MigrationStatus as Status
+from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
+from cloud.instances.states import TaskState, VmState
+from cloud.payloads import RebuildRequest, version_key
+from cloud.rpc import cast_compute
+from cloud.scheduler.groups import group_member_moved
+from cloud.scheduler.placement import allocations_delete, allocations_move
+from cloud.scheduler.selectors import consumer_provider
+
+# Nova's final status of a successful evacuation (a resize ends confirmed instead).
+DONE = "done"
+
+
+def _lock(migration_uuid: str) -> tuple[Migration, Instance] | None:
+    """The migration and its instance, locked (instance first, as the api locks them)."""
+    instance_uuid = (
+        Migration.objects.filter(uuid=migration_uuid).values_list("instance_uuid", flat=True)
+    ).first()
+    instance = Instance.objects.select_for_update().filter(uuid=instance_uuid).first()
+    if instance is None:
+        return None
+    return Migration.objects.select_for_update().get(uuid=migration_uuid), instance
+
+
+def _awaited(migration: Migration, instance: Instance, status: str) -> bool:
+    return (
+        not instance.deleted
+        and migration.status == status
+        and instance.task_state == TaskState.REBUILDING
+    )
+
+
+@transaction.atomic
+def evacuate_schedule(*, migration_uuid: str, request_id: str) -> None:
+    """Move the dead host's allocation to the migration; ask the scheduler for a host."""
+    found = _lock(migration_uuid)
+    if found is None or not _awaited(*found, Status.PRE_MIGRATING):
+        return
+    migration, instance = found
+    uuid = str(instance.uuid)
+    # Redelivered after the scheduler claimed, the instance holds its new host:
+    # only a migration holding nothing yet takes what the instance holds.
+    if consumer_provider(consumer_id=migration_uuid) is None:
+        allocations_move(
+            source=uuid,
+            target=migration_uuid,
+            project_id=instance.project_id,
+            user_id=instance.user_id,
+        )
+    spec = RequestSpec.objects.get(instance_uuid=instance.uuid)
+    message = {
+        **scheduling_request(spec, instance),
+        "forced_host": migration.dest_compute,
+        "ignore_hosts": [migration.source_compute],
+        "migration_uuid": migration_uuid,
+        "request_id": request_id,
+    }
+    transaction.on_commit(
+        lambda: chain(
+            app.signature("scheduler.select_destinations", args=(message,)),
+            app.signature("conductor.evacuate_scheduled"),
+        ).apply_async()
+    )
+
+
+def _too_old(host: str) -> str | None:
+    version = host_payload_version(host=host)
+    if version_key(version) >= version_key(RebuildRequest.SINCE):
+        return None
+    return f"the host {host} speaks payload version {version}, too old to rebuild on"
+
+
+def _no_host(migration: Migration, instance: Instance, request_id: str, reason: str) -> None:
+    uuid = str(instance.uuid)
+    if not allocations_move(
+        source=str(migration.uuid),
+        target=uuid,
+        project_id=instance.project_id,
+        user_id=instance.user_id,
+    ):
+        allocations_delete(consumer_id=uuid)
+    now = timezone.now()
+    Migration.objects.filter(pk=migration.pk).update(status=Status.ERROR, updated_at=now)
+    Instance.objects.filter(pk=instance.pk).update(
+        vm_state=VmState.ERROR, task_state=None, updated_at=now
+    )
+    message = f"Cannot evacuate instance {uuid}: {reason}"[:255]
+    actions.fault_record(
+        instance_uuid=uuid, code=500, message=message, host=migration.source_compute
+    )
+    actions.event_finish(
+        instance_uuid=uuid,
+        request_id=request_id,
+        event=EVACUATE_EVENT,
+        host=None,
+        result="Error",
+        details=message,
+    )
+    actions.action_finish(instance_uuid=uuid, request_id=request_id, message="Error")
+
+
+@transaction.atomic
+def evacuate_scheduled(*, selection: dict) -> None:
+    """The scheduler's answer: rebuild on the new host, or end the evacuation."""
+    request_id = selection["request_id"]
+    found = _lock(selection["migration_uuid"])
+    if found is None:
+        return
+    migration, instance = found
+    uuid = str(instance.uuid)
+    if instance.deleted:
+        allocations_delete(consumer_id=uuid)  # the claim landed after the delete
+        return
+    if not _awaited(migration, instance, Status.PRE_MIGRATING):
+        return
+    host = selection.get("host")
+    error = selection.get("error") or (host and _too_old(host))
+    if error:
+        _no_host(migration, instance, request_id, error)
+        return
+    now = timezone.now()
+    Migration.objects.filter(pk=migration.pk).update(
+        dest_compute=host, dest_node=host, status=Status.MIGRATING, updated_at=now
+    )
+    Instance.objects.filter(pk=instance.pk).update(
+        host=host, node=host, progress=20, updated_at=now
+    )
+    group_member_moved(instance_uuid=uuid, host=host)
+    actions.event_finish(
+        instance_uuid=uuid,
+        request_id=request_id,
+        event=EVACUATE_EVENT,
+        host=host,
+        result="Success",
+        details=f"from {migration.source_compute} to {host}",
+    )
+    actions.event_start(instance_uuid=uuid, request_id=request_id, event=REBUILD_EVENT, host=host)
+    instance.refresh_from_db()
+    cast_compute(
+        host,
+        "compute.rebuild_instance",
+        RebuildRequest(
+            instance=instance_spec(instance).to_dict(),
+            request_id=request_id,
+            action="evacuate",
+            task_state=TaskState.REBUILDING,
+            stopped=migration.old_vm_state == VmState.STOPPED,
+        ),
+    )
+
+
+def evacuation_end(*, instance_uuid: str, done: bool) -> None:
+    """The rebuild on the new host is over: free what the migration holds on the dead
+    host, in the caller's transaction (which holds the instance's lock)."""
+    migration = (
+        Migration.objects.select_for_update()
+        .filter(instance_uuid=instance_uuid, migration_type="evacuation", status=Status.MIGRATING)
+        .first()
+    )
+    if migration is None:
+        return
+    allocations_delete(consumer_id=str(migration.uuid))
+    Migration.objects.filter(pk=migration.pk).update(
+        status=DONE if done else Status.ERROR, updated_at=timezone.now()
+    )

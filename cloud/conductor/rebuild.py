@@ -1,0 +1,97 @@
+"""Conductor services for rebuilds and evacuations: the steps and outcomes a host reports.
+
+Safe to run twice (acks_late redelivery): the instance row is locked, an outcome
+whose event is finished already is ignored, and every state write is the state
+machine's conditional update on the action's task_states, so an outcome never
+overwrites an action (a delete) that took over meanwhile. Outcomes and steps may
+arrive out of order (several conductor threads): a step only moves the task
+forward from an earlier one (cloud.conductor.steps), and an outcome accepts any
+of the action's task_states.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from cloud.conductor.evacuate import evacuation_end
+from cloud.instances import actions
+from cloud.instances.lifecycle import instance_transition_finish
+from cloud.instances.models import Instance
+from cloud.instances.rebuild import REBUILD_EVENT
+from cloud.instances.states import TRANSITIONS, PowerState, VmState
+from cloud.payloads import ActionResult
+
+
+def _pending(result: ActionResult) -> bool:
+    Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    return actions.event_open(
+        instance_uuid=result.instance_uuid, request_id=result.request_id, event=REBUILD_EVENT
+    )
+
+
+@transaction.atomic
+def rebuild_done(*, result: ActionResult) -> None:
+    """The guest runs from its new image (or is shut off, as it was before)."""
+    if not _pending(result):
+        return
+    rule = TRANSITIONS[result.action]
+    stopped = result.power_state == PowerState.SHUTDOWN
+    now = timezone.now()
+    instance_transition_finish(
+        instance_uuid=result.instance_uuid,
+        host=result.host,
+        task_state=rule.running,
+        values={
+            "vm_state": VmState.STOPPED if stopped else rule.done,
+            "task_state": None,
+            "power_state": result.power_state,
+            "launched_at": now,
+            "progress": 100,
+        },
+    )
+    if result.action == "evacuate":
+        evacuation_end(instance_uuid=result.instance_uuid, done=True)
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=REBUILD_EVENT,
+        host=result.host,
+        result="Success",
+    )
+    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
+
+
+@transaction.atomic
+def rebuild_failed(*, result: ActionResult) -> None:
+    """A failed rebuild leaves the server in ERROR with a fault, as Nova does."""
+    if not _pending(result):
+        return
+    values: dict = {"vm_state": VmState.ERROR, "task_state": None}
+    if result.power_state is not None:
+        values["power_state"] = result.power_state
+    if instance_transition_finish(
+        instance_uuid=result.instance_uuid,
+        host=result.host,
+        task_state=TRANSITIONS[result.action].running,
+        values=values,
+    ):
+        actions.fault_record(
+            instance_uuid=result.instance_uuid,
+            code=500,
+            message=f"Could not {result.action} the instance on {result.host}: {result.message}",
+            details=result.details,
+            host=result.host,
+        )
+    if result.action == "evacuate":
+        evacuation_end(instance_uuid=result.instance_uuid, done=False)
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=REBUILD_EVENT,
+        host=result.host,
+        result="Error",
+        traceback=result.details,
+        details=result.message,
+    )
+    actions.action_finish(
+        instance_uuid=result.instance_uuid, request_id=result.request_id, message="Error"
+    )

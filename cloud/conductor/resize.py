@@ -1,0 +1,489 @@
+"""Conductor side of a resize: the destination, the compute steps in turn, confirm,
+revert and auto-confirm (Nova's MigrationTask and the compute hand-offs).
+
+    resize:  the instance's source allocation moves to the migration (its
+             consumer), the scheduler claims the new flavor for the instance on
+             a destination (not the source unless ALLOW_RESIZE_TO_SAME_HOST), then
+             compute.resize_instance on the source stops the guest and
+             compute.finish_resize on the destination defines and starts it with
+             the new flavor: resized (VERIFY_RESIZE), both allocations held.
+    confirm: compute.confirm_resize removes the guest from the source, then the
+             migration's allocation is freed.
+    revert:  compute.revert_resize removes the guest from the destination,
+             compute.finish_revert_resize starts it on the source with the old
+             flavor, and the instance takes the migration's source allocation
+             back in place of the destination's.
+
+Every outcome is written once: the instance and the migration are locked, and the
+migration's status, the instance's task_state and the step's open event say
+whether it is still awaited, so a redelivered message changes nothing. A failed
+step ends in ERROR with a fault, and nothing stays claimed that nothing uses.
+"""
+
+import uuid as uuidlib
+from dataclasses import replace
+from datetime import timedelta
+
+from celery import chain
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cloud.celery import app
+from cloud.conductor.services import instance_spec, scheduling_request
+from cloud.hosts.selectors import host_payload_version, host_up
+from cloud.instances import actions
+from cloud.instances.models import Instance, Migration, RequestSpec
+from cloud.instances.models import MigrationStatus as Status
+from cloud.instances.resize import flavor_size, migration_confirm_start
+from cloud.instances.services import flavor_resources
+from cloud.instances.states import TRANSITIONS, TaskState, VmState
+from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest, version_key
+from cloud.rpc import cast_compute
+from cloud.scheduler.groups import group_member_moved
+from cloud.scheduler.placement import allocations_delete, allocations_move
+from cloud.scheduler.selectors import consumer_provider
+
+SCHEDULE_EVENT = "conductor_migrate_server"
+
+# compute step -> (migration status, instance task_state) while its outcome is awaited
+AWAITED: dict[str, tuple[str, str | None]] = {
+    "resize_instance": (Status.MIGRATING, TaskState.RESIZE_MIGRATING),
+    "finish_resize": (Status.MIGRATING, TaskState.RESIZE_FINISH),
+    "confirm_resize": (Status.CONFIRMING, None),
+    "revert_resize": (Status.REVERTING, TaskState.RESIZE_REVERTING),
+    "finish_revert_resize": (Status.REVERTING, TaskState.RESIZE_REVERTING),
+}
+WHAT = {
+    "resize_instance": "stop the guest on the source host",
+    "finish_resize": "start the guest with the new flavor",
+    "confirm_resize": "remove the guest from the source host",
+    "revert_resize": "remove the guest from the destination host",
+    "finish_revert_resize": "start the guest again with the old flavor",
+}
+
+
+def _event(step: str) -> str:
+    return f"compute_{step}"
+
+
+def _lock(migration_uuid: str) -> tuple[Migration, Instance] | None:
+    """The migration and its instance, locked (instance first, as the api locks them)."""
+    instance_uuid = (
+        Migration.objects.filter(uuid=migration_uuid).values_list("instance_uuid", flat=True)
+    ).first()
+    instance = Instance.objects.select_for_update().filter(uuid=instance_uuid).first()
+    if instance is None:
+        return None
+    return Migration.objects.select_for_update().get(uuid=migration_uuid), instance
+
+
+def _set(model, pk: int, **values) -> None:
+    model.objects.filter(pk=pk).update(updated_at=timezone.now(), **values)
+
+
+def _cast_step(
+    migration: Migration, instance: Instance, step: str, host: str, request_id: str
+) -> None:
+    """Cast the next compute step: the guest as that host must define it (the new flavor
+    on the destination, the old one back on the source), or only its uuid."""
+    flavor = {"finish_resize": migration.new_flavor, "finish_revert_resize": migration.old_flavor}
+    spec = {}
+    if step in flavor:
+        base = instance_spec(instance)
+        spec = replace(base, flavor={k: flavor[step][k] for k in base.flavor}).to_dict()
+    actions.event_start(
+        instance_uuid=str(instance.uuid), request_id=request_id, event=_event(step), host=host
+    )
+    cast_compute(
+        host,
+        f"compute.{step}",
+        MigrationRequest(
+            migration_uuid=str(migration.uuid),
+            instance_uuid=str(instance.uuid),
+            request_id=request_id,
+            instance=spec,
+            power_on=migration.old_vm_state != VmState.STOPPED,
+        ),
+    )
+
+
+def _back_to_source(migration: Migration, instance: Instance, vm_state: str) -> None:
+    """The instance on its source host with its old flavor, holding the source
+    allocation again (in place of any on the destination); the migration over."""
+    uuid = str(instance.uuid)
+    if not allocations_move(
+        source=str(migration.uuid),
+        target=uuid,
+        project_id=instance.project_id,
+        user_id=instance.user_id,
+    ):
+        allocations_delete(consumer_id=uuid)  # it held nothing to go back to
+    group_member_moved(instance_uuid=uuid, host=migration.source_compute)
+    _set(
+        Instance,
+        instance.pk,
+        host=migration.source_compute,
+        node=migration.source_node,
+        flavor=migration.old_flavor,
+        vm_state=vm_state,
+        task_state=None,
+        **flavor_size(migration.old_flavor),
+    )
+
+
+def _failed(
+    migration: Migration,
+    instance: Instance,
+    *,
+    request_id: str,
+    event: str,
+    host: str | None,
+    message: str,
+    details: str = "",
+    vm_state: str,
+) -> None:
+    _back_to_source(migration, instance, vm_state)
+    _set(Migration, migration.pk, status=Status.ERROR)
+    uuid = str(instance.uuid)
+    actions.fault_record(instance_uuid=uuid, code=500, message=message, details=details, host=host)
+    actions.event_finish(
+        instance_uuid=uuid,
+        request_id=request_id,
+        event=event,
+        host=host,
+        result="Error",
+        traceback=details or None,
+        details=message,
+    )
+    actions.action_finish(instance_uuid=uuid, request_id=request_id, message="Error")
+
+
+# -- resize ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def resize_schedule(*, migration_uuid: str, request_id: str) -> None:
+    """Move the source allocation to the migration and ask the scheduler for a
+    destination; its answer goes to `conductor.resize_scheduled`."""
+    found = _lock(migration_uuid)
+    if found is None:
+        return
+    migration, instance = found
+    if (
+        instance.deleted
+        or migration.status != Status.PRE_MIGRATING
+        or instance.task_state != TaskState.RESIZE_PREP
+    ):
+        return
+    uuid = str(instance.uuid)
+    # Redelivered after the scheduler claimed, the instance holds the destination:
+    # only a migration holding nothing yet takes what the instance holds.
+    if consumer_provider(consumer_id=migration_uuid) is None:
+        allocations_move(
+            source=uuid,
+            target=migration_uuid,
+            project_id=instance.project_id,
+            user_id=instance.user_id,
+        )
+    if not actions.event_open(instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT):
+        actions.event_start(
+            instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT, host=None
+        )
+    spec = RequestSpec.objects.get(instance_uuid=instance.uuid)
+    new = migration.new_flavor
+    message = {
+        **scheduling_request(spec, instance),
+        "resources": flavor_resources(new),
+        "flavor_extra_specs": dict(new.get("extra_specs") or {}),
+        "forced_host": None,
+        "ignore_hosts": [] if settings.ALLOW_RESIZE_TO_SAME_HOST else [migration.source_compute],
+        "migration_uuid": migration_uuid,
+        "request_id": request_id,
+    }
+    transaction.on_commit(
+        lambda: chain(
+            app.signature("scheduler.select_destinations", args=(message,)),
+            app.signature("conductor.resize_scheduled"),
+        ).apply_async()
+    )
+
+
+def _too_old(host: str) -> str | None:
+    version = host_payload_version(host=host)
+    if version_key(version) >= version_key(MigrationRequest.SINCE):
+        return None
+    return f"the destination {host} speaks payload version {version}, too old to resize to"
+
+
+@transaction.atomic
+def resize_scheduled(*, selection: dict) -> None:
+    """The scheduler's answer: stop the guest on the source, or end the resize (the
+    server stays as it was, with a fault, as after Nova's NoValidHost)."""
+    request_id = selection["request_id"]
+    found = _lock(selection["migration_uuid"])
+    if found is None:
+        return
+    migration, instance = found
+    uuid = str(instance.uuid)
+    if instance.deleted:
+        allocations_delete(consumer_id=uuid)  # the claim landed after the delete
+        return
+    if migration.status != Status.PRE_MIGRATING or instance.task_state != TaskState.RESIZE_PREP:
+        return
+    host = selection.get("host")
+    error = selection.get("error") or (host and _too_old(host))
+    if error:
+        _failed(
+            migration,
+            instance,
+            request_id=request_id,
+            event=SCHEDULE_EVENT,
+            host=None,
+            message=f"Cannot resize instance {uuid}: {error}"[:255],
+            vm_state=migration.old_vm_state,
+        )
+        return
+    _set(Migration, migration.pk, dest_compute=host, dest_node=host, status=Status.MIGRATING)
+    _set(Instance, instance.pk, task_state=TaskState.RESIZE_MIGRATING, progress=20)
+    actions.event_finish(
+        instance_uuid=uuid,
+        request_id=request_id,
+        event=SCHEDULE_EVENT,
+        host=host,
+        result="Success",
+        details=f"destination {host}",
+    )
+    _cast_step(migration, instance, "resize_instance", migration.source_compute, request_id)
+
+
+def _source_stopped(migration: Migration, instance: Instance, result: MigrationResult) -> None:
+    _set(Instance, instance.pk, task_state=TaskState.RESIZE_FINISH, progress=60)
+    _cast_step(migration, instance, "finish_resize", migration.dest_compute, result.request_id)
+
+
+def _resized(migration: Migration, instance: Instance, result: MigrationResult) -> None:
+    _set(Migration, migration.pk, status=Status.FINISHED)
+    values = {"power_state": result.power_state} if result.power_state is not None else {}
+    _set(
+        Instance,
+        instance.pk,
+        vm_state=TRANSITIONS["resize"].done,
+        task_state=None,
+        host=migration.dest_compute,
+        node=migration.dest_node,
+        flavor=migration.new_flavor,
+        progress=100,
+        **values,
+    )
+    actions.action_finish(instance_uuid=str(instance.uuid), request_id=result.request_id)
+
+
+# -- confirm ----------------------------------------------------------------------
+
+
+def _confirmed(migration: Migration, instance: Instance, request_id: str) -> None:
+    """The new flavor kept: the source allocation freed, quota counting the new flavor."""
+    allocations_delete(consumer_id=str(migration.uuid))
+    _set(Migration, migration.pk, status=Status.CONFIRMED)
+    Instance.objects.filter(pk=instance.pk, vm_state=VmState.RESIZED).update(
+        vm_state=migration.old_vm_state, updated_at=timezone.now()
+    )
+    _set(Instance, instance.pk, **flavor_size(migration.new_flavor))
+    RequestSpec.objects.filter(instance_uuid=instance.uuid).update(
+        resources=flavor_resources(migration.new_flavor), updated_at=timezone.now()
+    )
+    actions.action_finish(instance_uuid=str(instance.uuid), request_id=request_id)
+
+
+@transaction.atomic
+def resize_confirm(*, migration_uuid: str, request_id: str) -> None:
+    """Remove the guest from the source; with no guest to remove there (a resize on one
+    host) or the source down (its leftover is reported when it comes back), at once."""
+    found = _lock(migration_uuid)
+    if found is None:
+        return
+    migration, instance = found
+    step = "confirm_resize"
+    if instance.deleted or migration.status != Status.CONFIRMING:
+        return
+    if actions.event_open(
+        instance_uuid=str(instance.uuid), request_id=request_id, event=_event(step)
+    ):
+        return
+    source = migration.source_compute
+    if source == migration.dest_compute or not host_up(host=source):
+        _confirmed(migration, instance, request_id)
+        return
+    _cast_step(migration, instance, step, source, request_id)
+
+
+def resizes_confirm_due(*, window_seconds: int) -> int:
+    """Confirm the resizes left unconfirmed for longer than the window (Nova's
+    resize_confirm_window); 0 or less turns it off."""
+    if window_seconds <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=window_seconds)
+    due = Migration.objects.filter(status=Status.FINISHED, updated_at__lt=cutoff)
+    confirmed = 0
+    for migration_uuid in list(due.values_list("uuid", flat=True)[:500]):
+        with transaction.atomic():
+            found = _lock(str(migration_uuid))
+            if found is None:
+                continue
+            migration, instance = found
+            if (
+                instance.deleted
+                or migration.status != Status.FINISHED
+                or instance.vm_state != VmState.RESIZED
+                or instance.task_state is not None
+            ):
+                continue
+            request_id = f"req-{uuidlib.uuid4()}"
+            migration_confirm_start(
+                instance=instance,
+                request_id=request_id,
+                user_id="",
+                project_id=instance.project_id,
+            )
+            resize_confirm(migration_uuid=str(migration_uuid), request_id=request_id)
+            confirmed += 1
+    return confirmed
+
+
+# -- revert -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def resize_revert(*, migration_uuid: str, request_id: str) -> None:
+    """Remove the guest from the destination (unless that is the source, or is down:
+    its leftover is reported when it comes back), then start it on the source."""
+    found = _lock(migration_uuid)
+    if found is None:
+        return
+    migration, instance = found
+    if (
+        instance.deleted
+        or migration.status != Status.REVERTING
+        or instance.task_state != TaskState.RESIZE_REVERTING
+    ):
+        return
+    source, dest = migration.source_compute, migration.dest_compute
+    step = "revert_resize" if dest != source and host_up(host=dest) else "finish_revert_resize"
+    if actions.event_open(
+        instance_uuid=str(instance.uuid), request_id=request_id, event=_event(step)
+    ):
+        return
+    _cast_step(migration, instance, step, dest if step == "revert_resize" else source, request_id)
+
+
+def _dest_removed(migration: Migration, instance: Instance, result: MigrationResult) -> None:
+    _cast_step(
+        migration, instance, "finish_revert_resize", migration.source_compute, result.request_id
+    )
+
+
+def _reverted(migration: Migration, instance: Instance, result: MigrationResult) -> None:
+    _back_to_source(migration, instance, migration.old_vm_state)
+    _set(Migration, migration.pk, status=Status.REVERTED)
+    if result.power_state is not None:
+        _set(Instance, instance.pk, power_state=result.power_state)
+    actions.action_finish(instance_uuid=str(instance.uuid), request_id=result.request_id)
+
+
+# -- compute outcomes ---------------------------------------------------------------
+
+NEXT = {
+    "resize_instance": _source_stopped,
+    "finish_resize": _resized,
+    "confirm_resize": lambda m, i, r: _confirmed(m, i, r.request_id),
+    "revert_resize": _dest_removed,
+    "finish_revert_resize": _reverted,
+}
+
+
+def _awaited(result: MigrationResult) -> tuple[Migration, Instance] | None:
+    """The locked migration and instance when this outcome is still awaited. A guest
+    defined for an instance deleted meanwhile is removed again."""
+    found = _lock(result.migration_uuid)
+    if found is None:
+        return None
+    migration, instance = found
+    if instance.deleted:
+        if result.step in ("finish_resize", "finish_revert_resize"):
+            cast_compute(
+                result.host,
+                "compute.terminate_instance",
+                TerminateRequest(
+                    instance_uuid=result.instance_uuid,
+                    name=instance.domain_name,
+                    request_id=result.request_id,
+                ),
+            )
+        return None
+    if (migration.status, instance.task_state) != AWAITED[result.step]:
+        return None
+    if not actions.event_open(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=_event(result.step),
+    ):
+        return None
+    return migration, instance
+
+
+@transaction.atomic
+def migration_step_done(*, result: MigrationResult) -> None:
+    found = _awaited(result)
+    if found is None:
+        return
+    migration, instance = found
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=_event(result.step),
+        host=result.host,
+        result="Success",
+    )
+    NEXT[result.step](migration, instance, result)
+
+
+@transaction.atomic
+def migration_step_failed(*, result: MigrationResult) -> None:
+    """ERROR with a fault naming the step and the host. The instance goes back to its
+    source allocation and old flavor, except when only the source's cleanup failed
+    after a confirm: it keeps the new flavor on the destination, the source freed."""
+    found = _awaited(result)
+    if found is None:
+        return
+    migration, instance = found
+    message = f"Could not {WHAT[result.step]} ({result.host}): {result.message}"[:255]
+    if result.step != "confirm_resize":
+        _failed(
+            migration,
+            instance,
+            request_id=result.request_id,
+            event=_event(result.step),
+            host=result.host,
+            message=message,
+            details=result.details,
+            vm_state=VmState.ERROR,
+        )
+        return
+    _confirmed(migration, instance, result.request_id)
+    _set(Migration, migration.pk, status=Status.ERROR)
+    _set(Instance, instance.pk, vm_state=VmState.ERROR)
+    uuid = str(instance.uuid)
+    actions.fault_record(
+        instance_uuid=uuid, code=500, message=message, details=result.details, host=result.host
+    )
+    actions.event_finish(
+        instance_uuid=uuid,
+        request_id=result.request_id,
+        event=_event(result.step),
+        host=result.host,
+        result="Error",
+        traceback=result.details or None,
+        details=result.message,
+    )
+    actions.action_finish(instance_uuid=uuid, request_id=result.request_id, message="Error")

@@ -1,0 +1,77 @@
+"""Conductor services for createImage: write what the host reports, on the image and
+the instance.
+
+Done: the image becomes active with the host's file, the instance's task clears
+(its vm_state is kept). Failed: the image is deleted (it has no data, as Nova
+deletes it) and the task clears; the instance is not put in ERROR (its guest is
+as it was), the event and the action record the error. Safe to run twice: the
+instance row is locked and an outcome whose event is finished is ignored.
+"""
+
+from django.db import transaction
+
+from cloud.images.snapshots import image_snapshot_failed, image_snapshot_uploaded
+from cloud.instances import actions
+from cloud.instances.lifecycle import instance_transition_finish
+from cloud.instances.models import Instance
+from cloud.instances.snapshot import SNAPSHOT_EVENT
+from cloud.instances.states import TRANSITIONS
+from cloud.payloads import SnapshotResult
+
+
+def _pending(result: SnapshotResult) -> bool:
+    Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    return actions.event_open(
+        instance_uuid=result.instance_uuid, request_id=result.request_id, event=SNAPSHOT_EVENT
+    )
+
+
+def _clear_task(result: SnapshotResult, progress: int) -> None:
+    instance_transition_finish(
+        instance_uuid=result.instance_uuid,
+        host=result.host,
+        task_state=TRANSITIONS["create_image"].running,
+        values={"task_state": None, "progress": progress},
+    )
+
+
+@transaction.atomic
+def snapshot_done(*, result: SnapshotResult) -> None:
+    if not _pending(result):
+        return
+    image_snapshot_uploaded(
+        image_id=result.image_id,
+        path=result.path,
+        size=result.size,
+        checksum=result.checksum,
+        sha512=result.os_hash_value,
+    )
+    _clear_task(result, 100)
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=SNAPSHOT_EVENT,
+        host=result.host,
+        result="Success",
+    )
+    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
+
+
+@transaction.atomic
+def snapshot_failed(*, result: SnapshotResult) -> None:
+    if not _pending(result):
+        return
+    image_snapshot_failed(image_id=result.image_id)
+    _clear_task(result, 0)
+    actions.event_finish(
+        instance_uuid=result.instance_uuid,
+        request_id=result.request_id,
+        event=SNAPSHOT_EVENT,
+        host=result.host,
+        result="Error",
+        traceback=result.details,
+        details=result.message,
+    )
+    actions.action_finish(
+        instance_uuid=result.instance_uuid, request_id=result.request_id, message="Error"
+    )

@@ -1,0 +1,39 @@
+"""Conductor service for the steps of long actions (rebuild, snapshot) a host reports.
+
+A step moves the instance's task_state forward along the state machine's
+`steps` for the action, from an earlier one only: steps and the outcome may be
+handled out of order by the conductor's threads, and a late step must not
+pull back an instance whose action has finished.
+"""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from cloud.images.snapshots import image_snapshot_saving
+from cloud.instances.models import Instance
+from cloud.instances.states import TRANSITIONS, TaskState
+from cloud.payloads import TaskProgress
+
+log = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def task_progress(*, progress: TaskProgress) -> bool:
+    """Move a long action to the step the host reached (from an earlier one only);
+    False when the instance has moved on (the outcome came first, or a delete)."""
+    rule = TRANSITIONS[progress.action]
+    if progress.step not in rule.steps:
+        log.warning("%s: %s has no step %r", progress.instance_uuid, progress.action, progress.step)
+        return False
+    earlier = (rule.task_state, *rule.steps[: rule.steps.index(progress.step)])
+    values: dict = {"task_state": progress.step, "updated_at": timezone.now()}
+    if progress.progress is not None:
+        values["progress"] = progress.progress
+    moved = Instance.objects.filter(
+        uuid=progress.instance_uuid, deleted=False, host=progress.host, task_state__in=earlier
+    ).update(**values)
+    if moved and progress.image_id and progress.step == TaskState.IMAGE_UPLOADING:
+        image_snapshot_saving(image_id=progress.image_id)
+    return bool(moved)

@@ -1,0 +1,61 @@
+"""Migration reads: the admin's os-migrations list, and which placement consumers
+are migrations still holding a host's allocation."""
+
+import uuid as uuidlib
+
+from django.db.models import Q, QuerySet
+
+from cloud.api.errors import BadRequest
+from cloud.api.pagination import after
+from cloud.instances.models import Flavor, Migration
+from cloud.instances.resize import UNFINISHED
+
+FILTERS = {
+    "status": "status",
+    "migration_type": "migration_type",
+    "instance_uuid": "instance_uuid",
+    "source_compute": "source_compute",
+    "project_id": "project_id",
+    "user_id": "user_id",
+}
+
+
+def _uuid(value: str, name: str) -> uuidlib.UUID:
+    try:
+        return uuidlib.UUID(value)
+    except ValueError as exc:
+        raise BadRequest(f"Invalid {name}: {value!r} is not a UUID.") from exc
+
+
+def migration_list(*, params) -> QuerySet:
+    """Every project's migrations, newest first, filtered as Nova's os-migrations is;
+    `host` matches either end, `marker` is a migration's uuid."""
+    qs = Migration.objects.all()
+    for param, column in FILTERS.items():
+        value = params.get(param)
+        if value:
+            qs = qs.filter(**{column: _uuid(value, param) if param == "instance_uuid" else value})
+    if params.get("host"):
+        qs = qs.filter(Q(source_compute=params["host"]) | Q(dest_compute=params["host"]))
+    marker = params.get("marker")
+    if marker:
+        found = Migration.objects.filter(uuid=_uuid(marker, "marker")).first()
+        if found is None:
+            raise BadRequest(f"Marker {marker} could not be found.")
+        qs = after(qs, found, "created_at", descending=True)
+    return qs.order_by("-created_at", "-id")
+
+
+def flavor_ids(*, migrations: list[Migration]) -> dict[str, int]:
+    """The flavors' numeric ids (Nova's old/new_instance_type_id), by flavorid."""
+    wanted = {f["flavorid"] for m in migrations for f in (m.old_flavor, m.new_flavor)}
+    return dict(Flavor.objects.filter(flavorid__in=wanted).values_list("flavorid", "id"))
+
+
+def migrations_holding(*, consumer_ids: list[uuidlib.UUID]) -> set[uuidlib.UUID]:
+    """Which of these consumers are migrations whose allocation is still in use."""
+    return set(
+        Migration.objects.filter(uuid__in=consumer_ids, status__in=UNFINISHED).values_list(
+            "uuid", flat=True
+        )
+    )
