@@ -57,14 +57,18 @@ def _place(instance, host: str, django_capture_on_commit_callbacks) -> None:
 
 
 def test_spawned_makes_active_once(building, django_capture_on_commit_callbacks):
-    _place(building, "h1", django_capture_on_commit_callbacks)
     result = SpawnResult(
         instance_uuid=str(building.uuid), host="h1", request_id="req-1", power_state=1
     )
+    assert Instance.objects.get(pk=building.pk).progress == 0
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    spawning = Instance.objects.get(pk=building.pk)
+    assert (spawning.task_state, spawning.progress) == ("spawning", 20)
     services.instance_spawned(result=result)
     services.instance_spawned(result=result)  # redelivered: harmless
     instance = Instance.objects.get(pk=building.pk)
     assert (instance.vm_state, instance.task_state, instance.power_state) == ("active", None, 1)
+    assert instance.progress == 100
 
 
 def test_build_failure_reschedules_then_gives_up(
