@@ -198,25 +198,32 @@ class InstanceSpec(Payload):
         return ImageSpec.from_dict({**self.image, "version": PAYLOAD_VERSION})
 
 
-@dataclass(frozen=True)
-class BuildRequest(Payload):
-    """conductor -> compute.build_and_run_instance"""
+class CarriesInstance:
+    """A message holding a built InstanceSpec in its `instance` field (a dict, so the
+    message stays plain JSON): downgraded with it, read back as an InstanceSpec."""
 
-    KIND = "build_request"
     instance: dict[str, Any]
-    request_id: str
-    attempt: int = 1
 
     @classmethod
     def downgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
-        data = super().downgrade(data, version)
-        if isinstance(data.get("instance"), dict):
+        data = super().downgrade(data, version)  # type: ignore[misc]
+        if data.get("instance"):
             data["instance"] = InstanceSpec.downgrade(data["instance"], version)
         return data
 
     @property
     def instance_spec(self) -> InstanceSpec:
         return InstanceSpec.from_dict({**self.instance, "version": PAYLOAD_VERSION})
+
+
+@dataclass(frozen=True)
+class BuildRequest(CarriesInstance, Payload):
+    """conductor -> compute.build_and_run_instance"""
+
+    KIND = "build_request"
+    instance: dict[str, Any]
+    request_id: str
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -342,7 +349,7 @@ class ConsoleOutput(Payload):
 
 
 @dataclass(frozen=True)
-class RebuildRequest(Payload):
+class RebuildRequest(CarriesInstance, Payload):
     """api / conductor -> compute.rebuild_instance: destroy the guest and spawn it again
     from the instance's (new) image; for an evacuation, on a host that never had it."""
 
@@ -355,17 +362,6 @@ class RebuildRequest(Payload):
     task_state: str
     # The guest was shut off: leave it so once rebuilt (Nova's rule).
     stopped: bool = False
-
-    @classmethod
-    def downgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
-        data = super().downgrade(data, version)
-        if isinstance(data.get("instance"), dict):
-            data["instance"] = InstanceSpec.downgrade(data["instance"], version)
-        return data
-
-    @property
-    def instance_spec(self) -> InstanceSpec:
-        return InstanceSpec.from_dict({**self.instance, "version": PAYLOAD_VERSION})
 
 
 @dataclass(frozen=True)
@@ -419,7 +415,7 @@ class SnapshotResult(Payload):
 
 
 @dataclass(frozen=True)
-class MigrationRequest(Payload):
+class MigrationRequest(CarriesInstance, Payload):
     """conductor or api -> compute.<step> of a resize on one of its two hosts."""
 
     KIND = "migration_request"
@@ -433,17 +429,6 @@ class MigrationRequest(Payload):
     instance: dict[str, Any] = field(default_factory=dict)
     # Whether the guest runs afterwards (a stopped server is resized stopped).
     power_on: bool = True
-
-    @classmethod
-    def downgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
-        data = super().downgrade(data, version)
-        if data.get("instance"):
-            data["instance"] = InstanceSpec.downgrade(data["instance"], version)
-        return data
-
-    @property
-    def instance_spec(self) -> InstanceSpec:
-        return InstanceSpec.from_dict({**self.instance, "version": PAYLOAD_VERSION})
 
 
 @dataclass(frozen=True)

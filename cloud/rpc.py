@@ -19,7 +19,7 @@ from cloud.api.errors import Conflict
 from cloud.celery import app
 from cloud.hosts.selectors import host_payload_version
 from cloud.messaging import COMPUTE_MESSAGE_EXPIRES, CONDUCTOR_QUEUE, compute_queue
-from cloud.payloads import Payload, PayloadTooNew
+from cloud.payloads import Payload, PayloadTooNew, version_key
 
 
 class HostUnreachable(Exception):
@@ -28,6 +28,17 @@ class HostUnreachable(Exception):
 
 class HostTooOld(Conflict):
     """The host speaks a payload version older than the message needs."""
+
+
+def host_too_old(host: str, message: type[Payload]) -> str | None:
+    """Why `host` cannot read `message` (it speaks an older payload version), or None."""
+    version = host_payload_version(host=host)
+    if version_key(version) >= version_key(message.SINCE):
+        return None
+    return (
+        f"Compute host {host} speaks payload version {version}, too old for "
+        f"{message.KIND} (needs {message.SINCE}); upgrade the host first."
+    )
 
 
 def _for_host(host: str, task_name: str, args: tuple) -> list:

@@ -23,14 +23,13 @@ from django.utils import timezone
 
 from cloud.celery import app
 from cloud.conductor.services import instance_spec, scheduling_request
-from cloud.hosts.selectors import host_payload_version
 from cloud.instances import actions
 from cloud.instances.models import Instance, Migration, RequestSpec
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
 from cloud.instances.states import TaskState, VmState
-from cloud.payloads import RebuildRequest, version_key
-from cloud.rpc import cast_compute
+from cloud.payloads import RebuildRequest
+from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
 from cloud.scheduler.placement import allocations_delete, allocations_move
 from cloud.scheduler.selectors import consumer_provider
@@ -91,13 +90,6 @@ def evacuate_schedule(*, migration_uuid: str, request_id: str) -> None:
     )
 
 
-def _too_old(host: str) -> str | None:
-    version = host_payload_version(host=host)
-    if version_key(version) >= version_key(RebuildRequest.SINCE):
-        return None
-    return f"the host {host} speaks payload version {version}, too old to rebuild on"
-
-
 def _no_host(migration: Migration, instance: Instance, request_id: str, reason: str) -> None:
     uuid = str(instance.uuid)
     if not allocations_move(
@@ -142,7 +134,7 @@ def evacuate_scheduled(*, selection: dict) -> None:
     if not _awaited(migration, instance, Status.PRE_MIGRATING):
         return
     host = selection.get("host")
-    error = selection.get("error") or (host and _too_old(host))
+    error = selection.get("error") or (host and host_too_old(host, RebuildRequest))
     if error:
         _no_host(migration, instance, request_id, error)
         return

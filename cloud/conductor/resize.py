@@ -31,15 +31,15 @@ from django.utils import timezone
 
 from cloud.celery import app
 from cloud.conductor.services import instance_spec, scheduling_request
-from cloud.hosts.selectors import host_payload_version, host_up
+from cloud.hosts.selectors import host_up
 from cloud.instances import actions
 from cloud.instances.models import Instance, Migration, RequestSpec
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.resize import flavor_size, migration_confirm_start
 from cloud.instances.services import flavor_resources
 from cloud.instances.states import TRANSITIONS, TaskState, VmState
-from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest, version_key
-from cloud.rpc import cast_compute
+from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest
+from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
 from cloud.scheduler.placement import allocations_delete, allocations_move
 from cloud.scheduler.selectors import consumer_provider
@@ -209,13 +209,6 @@ def resize_schedule(*, migration_uuid: str, request_id: str) -> None:
     )
 
 
-def _too_old(host: str) -> str | None:
-    version = host_payload_version(host=host)
-    if version_key(version) >= version_key(MigrationRequest.SINCE):
-        return None
-    return f"the destination {host} speaks payload version {version}, too old to resize to"
-
-
 @transaction.atomic
 def resize_scheduled(*, selection: dict) -> None:
     """The scheduler's answer: stop the guest on the source, or end the resize (the
@@ -232,7 +225,7 @@ def resize_scheduled(*, selection: dict) -> None:
     if migration.status != Status.PRE_MIGRATING or instance.task_state != TaskState.RESIZE_PREP:
         return
     host = selection.get("host")
-    error = selection.get("error") or (host and _too_old(host))
+    error = selection.get("error") or (host and host_too_old(host, MigrationRequest))
     if error:
         _failed(
             migration,

@@ -18,13 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from cloud.api.errors import BadRequest, Conflict
-from cloud.hosts.selectors import host_payload_version, host_up
+from cloud.hosts.selectors import host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.instances import actions, lifecycle
 from cloud.instances.models import Flavor, Instance, Migration, MigrationStatus
-from cloud.payloads import MigrationRequest, TerminateRequest, version_key
-from cloud.rpc import cast_compute, cast_conductor
+from cloud.payloads import MigrationRequest, TerminateRequest
+from cloud.rpc import cast_compute, cast_conductor, host_too_old
 from cloud.scheduler.placement import allocations_delete
 
 # Statuses of a migration whose consumer still holds the source host's allocation.
@@ -68,12 +68,9 @@ def _check_source(instance: Instance) -> None:
         raise Conflict(
             f"Cannot 'resize' instance {instance.uuid}: its compute host {instance.host} is down"
         )
-    version = host_payload_version(host=instance.host)
-    if version_key(version) < version_key(MigrationRequest.SINCE):
-        raise Conflict(
-            f"Compute host {instance.host} speaks payload version {version}, too old to "
-            f"resize (needs {MigrationRequest.SINCE}); upgrade the host first."
-        )
+    too_old = host_too_old(instance.host, MigrationRequest)
+    if too_old:
+        raise Conflict(too_old)
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ before anything is written: there is nothing true to put in the image.
 from django.db import transaction
 
 from cloud.api.errors import Conflict
-from cloud.hosts.selectors import host_capabilities, host_payload_version, host_up
+from cloud.hosts.selectors import host_capabilities, host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.models import Image
@@ -21,8 +21,8 @@ from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_start
 from cloud.instances.models import Instance
 from cloud.instances.states import TaskState
-from cloud.payloads import SnapshotRequest, version_key
-from cloud.rpc import cast_compute
+from cloud.payloads import SnapshotRequest
+from cloud.rpc import cast_compute, host_too_old
 
 SNAPSHOT_EVENT = "compute_snapshot_instance"
 
@@ -35,13 +35,9 @@ def _check_host(instance: Instance) -> None:
             f"Cannot 'createImage' instance {instance.uuid}: "
             f"its compute host {instance.host} is down"
         )
-    version = host_payload_version(host=instance.host)
-    if version_key(version) < version_key(SnapshotRequest.SINCE):
-        # Such a host reports no capabilities at all: say what is really in the way.
-        raise Conflict(
-            f"Compute host {instance.host} speaks payload version {version}, too old for "
-            f"createImage (needs {SnapshotRequest.SINCE}); upgrade the host first."
-        )
+    too_old = host_too_old(instance.host, SnapshotRequest)
+    if too_old:  # such a host reports no capabilities at all: say what is in the way
+        raise Conflict(too_old)
     if not host_capabilities(host=instance.host).get("supports_snapshot"):
         raise Conflict(
             f"Cannot 'createImage' instance {instance.uuid}: the hypervisor of its host "
