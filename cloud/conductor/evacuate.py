@@ -27,6 +27,7 @@ from cloud.instances import actions
 from cloud.instances.models import Instance, Migration, RequestSpec
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
+from cloud.instances.resize_selectors import migration_locked
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import RebuildRequest
 from cloud.rpc import cast_compute, host_too_old
@@ -36,17 +37,6 @@ from cloud.scheduler.selectors import consumer_provider
 
 # Nova's final status of a successful evacuation (a resize ends confirmed instead).
 DONE = "done"
-
-
-def _lock(migration_uuid: str) -> tuple[Migration, Instance] | None:
-    """The migration and its instance, locked (instance first, as the api locks them)."""
-    instance_uuid = (
-        Migration.objects.filter(uuid=migration_uuid).values_list("instance_uuid", flat=True)
-    ).first()
-    instance = Instance.objects.select_for_update().filter(uuid=instance_uuid).first()
-    if instance is None:
-        return None
-    return Migration.objects.select_for_update().get(uuid=migration_uuid), instance
 
 
 def _awaited(migration: Migration, instance: Instance, status: str) -> bool:
@@ -60,7 +50,7 @@ def _awaited(migration: Migration, instance: Instance, status: str) -> bool:
 @transaction.atomic
 def evacuate_schedule(*, migration_uuid: str, request_id: str) -> None:
     """Move the dead host's allocation to the migration; ask the scheduler for a host."""
-    found = _lock(migration_uuid)
+    found = migration_locked(migration_uuid)
     if found is None or not _awaited(*found, Status.PRE_MIGRATING):
         return
     migration, instance = found
@@ -123,7 +113,7 @@ def _no_host(migration: Migration, instance: Instance, request_id: str, reason: 
 def evacuate_scheduled(*, selection: dict) -> None:
     """The scheduler's answer: rebuild on the new host, or end the evacuation."""
     request_id = selection["request_id"]
-    found = _lock(selection["migration_uuid"])
+    found = migration_locked(selection["migration_uuid"])
     if found is None:
         return
     migration, instance = found

@@ -36,6 +36,7 @@ from cloud.instances import actions
 from cloud.instances.models import Instance, Migration, RequestSpec
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.resize import flavor_size, migration_confirm_start
+from cloud.instances.resize_selectors import migration_locked
 from cloud.instances.services import flavor_resources
 from cloud.instances.states import TRANSITIONS, TaskState, VmState
 from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest
@@ -65,17 +66,6 @@ WHAT = {
 
 def _event(step: str) -> str:
     return f"compute_{step}"
-
-
-def _lock(migration_uuid: str) -> tuple[Migration, Instance] | None:
-    """The migration and its instance, locked (instance first, as the api locks them)."""
-    instance_uuid = (
-        Migration.objects.filter(uuid=migration_uuid).values_list("instance_uuid", flat=True)
-    ).first()
-    instance = Instance.objects.select_for_update().filter(uuid=instance_uuid).first()
-    if instance is None:
-        return None
-    return Migration.objects.select_for_update().get(uuid=migration_uuid), instance
 
 
 def _set(model, pk: int, **values) -> None:
@@ -166,7 +156,7 @@ def _failed(
 def resize_schedule(*, migration_uuid: str, request_id: str) -> None:
     """Move the source allocation to the migration and ask the scheduler for a
     destination; its answer goes to `conductor.resize_scheduled`."""
-    found = _lock(migration_uuid)
+    found = migration_locked(migration_uuid)
     if found is None:
         return
     migration, instance = found
@@ -214,7 +204,7 @@ def resize_scheduled(*, selection: dict) -> None:
     """The scheduler's answer: stop the guest on the source, or end the resize (the
     server stays as it was, with a fault, as after Nova's NoValidHost)."""
     request_id = selection["request_id"]
-    found = _lock(selection["migration_uuid"])
+    found = migration_locked(selection["migration_uuid"])
     if found is None:
         return
     migration, instance = found
@@ -293,7 +283,7 @@ def _confirmed(migration: Migration, instance: Instance, request_id: str) -> Non
 def resize_confirm(*, migration_uuid: str, request_id: str) -> None:
     """Remove the guest from the source; with no guest to remove there (a resize on one
     host) or the source down (its leftover is reported when it comes back), at once."""
-    found = _lock(migration_uuid)
+    found = migration_locked(migration_uuid)
     if found is None:
         return
     migration, instance = found
@@ -321,7 +311,7 @@ def resizes_confirm_due(*, window_seconds: int) -> int:
     confirmed = 0
     for migration_uuid in list(due.values_list("uuid", flat=True)[:500]):
         with transaction.atomic():
-            found = _lock(str(migration_uuid))
+            found = migration_locked(str(migration_uuid))
             if found is None:
                 continue
             migration, instance = found
@@ -351,7 +341,7 @@ def resizes_confirm_due(*, window_seconds: int) -> int:
 def resize_revert(*, migration_uuid: str, request_id: str) -> None:
     """Remove the guest from the destination (unless that is the source, or is down:
     its leftover is reported when it comes back), then start it on the source."""
-    found = _lock(migration_uuid)
+    found = migration_locked(migration_uuid)
     if found is None:
         return
     migration, instance = found
@@ -398,7 +388,7 @@ NEXT = {
 def _awaited(result: MigrationResult) -> tuple[Migration, Instance] | None:
     """The locked migration and instance when this outcome is still awaited. A guest
     defined for an instance deleted meanwhile is removed again."""
-    found = _lock(result.migration_uuid)
+    found = migration_locked(result.migration_uuid)
     if found is None:
         return None
     migration, instance = found

@@ -179,20 +179,13 @@ def schedule_done(*, selection: dict) -> None:
     _build_on(instance, selection["host"], request_id, selection["attempt"], "")
 
 
-# A build's progress: 0 while scheduling, this once a host is claimed and the build is
-# on its way there, 100 when the guest runs.
-BUILD_PROGRESS_CLAIMED = 20
-
-
 def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how: str) -> None:
     """Point the instance at its claimed host and cast the build there."""
     uuid = str(instance.uuid)
+    # progress stays 0 until the guest runs, as with Nova: `openstack server create
+    # --wait` prints a changing progress on stdout, into the JSON a script reads.
     Instance.objects.filter(pk=instance.pk).update(
-        host=host,
-        node=host,
-        task_state=TaskState.SPAWNING,
-        progress=BUILD_PROGRESS_CLAIMED,
-        updated_at=timezone.now(),
+        host=host, node=host, task_state=TaskState.SPAWNING, updated_at=timezone.now()
     )
     actions.event_finish(
         instance_uuid=uuid,

@@ -1,5 +1,6 @@
-"""Migration reads: the admin's os-migrations list, and which placement consumers
-are migrations still holding a host's allocation."""
+"""Migration reads: the admin's os-migrations list, which placement consumers are
+migrations still holding a host's allocation, and a migration with its instance
+locked for the conductor's next step."""
 
 import uuid as uuidlib
 
@@ -7,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from cloud.api.errors import BadRequest
 from cloud.api.pagination import after
-from cloud.instances.models import Flavor, Migration
+from cloud.instances.models import Flavor, Instance, Migration
 from cloud.instances.resize import UNFINISHED
 
 FILTERS = {
@@ -59,3 +60,15 @@ def migrations_holding(*, consumer_ids: list[uuidlib.UUID]) -> set[uuidlib.UUID]
             "uuid", flat=True
         )
     )
+
+
+def migration_locked(migration_uuid: str) -> tuple[Migration, Instance] | None:
+    """The migration and its instance, locked (instance first, as the api locks them);
+    None when the instance is gone."""
+    instance_uuid = (
+        Migration.objects.filter(uuid=migration_uuid).values_list("instance_uuid", flat=True)
+    ).first()
+    instance = Instance.objects.select_for_update().filter(uuid=instance_uuid).first()
+    if instance is None:
+        return None
+    return Migration.objects.select_for_update().get(uuid=migration_uuid), instance

@@ -63,7 +63,7 @@ def test_spawned_makes_active_once(building, django_capture_on_commit_callbacks)
     assert Instance.objects.get(pk=building.pk).progress == 0
     _place(building, "h1", django_capture_on_commit_callbacks)
     spawning = Instance.objects.get(pk=building.pk)
-    assert (spawning.task_state, spawning.progress) == ("spawning", 20)
+    assert (spawning.task_state, spawning.progress) == ("spawning", 0)
     services.instance_spawned(result=result)
     services.instance_spawned(result=result)  # redelivered: harmless
     instance = Instance.objects.get(pk=building.pk)
