@@ -2,7 +2,7 @@
 """Scheduler benchmark: decisions (select + claim) per second against PostgreSQL.
 
     .venv/bin/python bench/scheduler.py            # 1,000 and 10,000 hosts; 1 and 4 processes
-    .venv/bin/python bench/scheduler.py --hosts 1000 --requests 2000 --processes 4
+    .venv/bin/python bench/scheduler.py --hosts 1000 --processes 4 --batch 1 --threads 1 32
     .venv/bin/python bench/scheduler.py --save                  # keep the figures as the baseline
 
 For each host count it writes N simulated compute hosts (a compute node row
@@ -12,13 +12,18 @@ partial usage (allocations of existing consumers, 20-70 % of each host's RAM).
 Then R instances of mixed flavors, in API requests of B instances each
 (`--batch`: 1 is one server per request; 10 is `server create --min 10 --max
 10`), 10 % of the requests pinned to a zone, 10 % in anti-affinity groups of
-8, 5 % in affinity groups of 4, are decided by P scheduler processes at once,
-each calling the scheduler service itself (`select_destinations`: the SQL
-candidate scan, filters, weighers and the atomic claim), exactly as the
-scheduler tasks do.
+8, 5 % in affinity groups of 4, are decided by P scheduler processes at once.
+Each process runs as the scheduler worker does: T task threads (`--threads`,
+the worker's `-c`) hand one API request each to the process's decider
+(cloud.scheduler.passes), which decides the requests waiting together
+(`select_destinations`: a SQL candidate scan per shape of request, filters,
+weighers, and one atomic claim for the pass). All R requests are queued at the
+start, as in a boot storm; `--threads 1` decides them one at a time.
 
 It prints decisions (instances placed or refused) per second, p50/p95
-latency of one API request's decision, how many instances found no host,
+latency of one API request's decision (from its hand-over to its answer,
+waiting for the pass before it included), instances per pass, how many
+instances found no host,
 and the checks: providers overcommitted (used above capacity, or `used` not
 equal to the sum of the allocations) and server groups whose policy was
 broken; all must be 0. A `baseline` line compares
@@ -39,6 +44,7 @@ import os
 import random
 import statistics
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -228,26 +234,69 @@ def make_requests(count: int, seed: int, batch: int) -> list[list[dict]]:
     return requests
 
 
-def worker(batches: list[list[dict]], start_at: float, out) -> None:
-    """One scheduler process: decide each API request's instances, timing select + claim."""
+class _LostRaces(logging.Handler):
+    """Counts the passes whose claim lost a race (then decided one by one)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += record.getMessage().startswith("a pass of")
+
+
+def worker(batches: list[list[dict]], start_at: float, out, threads: int) -> None:
+    """One scheduler process, as the worker runs it: `threads` tasks at a time hand their
+    API request to the process's decider (cloud.scheduler.passes), which decides the
+    requests waiting together. Each request's latency runs from its hand-over to its
+    answer (select + claim, and any wait for the pass before it)."""
     setup_django()
-    logging.getLogger("cloud.scheduler").setLevel(logging.WARNING)
+    lost = _LostRaces()
+    services_log = logging.getLogger("cloud.scheduler.services")
+    services_log.setLevel(logging.INFO)
+    services_log.addHandler(lost)
+    services_log.propagate = False
     from django.db import connection
 
+    from cloud.scheduler.passes import Passes
     from cloud.scheduler.request import SchedulingRequest
     from cloud.scheduler.services import select_destinations
 
+    sizes: list[int] = []
+
+    def decide(requests):
+        sizes.append(len(requests))
+        return select_destinations(requests)
+
+    passes = Passes(decide)
     connection.close()
+    pending = iter(batches)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failed = 0
+
+    def task() -> None:
+        nonlocal failed
+        while True:
+            with lock:
+                specs = next(pending, None)
+            if specs is None:
+                return
+            began = time.perf_counter()
+            selections = passes.decide([SchedulingRequest.from_spec(s) for s in specs])
+            elapsed = time.perf_counter() - began
+            with lock:
+                latencies.append(elapsed)
+                failed += sum(selection.host is None for selection in selections)
+
+    tasks = [threading.Thread(target=task) for _ in range(threads)]
     while time.time() < start_at:
         time.sleep(0.001)
-    latencies, failed = [], 0
-    for specs in batches:
-        began = time.perf_counter()
-        selections = select_destinations([SchedulingRequest.from_spec(s) for s in specs])
-        latencies.append(time.perf_counter() - began)
-        failed += sum(selection.host is None for selection in selections)
-    connection.close()
-    out.put((latencies, failed))
+    for thread in tasks:
+        thread.start()
+    for thread in tasks:
+        thread.join()
+    out.put((latencies, failed, sizes, lost.count))
 
 
 def checks() -> dict[str, int]:
@@ -294,7 +343,7 @@ def checks() -> dict[str, int]:
     }
 
 
-def run(hosts: int, requests: int, processes: int, seed: int, batch: int) -> dict:
+def run(hosts: int, requests: int, processes: int, seed: int, batch: int, threads: int) -> dict:
     populate(hosts, seed)
     specs = make_requests(requests, seed, batch)
     from django.db import connection
@@ -304,20 +353,27 @@ def run(hosts: int, requests: int, processes: int, seed: int, batch: int) -> dic
     out = context.Queue()
     start_at = time.time() + 3.0
     shares = [specs[i::processes] for i in range(processes)]
-    procs = [context.Process(target=worker, args=(share, start_at, out)) for share in shares]
+    procs = [
+        context.Process(target=worker, args=(share, start_at, out, threads)) for share in shares
+    ]
     for proc in procs:
         proc.start()
     results = [out.get() for _ in procs]
     wall = time.time() - start_at
     for proc in procs:
         proc.join()
-    latencies = sorted(x for lat, _ in results for x in lat)
-    failed = sum(f for _, f in results)
+    latencies = sorted(x for lat, *_ in results for x in lat)
+    failed = sum(f for _, f, *_ in results)
+    sizes = [size for _, _, sized, _ in results for size in sized]
     return {
         "hosts": hosts,
         "requests": requests,
         "processes": processes,
         "batch": batch,
+        "threads": threads,
+        "instances_per_pass": round(sum(sizes) / len(sizes), 1),
+        "passes": len(sizes),
+        "passes_lost_race": sum(lost for *_, lost in results),
         "decisions_per_s": round(requests / wall, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
@@ -334,8 +390,8 @@ def baseline_line(result: dict, saved: list[dict]) -> str:
     parts = []
     if before:
         parts.append(
-            f"saved {before['decisions_per_s']}/s p50 {before['p50_ms']} ms "
-            f"({before.get('measured_at', '?')})"
+            f"saved {before['decisions_per_s']}/s p50 {before['p50_ms']} ms with "
+            f"{before.get('threads', 1)} task(s) per process ({before.get('measured_at', '?')})"
         )
     reference = OPENSTACK_PLACEMENT.get(result["hosts"])
     if reference:
@@ -346,7 +402,7 @@ def baseline_line(result: dict, saved: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -356,6 +412,13 @@ def main() -> int:
         default=[1, 10],
         help="instances per API request (a multi-create is decided together)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[32],
+        help="tasks in each scheduler process at once (the worker's -c); 1: one at a time",
+    )
     parser.add_argument("--save", action="store_true", help="store the figures as the baseline")
     args = parser.parse_args()
     setup_django()
@@ -363,15 +426,18 @@ def main() -> int:
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     results = []
     for hosts in args.hosts:
-        for processes, batch in [(p, b) for b in args.batch for p in args.processes]:
-            result = run(hosts, args.requests, processes, args.seed, batch)
+        runs = [(p, b, t) for t in args.threads for b in args.batch for p in args.processes]
+        for processes, batch, threads in runs:
+            result = run(hosts, args.requests, processes, args.seed, batch, threads)
             result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             results.append(result)
             print(
-                f"{hosts:>6} hosts, {processes} process(es), {args.requests} instances "
-                f"in requests of {batch}: "
+                f"{hosts:>6} hosts, {processes} process(es) x {threads} task(s), "
+                f"{args.requests} instances in requests of {batch}: "
                 f"{result['decisions_per_s']:>7.1f} decisions/s, p50 {result['p50_ms']} ms, "
-                f"p95 {result['p95_ms']} ms, no host {result['no_host']}, "
+                f"p95 {result['p95_ms']} ms, {result['instances_per_pass']} instances/pass, "
+                f"{result['passes']} passes ({result['passes_lost_race']} claims lost a race and were planned again), "
+                f"no host {result['no_host']}, "
                 f"overcommitted {result['overcommitted_providers']}, "
                 f"anti-affinity violations {result['anti_affinity_violations']}, "
                 f"affinity violations {result['affinity_violations']}"

@@ -227,6 +227,9 @@ BUILD_FAILURE_WEIGHT_MULTIPLIER = env.float("BUILD_FAILURE_WEIGHT_MULTIPLIER", d
 SCHEDULER_MAX_CANDIDATES = env.int("SCHEDULER_MAX_CANDIDATES", default=50)
 SCHEDULER_HOST_SUBSET_SIZE = env.int("SCHEDULER_HOST_SUBSET_SIZE", default=1)
 SCHEDULER_NUM_ALTERNATES = env.int("SCHEDULER_NUM_ALTERNATES", default=2)
+# At most this many instances waiting in one scheduler process are decided in one pass
+# (cloud.scheduler.passes); how many can wait is the worker's thread count (-c).
+SCHEDULER_PASS_SIZE = env.int("SCHEDULER_PASS_SIZE", default=32)
 CPU_ALLOCATION_RATIO = env.float("CPU_ALLOCATION_RATIO", default=4.0)
 RAM_ALLOCATION_RATIO = env.float("RAM_ALLOCATION_RATIO", default=1.0)
 DISK_ALLOCATION_RATIO = env.float("DISK_ALLOCATION_RATIO", default=1.0)

@@ -236,7 +236,7 @@ class Stack:
             (
                 "scheduler",
                 f"{celery} -A cloud.celery worker -Q scheduler "
-                f"-n scheduler@%h -P threads -c 2 -l INFO",
+                f"-n scheduler@%h -P threads -c 32 -l INFO",
                 env,
             )
         )

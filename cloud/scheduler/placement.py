@@ -50,7 +50,12 @@ class InventorySpec:
 
 
 class ClaimRejected(Exception):
-    """The provider cannot take the request; the message says which resource and why."""
+    """The provider cannot take the request; the message says which resource and why,
+    and `provider_id` which provider, when one is to blame."""
+
+    def __init__(self, message: str, provider_id: int | None = None) -> None:
+        super().__init__(message)
+        self.provider_id = provider_id
 
 
 class ConsumerExists(Exception):
@@ -160,7 +165,7 @@ def _take(cursor, provider_id: int, amounts: dict[str, int]) -> None:
         [*case_params, provider_id, *classes, *case_params, *case_params, *case_params],
     )
     if cursor.rowcount != len(classes):
-        raise ClaimRejected(_why_not(provider_id, amounts))
+        raise ClaimRejected(_why_not(provider_id, amounts), provider_id)
 
 
 def _release(rows: list[Allocation]) -> None:
@@ -289,23 +294,38 @@ def allocations_claim_new(
     With `wait=False`, a provider another claim has locked raises ProviderBusy at
     once (the scheduler then tries its next host) instead of queueing behind it.
     """
-    amounts = {rc: amount for rc, amount in resources.items() if amount}
-    if connection.vendor == "postgresql" and amounts:
-        _fresh_claims([(consumer_id, project_id, provider_id, amounts)], wait)
+    allocations_claim_new_many([(consumer_id, project_id, provider_id, resources)], wait=wait)
+
+
+def allocations_claim_new_many(
+    claims: list[tuple[str, str, int, dict[str, int]]], *, wait: bool = True
+) -> None:
+    """Claims of consumers holding nothing yet (new builds), each (consumer id, project
+    id, provider id, resources): all of them fit and are written, or nothing changes
+    (ClaimRejected; ConsumerExists when one of them already is a consumer). On
+    PostgreSQL this is one statement in one short transaction."""
+    fresh = [(c, p, pid, {rc: a for rc, a in r.items() if a}) for c, p, pid, r in claims]
+    if connection.vendor == "postgresql" and all(amounts for *_, amounts in fresh):
+        _fresh_claims(fresh, wait)
         return
     with transaction.atomic():
-        if Consumer.objects.filter(uuid=consumer_id).exists():
-            raise ConsumerExists(consumer_id)
-        allocations_claim(
-            consumer_id=consumer_id,
-            project_id=project_id,
-            provider_id=provider_id,
-            resources=resources,
+        if Consumer.objects.filter(uuid__in=[c for c, *_ in fresh]).exists():
+            raise ConsumerExists(", ".join(sorted(c for c, *_ in fresh)))
+        allocations_set_many(
+            consumers={
+                consumer_id: ConsumerAllocations(project_id, "", {provider_id: resources})
+                for consumer_id, project_id, provider_id, resources in fresh
+            }
         )
 
 
+# One text for any number of claims (the rows travel as arrays), so psycopg prepares it
+# once per connection and PostgreSQL plans it once.
 _CLAIM_FRESH = """
-WITH want (consumer, project_id, provider_id, resource_class, amount) AS (VALUES {want}),
+WITH want AS (
+    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[], %s::bigint[])
+        AS want (consumer, project_id, provider_id, resource_class, amount)
+),
 need AS (
     SELECT provider_id, resource_class, sum(amount) AS amount FROM want GROUP BY 1, 2
 ),
@@ -351,10 +371,9 @@ SELECT (SELECT count(*) FROM consumers), (SELECT count(*) FROM providers),
 """
 
 
-@lru_cache(maxsize=64)
-def _claim_fresh_sql(rows: int, wait: bool) -> str:
+@lru_cache(maxsize=2)
+def _claim_fresh_sql(wait: bool) -> str:
     return _CLAIM_FRESH.format(
-        want=", ".join(["(%s, %s, %s::bigint, %s, %s::bigint)"] * rows),
         consumer=Consumer._meta.db_table,
         provider=ResourceProvider._meta.db_table,
         inventory=Inventory._meta.db_table,
@@ -383,10 +402,8 @@ def _fresh_claims(claims: list[tuple[str, str, int, dict[str, int]]], wait: bool
         each.setdefault(provider_id, {}).setdefault(rc, []).append(amount)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _claim_fresh_sql(len(rows), wait),
-            [*(x for row in rows for x in row), now, now, len(consumers), now],
-        )
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        cursor.execute(_claim_fresh_sql(wait), [*columns, now, now, len(consumers), now])
         fresh, locked, taken, allocated = cursor.fetchone()
         if allocated != len(rows):
             transaction.set_rollback(True)
@@ -405,27 +422,7 @@ def _fresh_claims(claims: list[tuple[str, str, int, dict[str, int]]], wait: bool
             short.setdefault(provider_id, {})[rc] = amount
     # Worded after the rollback, from the rows as other claims left them.
     provider_id, missing = min(short.items())
-    raise ClaimRejected(_why_not(provider_id, missing, each[provider_id]))
-
-
-def allocations_claim_many(claims: list[tuple[str, str, int, dict[str, int]]]) -> None:
-    """Claim for several consumers at once, each (consumer id, project id, provider id,
-    resources) on one provider: all of them fit and are written, or nothing changes
-    (ClaimRejected). Consumers holding nothing yet (a multi-create) take the short path;
-    otherwise what each held is replaced."""
-    fresh = [(c, p, pid, {rc: a for rc, a in r.items() if a}) for c, p, pid, r in claims]
-    if connection.vendor == "postgresql" and fresh and all(amounts for *_, amounts in fresh):
-        try:
-            _fresh_claims(fresh, wait=True)
-            return
-        except ConsumerExists:
-            pass
-    allocations_set_many(
-        consumers={
-            consumer_id: ConsumerAllocations(project_id, "", {provider_id: resources})
-            for consumer_id, project_id, provider_id, resources in claims
-        }
-    )
+    raise ClaimRejected(_why_not(provider_id, missing, each[provider_id]), provider_id)
 
 
 def allocations_delete(*, consumer_id: str) -> int:

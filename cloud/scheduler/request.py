@@ -6,6 +6,7 @@ once per decision (the server group's member hosts, the hosts named by
 scheduler hints), so no filter queries per host.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,6 +49,20 @@ class HostState:
     hypervisor_type: str
     architecture: str | None
     failed_builds: int
+    # Each class's (min_unit, max_unit, step_size), when the candidate scan read them.
+    limits: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    def fits(self, resources: dict[str, int]) -> bool:
+        """Whether the host has room for these amounts, within its unit limits."""
+        for rc, amount in resources.items():
+            if not amount:
+                continue
+            if self.free.get(rc, 0) < amount:
+                return False
+            low, high, step = self.limits.get(rc, (1, amount, 1))
+            if not low <= amount <= high or amount % step:
+                return False
+        return True
 
 
 class Scheduling:
@@ -67,7 +82,7 @@ class Scheduling:
         """Hosts of the group's other placed members, with how many members each holds."""
         if self.group is None:
             return {}
-        return member_hosts(self.group, exclude=self.request.instance_uuid)
+        return member_hosts(self.group, exclude=[self.request.instance_uuid])
 
     @cached_property
     def hint_hosts(self) -> dict[str, set[str]]:
@@ -85,13 +100,25 @@ class Scheduling:
         }
 
 
-def member_hosts(group: ServerGroup, exclude: str | None = None) -> dict[str, int]:
-    """Hosts of the group's placed members; a deleted instance no longer holds its host."""
-    counts: dict[str, int] = {}
+def member_hosts(group: ServerGroup, exclude: Collection[str] = ()) -> dict[str, int]:
+    """Hosts of the group's placed members but those excluded (the instances being
+    decided), with how many members each holds."""
+    return groups_member_hosts([group], exclude)[group.pk]
+
+
+def groups_member_hosts(
+    groups: Collection[ServerGroup], exclude: Collection[str] = ()
+) -> dict[int, dict[str, int]]:
+    """member_hosts of several groups (by primary key), in one query; a deleted instance
+    no longer holds its host."""
+    counts: dict[int, dict[str, int]] = {group.pk: {} for group in groups}
     deleted = Instance.objects.filter(uuid=OuterRef("instance_uuid"), deleted=True)
-    members = ServerGroupMember.objects.filter(~Exists(deleted), group=group, host__isnull=False)
-    if exclude:
-        members = members.exclude(instance_uuid=exclude)
-    for host in members.values_list("host", flat=True):
-        counts[host] = counts.get(host, 0) + 1
+    members = ServerGroupMember.objects.filter(
+        ~Exists(deleted), group_id__in=list(counts), host__isnull=False
+    )
+    # Excluded here rather than in SQL: the statement stays the same for every pass.
+    excluded = {str(uuid) for uuid in exclude}
+    for group_id, host, uuid in members.values_list("group_id", "host", "instance_uuid"):
+        if str(uuid) not in excluded:
+            counts[group_id][host] = counts[group_id].get(host, 0) + 1
     return counts

@@ -29,8 +29,8 @@ from cloud.scheduler.request import HostState
 
 _CANDIDATES = """
 WITH top AS (
-    SELECT provider_id FROM {inventory}
-    WHERE resource_class = %s AND capacity - used >= %s {among}
+    SELECT provider_id FROM {inventory} AS primary_class
+    WHERE resource_class = %s AND capacity - used >= %s {among} {others}
     ORDER BY capacity - used {direction}, provider_id LIMIT {limit:d} OFFSET {offset:d}
 )
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)
@@ -80,8 +80,20 @@ def candidates(
             f"WHERE name IN ({', '.join(['%s'] * len(names))}))"
         )
         among_params = names
+    # Room for every other class is part of the scan too (an index probe per provider
+    # scanned), so hosts short of VCPU or disk never fill the batch in place of hosts
+    # that fit.
+    other_classes = sorted(rc for rc in wanted if rc != primary)
+    others = "".join(
+        f"AND EXISTS (SELECT 1 FROM {Inventory._meta.db_table} AS other "
+        "WHERE other.provider_id = primary_class.provider_id AND other.resource_class = %s "
+        "AND other.capacity - other.used >= %s) "
+        for _ in other_classes
+    )
+    others_params = [x for rc in other_classes for x in (rc, wanted[rc])]
     sql = _CANDIDATES.format(
         inventory=Inventory._meta.db_table,
+        others=others,
         provider=ResourceProvider._meta.db_table,
         node=ComputeNode._meta.db_table,
         among=among,
@@ -91,7 +103,7 @@ def candidates(
         offset=offset,
         nodes=node_sql,
     )
-    params = [primary, wanted.get(primary, 0), *among_params, *node_params]
+    params = [primary, wanted.get(primary, 0), *among_params, *others_params, *node_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -102,27 +114,31 @@ def candidates(
     fits: dict[int, set[str]] = {}
     free: dict[int, dict[str, int]] = {}
     capacity: dict[int, dict[str, int]] = {}
+    limits: dict[int, dict[str, tuple[int, int, int]]] = {}
     for pk, name, rc, cap, used, min_unit, max_unit, step, *node, _ in rows[1:]:
         if pk not in names:
             order.append(pk)
             names[pk] = name
             nodes_found[pk] = (name, *node)
-            fits[pk], free[pk], capacity[pk] = set(), {}, {}
+            fits[pk], free[pk], capacity[pk], limits[pk] = set(), {}, {}, {}
         free[pk][rc] = cap - used
         capacity[pk][rc] = cap
+        limits[pk][rc] = (min_unit, max_unit, step)
         amount = wanted.get(rc)
         if amount and amount <= cap - used and min_unit <= amount <= max_unit and not amount % step:
             fits[pk].add(rc)
     sign = -1 if most_free_first else 1
     states = [
-        _state(pk, free[pk], capacity[pk], nodes_found[pk])
+        _state(pk, free[pk], capacity[pk], nodes_found[pk], limits[pk])
         for pk in sorted(order, key=lambda pk: (sign * free[pk].get(primary, 0), pk))
         if fits[pk] >= set(wanted)
     ]
     return states, scanned < limit
 
 
-def _state(pk: int, free: dict, capacity: dict, node: tuple) -> HostState:
+def _state(
+    pk: int, free: dict, capacity: dict, node: tuple, limits: dict | None = None
+) -> HostState:
     host, zone, hypervisor_type, cpu_info, failed_builds = node
     if isinstance(cpu_info, str):  # a raw query on SQLite returns the JSON text
         cpu_info = json.loads(cpu_info)
@@ -135,6 +151,7 @@ def _state(pk: int, free: dict, capacity: dict, node: tuple) -> HostState:
         hypervisor_type=hypervisor_type,
         architecture=(cpu_info or {}).get("arch"),
         failed_builds=failed_builds,
+        limits=limits or {},
     )
 
 
@@ -182,15 +199,6 @@ def consumer_provider(*, consumer_id: str) -> str | None:
         Allocation.objects.filter(consumer_id=consumer_id)
         .values_list("provider__name", flat=True)
         .first()
-    )
-
-
-def consumers_holding(consumer_ids: list[str]) -> set[str]:
-    """Which of these consumers already hold allocations."""
-    return set(
-        Allocation.objects.filter(consumer_id__in=consumer_ids)
-        .values_list("consumer_id", flat=True)
-        .distinct()
     )
 
 

@@ -15,7 +15,8 @@
 
 import logging
 import random
-from dataclasses import asdict, dataclass, replace
+import uuid as uuidlib
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from django.conf import settings
@@ -25,23 +26,25 @@ from django.db.models import QuerySet
 
 from cloud.hosts.models import ComputeNode
 from cloud.scheduler import filters, weighers
-from cloud.scheduler.filters.groups import hosts_full
-from cloud.scheduler.filters.resources import ResourcesFilter, describe_amount, wanted
+from cloud.scheduler.filters.groups import policy_allows
+from cloud.scheduler.filters.resources import describe_amount, wanted
 from cloud.scheduler.models import ResourceProvider, ServerGroup, ServerGroupMember
-from cloud.scheduler.models import ServerGroupPolicy as Policy
 from cloud.scheduler.placement import (
     ClaimRejected,
     ConsumerExists,
     ProviderBusy,
-    allocations_claim_many,
-    allocations_claim_new,
+    allocations_claim_new_many,
     allocations_delete,
 )
-from cloud.scheduler.request import HostState, Scheduling, SchedulingRequest, member_hosts
+from cloud.scheduler.request import (
+    HostState,
+    Scheduling,
+    SchedulingRequest,
+    groups_member_hosts,
+)
 from cloud.scheduler.selectors import (
     candidates,
     consumer_provider,
-    consumers_holding,
     host_states,
 )
 
@@ -70,8 +73,7 @@ def _active_filters(ctx: Scheduling) -> list[filters.HostFilter]:
 
 
 def _narrowing(active: list[filters.HostFilter]) -> list[filters.HostFilter]:
-    # The candidate query itself is the resources filter (an index scan on free room).
-    return [f for f in active if not isinstance(f, ResourcesFilter)]
+    return [f for f in active if f.in_candidate_query]
 
 
 def _narrowed(ctx: Scheduling, active: list[filters.HostFilter]) -> QuerySet:
@@ -129,30 +131,45 @@ def _ranked(hosts: list[HostState], ctx: Scheduling) -> list[HostState]:
     return ranked
 
 
-def _claim(ctx: Scheduling, host: HostState, *, wait: bool = True) -> None:
-    """Claim on one host for an instance holding nothing yet (ConsumerExists otherwise);
-    for a server group, under the group's lock, re-checking its policy and recording
-    the membership in the same transaction."""
-    request = ctx.request
-    claim = {
-        "consumer_id": request.instance_uuid,
-        "project_id": request.project_id,
-        "provider_id": host.provider_id,
-        "resources": request.resources,
-    }
-    if ctx.group is None:
-        allocations_claim_new(**claim, wait=wait)
+def _claim(plan: list[tuple[Scheduling, HostState]], *, wait: bool = True) -> None:
+    """Claim for instances holding nothing yet (ConsumerExists otherwise), each on its
+    chosen host, in one transaction: all of them or none. For server-group members it
+    is made under their groups' locks (taken in id order), re-checking each policy
+    against the members placed so far, and records the memberships with the claims."""
+    claims = [
+        (ctx.request.instance_uuid, ctx.request.project_id, host.provider_id, ctx.request.resources)
+        for ctx, host in plan
+    ]
+    members = [(ctx, host) for ctx, host in plan if ctx.group is not None]
+    if not members:
+        allocations_claim_new_many(claims, wait=wait)
         return
     with transaction.atomic():
-        group = ServerGroup.objects.select_for_update().get(pk=ctx.group.pk)
-        placed = member_hosts(group, exclude=request.instance_uuid)
-        if group.policy == Policy.ANTI_AFFINITY and host.name in hosts_full(placed, group.rules):
-            raise ClaimRejected(f"{host.name} already holds members of group {group.uuid}")
-        if group.policy == Policy.AFFINITY and placed and host.name not in placed:
-            raise ClaimRejected(f"group {group.uuid} is on {', '.join(sorted(placed))}")
-        allocations_claim_new(**claim)
+        ids = sorted({ctx.group.pk for ctx, _ in members})
+        groups = ServerGroup.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        locked = {group.pk: group for group in groups}
+        deciding = [ctx.request.instance_uuid for ctx, _ in members]
+        placed = groups_member_hosts(list(locked.values()), exclude=deciding)
+        for ctx, host in members:
+            group = locked.get(ctx.group.pk)
+            if group is None:
+                raise ClaimRejected(f"server group {ctx.group.uuid} was deleted")
+            if not policy_allows(group.policy, group.rules, placed[group.pk], host.name):
+                raise ClaimRejected(
+                    f"{host.name} would break the {group.policy} policy of group {group.uuid}",
+                    host.provider_id,
+                )
+            placed[group.pk][host.name] = placed[group.pk].get(host.name, 0) + 1
+        allocations_claim_new_many(claims, wait=wait)
         ServerGroupMember.objects.bulk_create(
-            [ServerGroupMember(instance_uuid=request.instance_uuid, group=group, host=host.name)],
+            [
+                ServerGroupMember(
+                    instance_uuid=ctx.request.instance_uuid,
+                    group=locked[ctx.group.pk],
+                    host=host.name,
+                )
+                for ctx, host in members
+            ],
             update_conflicts=True,
             unique_fields=["instance_uuid"],
             update_fields=["group", "host"],
@@ -169,7 +186,7 @@ def _claim_first(ctx: Scheduling, ranked: list[HostState]) -> int | None:
     busy = []
     for index, host in enumerate(ranked):
         try:
-            _claim(ctx, host, wait=False)
+            _claim([(ctx, host)], wait=False)
             return index
         except ProviderBusy:
             busy.append(index)
@@ -177,7 +194,7 @@ def _claim_first(ctx: Scheduling, ranked: list[HostState]) -> int | None:
             log.info("claim for %s on %s lost: %s", ctx.request.instance_uuid, host.name, exc)
     for index in busy:
         try:
-            _claim(ctx, ranked[index])
+            _claim([(ctx, ranked[index])])
             return index
         except ClaimRejected as exc:
             log.info(
@@ -231,73 +248,147 @@ def _held(request: SchedulingRequest) -> Selection:
     return select_destination(request)
 
 
-def _shape(request: SchedulingRequest) -> tuple:
-    """What makes two requests interchangeable for the scheduler: all but the instance."""
-    fields = asdict(request)
-    fields.pop("instance_uuid")
-    return tuple(sorted((k, repr(v)) for k, v in fields.items()))
-
-
 def select_destinations(requests: list[SchedulingRequest]) -> list[Selection]:
-    """Decide several requests (the instances of one multi-create) together: requests of
-    one shape share one candidate scan, are placed one after another on the hosts'
-    remaining room (so they spread as the weighers say), and are claimed in one
-    transaction. Server-group members, and a batch that lost a race, go one by one."""
+    """Decide several requests in one pass: the instances of a multi-create, or all the
+    requests waiting in one scheduler process (cloud.scheduler.passes).
+
+    Requests that the filters narrow alike share one candidate scan. Each is placed in
+    turn on the room the requests before it left (so they spread as the weighers say,
+    and members of one server group keep its policy among themselves), and all the
+    claims are made in one transaction. What the pass cannot place (no room among the
+    scanned hosts, a claim held already by a redelivered request, or every request of
+    a pass that lost a race) is then decided one by one."""
+    found = _select_in_one_pass(requests) if len(requests) > 1 else {}
+    return [found.get(r.instance_uuid) or select_destination(r) for r in requests]
+
+
+# How many times the requests of a pass that lost a race to another scheduler are
+# planned again on fresh reads, before they are decided one by one.
+PASS_ATTEMPTS = 3
+
+_Plan = list[tuple[Scheduling, HostState, list[str]]]
+
+
+def _select_in_one_pass(requests: list[SchedulingRequest]) -> dict[str, Selection]:
     found: dict[str, Selection] = {}
-    groups: dict[tuple, list[SchedulingRequest]] = {}
-    for request in requests:
-        groups.setdefault(_shape(request), []).append(request)
-    for members in groups.values():
-        if len(members) > 1 and not members[0].group_uuid:
-            found.update(_select_together(members))
-    for request in requests:
-        if request.instance_uuid not in found:
-            found[request.instance_uuid] = select_destination(request)
-    return [found[r.instance_uuid] for r in requests]
-
-
-def _select_together(requests: list[SchedulingRequest]) -> dict[str, Selection]:
-    """Place requests of one shape on one candidate scan; {} when they must go one by one."""
-    if consumers_holding([r.instance_uuid for r in requests]):
-        return {}
-    ctx = Scheduling(requests[0])
-    active = _active_filters(ctx)
-    nodes_sql = _narrowed_sql(ctx, active)
-    hosts, _ = candidates(
-        resources=ctx.request.resources,
-        nodes=nodes_sql,
-        offset=0,
-        limit=max(settings.SCHEDULER_MAX_CANDIDATES, 2 * len(requests)),
-        most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
-        hosts=_named_hosts(ctx, active),
-    )
-    hosts = [h for h in hosts if all(f.host_passes(h, ctx) for f in active if f.judges_hosts)]
-    wanted = {rc: amount for rc, amount in ctx.request.resources.items() if amount}
-    plan: list[tuple[SchedulingRequest, HostState, list[HostState]]] = []
-    for request in requests:
-        ranked = [
-            h
-            for h in _ranked(hosts, ctx)
-            if all(h.free.get(rc, 0) >= a for rc, a in wanted.items())
-        ]
-        if not ranked:
-            return {}
-        chosen = ranked[0]
-        plan.append((request, chosen, ranked[1:]))
-        left = {rc: chosen.free.get(rc, 0) - wanted.get(rc, 0) for rc in chosen.free}
-        hosts = [replace(h, free=left) if h is chosen else h for h in hosts]
-    try:
-        allocations_claim_many(
-            [(r.instance_uuid, r.project_id, h.provider_id, r.resources) for r, h, _ in plan]
+    pending = list({r.instance_uuid: r for r in requests}.values())
+    for attempt in range(1, PASS_ATTEMPTS + 1):
+        plan = _plan([Scheduling(r) for r in pending])
+        try:
+            claimed = _claim_plan(plan, attempt)
+        except ConsumerExists:
+            # A request holding a claim already (a redelivery): one by one, each such
+            # request is answered with its claim.
+            return found
+        found.update(
+            (ctx.request.instance_uuid, Selection(host=host.name, alternates=alternates))
+            for ctx, host, alternates in claimed
         )
-    except ClaimRejected as exc:
-        log.info("batch of %d lost a race (%s); placing one by one", len(requests), exc)
-        return {}
-    limit = settings.SCHEDULER_NUM_ALTERNATES
-    return {
-        r.instance_uuid: Selection(host=h.name, alternates=[a.name for a in rest][:limit])
-        for r, h, rest in plan
-    }
+        raced = {ctx.request.instance_uuid for ctx, _, _ in plan} - found.keys()
+        pending = [r for r in pending if r.instance_uuid in raced]
+        if not pending:
+            break
+    return found
+
+
+def _claim_plan(plan: _Plan, attempt: int) -> _Plan:
+    """Claim a pass's plan; what was claimed. When another scheduler took the room the
+    plan counted on, the requests planned on that provider are left out and the rest
+    claimed again (they are planned again, on fresh reads, by the next attempt)."""
+    while plan:
+        try:
+            _claim([(ctx, host) for ctx, host, _ in plan])
+        except ClaimRejected as exc:
+            log.info("a pass of %d lost a race (attempt %d): %s", len(plan), attempt, exc)
+            rest = [step for step in plan if step[1].provider_id != exc.provider_id]
+            plan = rest if len(rest) < len(plan) else []
+            continue
+        return plan
+    return []
+
+
+def _plan(pending: list[Scheduling]) -> _Plan:
+    """Where each request would go, and its alternates: one candidate scan per shape of
+    narrowing, each request then judged on the room the requests before it took. A
+    request left without a host is left out (it is decided alone, scanning further)."""
+    _load_groups(pending)
+    shapes: dict[tuple, tuple[tuple[str, tuple], set[str] | None, list]] = {}
+    for ctx in pending:
+        active = _active_filters(ctx)
+        nodes = _narrowed_sql(ctx, active)
+        if nodes is None:
+            continue
+        named = _named_hosts(ctx, active)
+        key: tuple = (nodes[0], tuple(nodes[1]), None if named is None else tuple(sorted(named)))
+        try:
+            hash(key)
+        except TypeError:  # a parameter no other request can share: a shape of its own
+            key = (id(ctx),)
+        shapes.setdefault(key, (nodes, named, []))[2].append((ctx, active))
+    room: dict[int, HostState] = {}  # hosts as the pass has left them
+    plan = []
+    for nodes, named, members in shapes.values():
+        classes = {rc for ctx, _ in members for rc in ctx.request.resources}
+        smallest = {
+            rc: min(ctx.request.resources.get(rc, 0) for ctx, _ in members) for rc in classes
+        }
+        found, _ = candidates(
+            resources=smallest,
+            nodes=nodes,
+            offset=0,
+            limit=max(settings.SCHEDULER_MAX_CANDIDATES, 2 * len(members)),
+            most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
+            hosts=named,
+        )
+        for ctx, active in members:
+            resources = ctx.request.resources
+            hosts = [room.get(h.provider_id, h) for h in found]
+            passing = [
+                h
+                for h in hosts
+                if h.fits(resources)
+                and all(f.host_passes(h, ctx) for f in active if f.judges_hosts)
+            ]
+            if not passing:
+                continue
+            ranked = _ranked(passing, ctx)
+            if not ranked:
+                continue
+            host, rest = ranked[0], ranked[1:]
+            left = {rc: free - resources.get(rc, 0) for rc, free in host.free.items()}
+            room[host.provider_id] = replace(host, free=left)
+            if ctx.group is not None:
+                ctx.group_hosts[host.name] = ctx.group_hosts.get(host.name, 0) + 1
+            plan.append((ctx, host, [h.name for h in rest][: settings.SCHEDULER_NUM_ALTERNATES]))
+    return plan
+
+
+def _load_groups(pending: list[Scheduling]) -> None:
+    """The server groups of a pass's requests and their members' hosts, in two queries.
+    Members of one group share one count of its hosts, which the pass moves on as it
+    places them (for the group filters and weighers)."""
+    uuids = {ctx.request.group_uuid for ctx in pending if ctx.request.group_uuid}
+    if not uuids:
+        return
+    groups = {str(g.uuid): g for g in ServerGroup.objects.filter(uuid__in=_valid_uuids(uuids))}
+    deciding = [ctx.request.instance_uuid for ctx in pending]
+    hosts = groups_member_hosts(list(groups.values()), exclude=deciding)
+    for ctx in pending:
+        if ctx.request.group_uuid:
+            group = groups.get(_canonical(ctx.request.group_uuid))
+            ctx.group = group
+            ctx.group_hosts = hosts[group.pk] if group is not None else {}
+
+
+def _canonical(value: str) -> str | None:
+    try:
+        return str(uuidlib.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def _valid_uuids(values: set[str]) -> list[str]:
+    return [c for c in (_canonical(v) for v in values) if c is not None]
 
 
 def claim_on(request: SchedulingRequest, host: str) -> bool:
@@ -315,7 +406,7 @@ def claim_on(request: SchedulingRequest, host: str) -> bool:
     if not found or not all(f.host_passes(found[0], ctx) for f in active):
         return False
     try:
-        _claim(ctx, found[0])
+        _claim([(ctx, found[0])])
     except ConsumerExists:  # a redelivered reschedule: the claim is made already
         return consumer_provider(consumer_id=request.instance_uuid) == host
     except ClaimRejected as exc:
@@ -349,7 +440,7 @@ def no_valid_host_reason(request: SchedulingRequest) -> str:
     for host_filter in _active_filters(ctx):
         for narrowed, reason in host_filter.stages(nodes, ctx):
             nodes = step(narrowed, reason)
-        if host_filter.judges_hosts:
+        if host_filter.judges_hosts and not host_filter.narrows:
             rows = ResourceProvider.objects.filter(name__in=nodes.values("host")).values_list(
                 "pk", "name"
             )

@@ -239,7 +239,7 @@ def workers(django_db_setup, django_db_blocker):
                 "-P",
                 "threads",
                 "-c",
-                "2",
+                "16",
                 *common,
             ],
             group._env(),

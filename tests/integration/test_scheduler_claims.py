@@ -26,8 +26,8 @@ from cloud.scheduler.placement import (
     ConsumerExists,
     ProviderBusy,
     allocations_claim,
-    allocations_claim_many,
     allocations_claim_new,
+    allocations_claim_new_many,
     allocations_delete,
     allocations_set,
 )
@@ -285,7 +285,7 @@ def test_new_claims_of_a_multi_create_fit_together_or_not_at_all(db):
     before = (generation(h1), generation(h2), usage(h1), usage(h2))
     # Each fits h1 alone; together they do not: nothing is written anywhere.
     with pytest.raises(ClaimRejected, match="h1 has 1024 MEMORY_MB free, 1536 needed"):
-        allocations_claim_many(
+        allocations_claim_new_many(
             [
                 ("a", "p", h1.pk, {"MEMORY_MB": 512}),
                 ("b", "p", h1.pk, {"MEMORY_MB": 1024}),
@@ -293,13 +293,13 @@ def test_new_claims_of_a_multi_create_fit_together_or_not_at_all(db):
             ]
         )
     with pytest.raises(ClaimRejected, match="outside the unit limits"):
-        allocations_claim_many(
+        allocations_claim_new_many(
             [("a", "p", h1.pk, {"VCPU": 1}), ("b", "p", h1.pk, {"VCPU": 5, "MEMORY_MB": 1})]
         )
     assert (generation(h1), generation(h2), usage(h1), usage(h2)) == before
     assert not Consumer.objects.exists() and not Allocation.objects.exists()
 
-    allocations_claim_many(
+    allocations_claim_new_many(
         [("a", "p", h1.pk, TINY), ("b", "p", h1.pk, TINY), ("c", "p", h2.pk, TINY)]
     )
     assert usage(h1) == {"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 2}

@@ -159,16 +159,18 @@ def test_resource_weighers_read_free_room_and_missing_classes_as_none(db):
 
 def test_group_weighers_count_members_of_their_own_policy_only(db):
     hosts = [state("h1"), state("h2")]
+    soft, anti = ServerGroupSoftAffinityWeigher(), ServerGroupSoftAntiAffinityWeigher()
     for policy in ServerGroupPolicy:
         ctx = Scheduling(request(group_uuid=str(group(policy, ["h1", "h1"]).uuid)))
-        soft = [ServerGroupSoftAffinityWeigher().weigh(h, ctx) for h in hosts]
-        anti = [ServerGroupSoftAntiAffinityWeigher().weigh(h, ctx) for h in hosts]
-        assert soft == ([2.0, 0.0] if policy == ServerGroupPolicy.SOFT_AFFINITY else [0.0, 0.0])
-        assert anti == (
-            [-2.0, 0.0] if policy == ServerGroupPolicy.SOFT_ANTI_AFFINITY else [0.0, 0.0]
-        )
+        assert soft.applies(ctx) == (policy == ServerGroupPolicy.SOFT_AFFINITY)
+        assert anti.applies(ctx) == (policy == ServerGroupPolicy.SOFT_ANTI_AFFINITY)
+        assert [soft.weigh(h, ctx) for h in hosts] == [2.0, 0.0]
+        assert [anti.weigh(h, ctx) for h in hosts] == [-2.0, 0.0]
+        # A weigher that does not apply adds nothing to any host.
+        expected = [1.0, 0.0] if soft.applies(ctx) else [0.0, 0.0]
+        assert weighers.weigh(hosts, [soft], ctx) == expected
     no_group = Scheduling(request())
-    assert ServerGroupSoftAffinityWeigher().weigh(hosts[0], no_group) == 0.0
+    assert not soft.applies(no_group) and not anti.applies(no_group)
 
 
 def test_weigher_names_are_checked(settings):

@@ -16,6 +16,11 @@ from cloud.scheduler.request import HostState, Scheduling
 class HostFilter:
     name = ""
     reason = "were filtered out"
+    # Whether the candidate query applies `narrow`. A filter whose condition the scan
+    # applies another way (the index scan on free room; `host_passes` on the bounded
+    # set, which also sees the members a pass has placed so far) narrows only to count
+    # what it removed, for faults.
+    in_candidate_query = True
 
     def applies(self, ctx: Scheduling) -> bool:
         return True
@@ -35,6 +40,11 @@ class HostFilter:
     def named_hosts(self, ctx: Scheduling) -> set[str] | None:
         """The only hosts this filter can let through, when it names them (else None)."""
         return None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether this filter states its condition in SQL (`narrow`)."""
+        return type(self).narrow is not HostFilter.narrow
 
     @property
     def judges_hosts(self) -> bool:

@@ -35,6 +35,7 @@ def describe_amount(rc: str, amount: int) -> str:
 
 class ResourcesFilter(HostFilter):
     name = "ResourcesFilter"
+    in_candidate_query = False
 
     def narrow(self, nodes: QuerySet, ctx: Scheduling) -> QuerySet:
         for stage, _ in self.stages(nodes, ctx):

@@ -19,6 +19,10 @@ class HostWeigher:
     def multiplier(self) -> float:
         return float(getattr(settings, self.multiplier_setting))
 
+    def applies(self, ctx: Scheduling) -> bool:
+        """Whether this weigher can tell the hosts apart for this request at all."""
+        return True
+
     def weigh(self, host: HostState, ctx: Scheduling) -> float:
         raise NotImplementedError
 
@@ -35,7 +39,7 @@ def weigh(hosts: list[HostState], weighers: list[HostWeigher], ctx: Scheduling) 
     totals = [0.0] * len(hosts)
     for weigher in weighers:
         multiplier = weigher.multiplier()
-        if not multiplier or not hosts:
+        if not multiplier or not hosts or not weigher.applies(ctx):
             continue
         raw = [weigher.weigh(host, ctx) for host in hosts]
         for index, value in enumerate(normalize(raw)):

@@ -10,9 +10,10 @@ class _GroupWeigher(HostWeigher):
     policy = ""
     sign = 1.0
 
+    def applies(self, ctx: Scheduling) -> bool:
+        return ctx.group is not None and ctx.group.policy == self.policy
+
     def weigh(self, host: HostState, ctx: Scheduling) -> float:
-        if ctx.group is None or ctx.group.policy != self.policy:
-            return 0.0
         return self.sign * ctx.group_hosts.get(host.name, 0)
 
 

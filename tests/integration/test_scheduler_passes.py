@@ -1,0 +1,227 @@
+"""Several requests decided in one pass (cloud.scheduler.services.select_destinations, fed
+by cloud.scheduler.passes): mixed flavors, zones and server groups on shared candidate
+scans, one claim for the pass, and what goes one by one instead."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from cloud.scheduler.models import (
+    Allocation,
+    ResourceProvider,
+    ServerGroupMember,
+    ServerGroupPolicy,
+)
+from cloud.scheduler.passes import Passes
+from cloud.scheduler.placement import allocations_claim_new
+from cloud.scheduler.request import SchedulingRequest
+from cloud.scheduler.services import Selection, select_destinations
+from tests.integration.test_scheduler_claims import (
+    assert_used_is_the_sum_of_allocations,
+    generation,
+    locked,
+    usage,
+)
+from tests.integration.test_scheduler_filters import TINY, group
+from tests.integration.test_scheduler_filters import host as any_host
+from tests.integration.test_scheduler_filters import request as any_request
+
+# Hosts and requests keep to zones of their own: the integration workers' hosts may be
+# heartbeating into the same database.
+ZONE = "passes"
+SMALL = {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}
+LARGE = {"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 40}
+
+
+def host(name: str, availability_zone: str = ZONE, **sizes) -> ResourceProvider:
+    return any_host(name, availability_zone=availability_zone, **sizes)
+
+
+def request(availability_zone: str = ZONE, **fields) -> SchedulingRequest:
+    return any_request(availability_zone=availability_zone, **fields)
+
+
+def hosts_of(selections: list[Selection]) -> list[str | None]:
+    return [selection.host for selection in selections]
+
+
+def test_mixed_requests_are_placed_in_one_claim(db):
+    providers = [
+        host(f"h{i}", memory_mb=16384, vcpus=8, availability_zone=zone)
+        for i, zone in enumerate([ZONE, ZONE, ZONE, "passes-2", "passes-2"], 1)
+    ]
+    before = {p.name: generation(p) for p in providers}
+    anti = group(ServerGroupPolicy.ANTI_AFFINITY, [])
+    affine = group(ServerGroupPolicy.AFFINITY, [])
+    requests = [
+        request(resources=TINY),
+        request(resources=LARGE),
+        request(resources=SMALL, availability_zone="passes-2"),
+        request(resources=SMALL, availability_zone="passes-2"),
+        *(request(group_uuid=str(anti.uuid)) for _ in range(3)),
+        *(request(resources=SMALL, group_uuid=str(affine.uuid)) for _ in range(3)),
+    ]
+    selections = select_destinations(requests)
+    chosen = hosts_of(selections)
+    assert None not in chosen
+    assert set(chosen[2:4]) <= {"h4", "h5"}
+    assert len(set(chosen[4:7])) == 3  # anti-affinity among members decided together
+    assert len(set(chosen[7:10])) == 1  # affinity likewise
+    members = dict(ServerGroupMember.objects.values_list("instance_uuid", "host"))
+    assert {str(k): v for k, v in members.items()} == {
+        r.instance_uuid: h for r, h in zip(requests[4:], chosen[4:], strict=True)
+    }
+    # One claim statement for the whole pass: each provider's generation moved once,
+    # however many instances it took.
+    assert {p.name: generation(p) - before[p.name] for p in providers} == {
+        p.name: int(p.name in chosen) for p in providers
+    }
+    assert all(len(s.alternates) <= 2 and s.host not in s.alternates for s in selections)
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_requests_of_one_pass_spread_over_the_room_left(db, settings):
+    settings.CPU_WEIGHT_MULTIPLIER = settings.DISK_WEIGHT_MULTIPLIER = 0.0
+    host("big", memory_mb=4096, vcpus=8)
+    host("small", memory_mb=2048, vcpus=8)
+    chosen = hosts_of(select_destinations([request(resources=SMALL) for _ in range(5)]))
+    # Most free memory first, each request seeing what the ones before it took (a tie
+    # goes to the first host found).
+    assert chosen == ["big", "big", "big", "small", "big"]
+    used = {n: usage(ResourceProvider.objects.get(name=n))["MEMORY_MB"] for n in ("big", "small")}
+    assert used == {"big": 4096, "small": 1024}
+
+
+def test_what_a_pass_cannot_place_is_decided_alone_with_its_fault(db):
+    host("h1", memory_mb=2048, vcpus=8)
+    host("h2", memory_mb=2048, vcpus=8)
+    anti = group(ServerGroupPolicy.ANTI_AFFINITY, [])
+    selections = select_destinations([request(group_uuid=str(anti.uuid)) for _ in range(3)])
+    assert sorted(hosts_of(selections)[:2]) == ["h1", "h2"]
+    assert selections[2].host is None
+    assert f"already held members of anti-affinity group {anti.uuid}" in selections[2].error
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_affinity_members_follow_the_group_already_placed(db):
+    host("h1", memory_mb=8192, vcpus=8)
+    host("h2", memory_mb=4096, vcpus=8)
+    affine = group(ServerGroupPolicy.AFFINITY, ["h2"])
+    chosen = hosts_of(
+        select_destinations([request(group_uuid=str(affine.uuid)) for _ in range(3)] + [request()])
+    )
+    assert chosen == ["h2", "h2", "h2", "h1"]
+
+
+def test_a_redelivered_request_in_a_pass_keeps_its_claim(db):
+    first = host("h1", memory_mb=8192, vcpus=8)
+    host("h2", memory_mb=4096, vcpus=8)
+    again = request()
+    allocations_claim_new(
+        consumer_id=again.instance_uuid, project_id="p", provider_id=first.pk, resources=TINY
+    )
+    requests = [request(), again, request()]
+    selections = select_destinations(requests)
+    assert selections[1].host == "h1"
+    assert None not in hosts_of(selections)
+    assert Allocation.objects.filter(consumer_id=again.instance_uuid).count() == 3
+
+
+def test_the_same_request_twice_in_a_pass_is_claimed_once(db):
+    host("h1", memory_mb=8192, vcpus=8)
+    twice = request()
+    selections = select_destinations([twice, request(), twice])
+    assert selections[0] == selections[2] and selections[0].host == "h1"
+    assert Allocation.objects.filter(consumer_id=twice.instance_uuid).count() == 3
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_a_pass_that_lost_a_race_is_decided_one_by_one(transactional_db):
+    raced = host("raced", memory_mb=4096, vcpus=8)
+    host("other", memory_mb=3072, vcpus=8)
+    other = locked(raced)
+    # Another claim under way on "raced" takes all of its memory, then commits.
+    other.execute(
+        "UPDATE scheduler_inventory SET used = capacity WHERE provider_id = %s "
+        "AND resource_class = 'MEMORY_MB'",
+        [raced.pk],
+    )
+    threading.Timer(0.5, other.commit).start()
+    try:
+        began = time.monotonic()
+        selections = select_destinations([request(resources=SMALL) for _ in range(3)])
+        assert time.monotonic() - began >= 0.4  # the pass's claim waited for the other
+    finally:
+        other.close()
+    assert hosts_of(selections) == ["other", "other", "other"]
+    assert Allocation.objects.filter(provider=raced).count() == 0
+
+
+def _recording(calls: list[list[str]], gate: threading.Event | None = None):
+    def decide(requests: list[SchedulingRequest]) -> list[Selection]:
+        calls.append([r.instance_uuid for r in requests])
+        if gate is not None and len(calls) == 1:
+            gate.wait(5)
+        if any(r.project_id == "fails" for r in requests):
+            raise RuntimeError("database gone")
+        return [Selection(host=f"host-of-{r.instance_uuid}", alternates=[]) for r in requests]
+
+    return decide
+
+
+def _submit(passes: Passes, uuid: str, project: str = "p") -> threading.Thread:
+    results: dict = {}
+
+    def run():
+        try:
+            results["selection"] = passes.decide([SchedulingRequest(uuid, project, TINY)])
+        except RuntimeError as exc:
+            results["error"] = str(exc)
+
+    thread = threading.Thread(target=run)
+    thread.results = results
+    thread.start()
+    return thread
+
+
+def _queued_behind_a_pass(size: int, queued: list[tuple[str, str]]):
+    """Requests that queue while a first one ("a") is being decided, then the passes."""
+    calls: list[list[str]] = []
+    gate = threading.Event()
+    passes = Passes(_recording(calls, gate), size=size)
+    first = _submit(passes, "a")
+    while not calls:
+        time.sleep(0.01)
+    waiting = [_submit(passes, uuid, project) for uuid, project in queued]
+    time.sleep(0.2)
+    gate.set()
+    for thread in [first, *waiting]:
+        thread.join(5)
+    return passes, calls, waiting
+
+
+def test_requests_waiting_during_a_pass_are_decided_in_the_next_one():
+    _, calls, waiting = _queued_behind_a_pass(4, [(uuid, "p") for uuid in "bcdef"])
+    # A lone request is decided at once; the five that queued meanwhile go in passes of
+    # at most four, each task receiving its own answer.
+    assert calls == [["a"], ["b", "c", "d", "e"], ["f"]]
+    assert [t.results["selection"][0].host for t in waiting] == [
+        f"host-of-{uuid}" for uuid in "bcdef"
+    ]
+
+
+def test_a_failed_pass_raises_in_every_task_it_held():
+    passes, _, waiting = _queued_behind_a_pass(8, [("b", "fails"), ("c", "p")])
+    assert [t.results.get("error") for t in waiting] == ["database gone", "database gone"]
+    # The decider goes on with the next pass.
+    later = _submit(passes, "d")
+    later.join(5)
+    assert later.results["selection"][0].host == "host-of-d"
+
+
+@pytest.fixture(autouse=True)
+def _close_decider_connections():
+    yield
+    connection.close()
