@@ -6,11 +6,12 @@ once per decision (the server group's member hosts, the hosts named by
 scheduler hints), so no filter queries per host.
 """
 
+import uuid as uuidlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Exists, OuterRef
+from django.db import connection
 
 from cloud.instances.models import Instance
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
@@ -29,6 +30,8 @@ class SchedulingRequest:
     group_uuid: str | None = None
     same_host: list[str] = field(default_factory=list)
     different_host: list[str] = field(default_factory=list)
+    # The `query` hint as JSON text (cloud.scheduler.query); empty when not given.
+    query: str = ""
     ignore_hosts: list[str] = field(default_factory=list)
 
     @classmethod
@@ -54,14 +57,16 @@ class HostState:
 
     def fits(self, resources: dict[str, int]) -> bool:
         """Whether the host has room for these amounts, within its unit limits."""
+        free, limits = self.free, self.limits
         for rc, amount in resources.items():
             if not amount:
                 continue
-            if self.free.get(rc, 0) < amount:
+            if free.get(rc, 0) < amount:
                 return False
-            low, high, step = self.limits.get(rc, (1, amount, 1))
-            if not low <= amount <= high or amount % step:
-                return False
+            if rc in limits:
+                low, high, step = limits[rc]
+                if not low <= amount <= high or amount % step:
+                    return False
         return True
 
 
@@ -106,19 +111,39 @@ def member_hosts(group: ServerGroup, exclude: Collection[str] = ()) -> dict[str,
     return groups_member_hosts([group], exclude)[group.pk]
 
 
+_MEMBER_HOSTS = """
+SELECT m.group_id, m.host, m.instance_uuid FROM {member} m
+WHERE m.group_id IN ({groups}) AND m.host IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM {instance} i WHERE i.uuid = m.instance_uuid AND i.deleted)
+"""
+
+
 def groups_member_hosts(
     groups: Collection[ServerGroup], exclude: Collection[str] = ()
 ) -> dict[int, dict[str, int]]:
     """member_hosts of several groups (by primary key), in one query; a deleted instance
-    no longer holds its host."""
+    no longer holds its host. Plain SQL: the scheduler asks this on every pass."""
     counts: dict[int, dict[str, int]] = {group.pk: {} for group in groups}
-    deleted = Instance.objects.filter(uuid=OuterRef("instance_uuid"), deleted=True)
-    members = ServerGroupMember.objects.filter(
-        ~Exists(deleted), group_id__in=list(counts), host__isnull=False
+    if not counts:
+        return counts
+    sql = _MEMBER_HOSTS.format(
+        member=ServerGroupMember._meta.db_table,
+        instance=Instance._meta.db_table,
+        groups=", ".join(["%s"] * len(counts)),
     )
-    # Excluded here rather than in SQL: the statement stays the same for every pass.
-    excluded = {str(uuid) for uuid in exclude}
-    for group_id, host, uuid in members.values_list("group_id", "host", "instance_uuid"):
-        if str(uuid) not in excluded:
-            counts[group_id][host] = counts[group_id].get(host, 0) + 1
+    excluded = {canonical_uuid(uuid) for uuid in exclude}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(counts))
+        for group_id, host, uuid in cursor.fetchall():
+            if canonical_uuid(uuid) not in excluded:
+                counts[group_id][host] = counts[group_id].get(host, 0) + 1
     return counts
+
+
+def canonical_uuid(value: object) -> str | None:
+    """One spelling of a UUID, however it was written or the database returns it; None
+    for what is no UUID."""
+    try:
+        return str(uuidlib.UUID(str(value)))
+    except ValueError:
+        return None

@@ -15,7 +15,6 @@
 
 import logging
 import random
-import uuid as uuidlib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -40,6 +39,7 @@ from cloud.scheduler.request import (
     HostState,
     Scheduling,
     SchedulingRequest,
+    canonical_uuid,
     groups_member_hosts,
 )
 from cloud.scheduler.selectors import (
@@ -342,13 +342,11 @@ def _plan(pending: list[Scheduling]) -> _Plan:
         )
         for ctx, active in members:
             resources = ctx.request.resources
+            judging = [f for f in active if f.judges_hosts]
             hosts = [room.get(h.provider_id, h) for h in found]
-            passing = [
-                h
-                for h in hosts
-                if h.fits(resources)
-                and all(f.host_passes(h, ctx) for f in active if f.judges_hosts)
-            ]
+            passing = [h for h in hosts if h.fits(resources)]
+            if judging:
+                passing = [h for h in passing if all(f.host_passes(h, ctx) for f in judging)]
             if not passing:
                 continue
             ranked = _ranked(passing, ctx)
@@ -370,25 +368,15 @@ def _load_groups(pending: list[Scheduling]) -> None:
     uuids = {ctx.request.group_uuid for ctx in pending if ctx.request.group_uuid}
     if not uuids:
         return
-    groups = {str(g.uuid): g for g in ServerGroup.objects.filter(uuid__in=_valid_uuids(uuids))}
+    valid = {canonical_uuid(uuid) for uuid in uuids} - {None}
+    groups = {str(g.uuid): g for g in ServerGroup.objects.filter(uuid__in=valid)}
     deciding = [ctx.request.instance_uuid for ctx in pending]
     hosts = groups_member_hosts(list(groups.values()), exclude=deciding)
     for ctx in pending:
         if ctx.request.group_uuid:
-            group = groups.get(_canonical(ctx.request.group_uuid))
+            group = groups.get(canonical_uuid(ctx.request.group_uuid))
             ctx.group = group
             ctx.group_hosts = hosts[group.pk] if group is not None else {}
-
-
-def _canonical(value: str) -> str | None:
-    try:
-        return str(uuidlib.UUID(str(value)))
-    except ValueError:
-        return None
-
-
-def _valid_uuids(values: set[str]) -> list[str]:
-    return [c for c in (_canonical(v) for v in values) if c is not None]
 
 
 def claim_on(request: SchedulingRequest, host: str) -> bool:

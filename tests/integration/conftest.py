@@ -250,6 +250,8 @@ def workers(django_db_setup, django_db_blocker):
     group.stop()
     if os.environ.get("KEEP_WORKER_LOGS"):
         print(f"worker logs in {logdir}")
+    else:
+        shutil.rmtree(logdir, ignore_errors=True)
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = ""):

@@ -2,14 +2,18 @@
 by cloud.scheduler.passes): mixed flavors, zones and server groups on shared candidate
 scans, one claim for the pass, and what goes one by one instead."""
 
+import re
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import connection
 
+from cloud.celery import app
 from cloud.scheduler.models import (
     Allocation,
+    Consumer,
     ResourceProvider,
     ServerGroupMember,
     ServerGroupPolicy,
@@ -18,6 +22,7 @@ from cloud.scheduler.passes import Passes
 from cloud.scheduler.placement import allocations_claim_new
 from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.services import Selection, select_destinations
+from tests.integration.conftest import wait_for
 from tests.integration.test_scheduler_claims import (
     assert_used_is_the_sum_of_allocations,
     generation,
@@ -219,6 +224,27 @@ def test_a_failed_pass_raises_in_every_task_it_held():
     later = _submit(passes, "d")
     later.join(5)
     assert later.results["selection"][0].host == "host-of-d"
+
+
+def test_the_scheduler_workers_decide_queued_requests_in_passes(cloud):
+    """The real scheduler workers (two processes, 16 task threads each): requests sent
+    at once are decided in passes of several, and every one is claimed exactly once."""
+    small = {"VCPU": 1, "MEMORY_MB": 128, "DISK_GB": 1}
+    specs = [
+        {"instance_uuid": str(uuid.uuid4()), "project_id": "p", "resources": small}
+        for _ in range(24)
+    ]
+    for spec in specs:
+        app.send_task("scheduler.select_destinations", args=(spec,))
+    consumers = Consumer.objects.filter(uuid__in=[s["instance_uuid"] for s in specs])
+    wait_for(lambda: consumers.count() == len(specs), 30, message="every request claimed")
+    assert Allocation.objects.filter(consumer_id__in=consumers.values("uuid")).count() == 72
+    assert_used_is_the_sum_of_allocations()
+    logs = "".join(
+        (cloud.logdir / f"scheduler-{index}.log").read_text(errors="replace") for index in (1, 2)
+    )
+    sizes = [int(n) for n in re.findall(r"decided (\d+) requests of \d+ tasks in one pass", logs)]
+    assert sizes and max(sizes) > 1, "no pass decided more than one request"
 
 
 @pytest.fixture(autouse=True)

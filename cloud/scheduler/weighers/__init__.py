@@ -26,6 +26,10 @@ class HostWeigher:
     def weigh(self, host: HostState, ctx: Scheduling) -> float:
         raise NotImplementedError
 
+    def weigh_all(self, hosts: list[HostState], ctx: Scheduling) -> list[float]:
+        """Raw values of every host, in order (a weigher may compute them faster)."""
+        return [self.weigh(host, ctx) for host in hosts]
+
 
 def normalize(values: list[float]) -> list[float]:
     low, high = min(values), max(values)
@@ -41,7 +45,7 @@ def weigh(hosts: list[HostState], weighers: list[HostWeigher], ctx: Scheduling) 
         multiplier = weigher.multiplier()
         if not multiplier or not hosts or not weigher.applies(ctx):
             continue
-        raw = [weigher.weigh(host, ctx) for host in hosts]
+        raw = weigher.weigh_all(hosts, ctx)
         for index, value in enumerate(normalize(raw)):
             totals[index] += multiplier * value
     return totals

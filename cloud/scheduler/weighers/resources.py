@@ -11,6 +11,10 @@ class _FreeWeigher(HostWeigher):
     def weigh(self, host: HostState, ctx: Scheduling) -> float:
         return float(host.free.get(self.resource_class, 0))
 
+    def weigh_all(self, hosts: list[HostState], ctx: Scheduling) -> list[float]:
+        rc = self.resource_class
+        return [float(host.free.get(rc, 0)) for host in hosts]
+
 
 class RAMWeigher(_FreeWeigher):
     name = "RAMWeigher"
