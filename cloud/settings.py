@@ -200,6 +200,7 @@ SCHEDULER_FILTERS = env.list(
         "ServerGroupAffinityFilter",
         "SameHostFilter",
         "DifferentHostFilter",
+        "JsonFilter",
     ],
 )
 SCHEDULER_WEIGHERS = env.list(

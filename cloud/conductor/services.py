@@ -85,6 +85,7 @@ def scheduling_request(spec: RequestSpec, instance: Instance) -> dict:
         "group_uuid": str(spec.group_uuid) if spec.group_uuid else None,
         "same_host": list(spec.hints.get("same_host", [])),
         "different_host": list(spec.hints.get("different_host", [])),
+        "query": spec.hints.get("query", ""),
         "ignore_hosts": list(spec.ignore_hosts),
     }
 

@@ -154,7 +154,7 @@ class RequestSpec(models.Model):
     resources = models.JSONField()
     availability_zone = models.CharField(max_length=255, null=True, blank=True)
     user_id = models.CharField(max_length=64, blank=True, default="")
-    # An admin's `zone:host`; the server group; same_host / different_host hints.
+    # An admin's `zone:host`; the server group; same_host / different_host / query hints.
     forced_host = models.CharField(max_length=255, null=True, blank=True)
     group_uuid = models.UUIDField(null=True, blank=True)
     hints = models.JSONField(default=dict, blank=True)

@@ -44,10 +44,10 @@ class ServerCreate:
     access_ip_v6: str | None = None
     config_drive: bool = False
     # An admin's `zone:host[:node]`, the server group to join, and the
-    # same_host / different_host hints (lists of instance UUIDs).
+    # same_host / different_host hints (lists of instance UUIDs) and query (JSON text).
     forced_host: str | None = None
     group: ServerGroup | None = None
-    hints: dict[str, list[str]] = field(default_factory=dict)
+    hints: dict[str, list[str] | str] = field(default_factory=dict)
 
 
 def flavor_resources(flavor: dict) -> dict[str, int]:

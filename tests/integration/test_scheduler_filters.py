@@ -5,6 +5,7 @@ In each test the host a filter must remove has the most free memory, so that
 without the filter the RAM weigher would pick it.
 """
 
+import json
 import subprocess
 import sys
 import uuid
@@ -30,7 +31,11 @@ from cloud.scheduler.placement import (
     provider_sync,
 )
 from cloud.scheduler.request import SchedulingRequest
-from cloud.scheduler.services import no_valid_host_reason, select_destination
+from cloud.scheduler.services import (
+    no_valid_host_reason,
+    select_destination,
+    select_destinations,
+)
 from tests.integration.conftest import ROOT
 
 TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
@@ -401,6 +406,61 @@ def test_different_host_filter_avoids_the_named_instances_hosts(db):
     everywhere = [instance_on(name) for name in ("h1", "h2", "h3")]
     assert funnel(different_host=everywhere) == (
         f"{NEED}: 3 held an instance named by different_host."
+    )
+
+
+# --- JsonFilter ------------------------------------------------------------------
+
+
+@pytest.fixture
+def shapes(db, settings):
+    # The RAM weigher alone ranks: the pick shows what the query let through.
+    settings.CPU_WEIGHT_MULTIPLIER = settings.DISK_WEIGHT_MULTIPLIER = 0.0
+    host("big-ram", memory_mb=16384)
+    host("many-cores", memory_mb=8192, vcpus=32)
+    host("kvm", memory_mb=4096, hypervisor_type="KVM")
+    host("big-disk", disk_gb=2000)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ([">=", "$vcpus_total", 16], "many-cores"),
+        (["=", "$hypervisor_type", "KVM"], "kvm"),
+        ([">", "$free_disk_mb", 1024 * 1024], "big-disk"),  # 2000 GB in MB
+        (["and", ["<", "$free_ram_mb", 8192], ["not", ["=", "$host", "kvm"]]], "big-disk"),
+        (["in", "$host", "kvm", "many-cores"], "many-cores"),  # the RAM weigher among them
+        (["or", ["=", "$host", "kvm"], ["=", "$host", "big-disk"]], "kvm"),
+    ],
+)
+def test_json_filter_picks_only_hosts_matching_the_query(shapes, query, expected):
+    assert pick() == "big-ram"  # without the query
+    assert pick(query=json.dumps(query)) == expected
+
+
+def test_json_filter_in_one_pass(shapes):
+    selections = select_destinations(
+        [
+            request(query='["=", "$hypervisor_type", "KVM"]'),
+            request(query='[">=", "$vcpus_total", 16]'),
+            request(),
+        ]
+    )
+    assert [s.host for s in selections] == ["kvm", "many-cores", "big-ram"]
+
+
+def test_json_filter_funnel(shapes):
+    assert funnel(query='[">", "$vcpus_total", 64]') == (
+        f'{NEED}: 4 did not match the query hint [">", "$vcpus_total", 64].'
+    )
+    ComputeNode.objects.filter(host="kvm").update(disabled=True)
+    assert funnel(query='["=", "$hypervisor_type", "KVM"]') == (
+        f'{NEED}: 1 disabled, 3 did not match the query hint ["=", "$hypervisor_type", "KVM"].'
+    )
+    # A query this scheduler cannot read (from a newer API) matches nothing, and says why.
+    assert funnel(query='["=", "$numa_topology", 1]').startswith(
+        f'{NEED}: 1 disabled, 3 could not be judged by the query hint ["=", "$numa_topology", 1] '
+        "(unknown variable $numa_topology"
     )
 
 

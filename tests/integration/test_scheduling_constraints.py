@@ -1,12 +1,13 @@
 """What a boot asks of the scheduler, end to end through the real workers (conductor, two
 scheduler processes, compute hosts itest-a and itest-b): server groups (affinity,
 anti-affinity with max_server_per_host), zones from aggregates, an admin's forced host,
-same_host / different_host hints, and disabled hosts.
+same_host / different_host / query hints, and disabled hosts.
 
 Both hosts have room for five m1.tiny servers, and the RAM weigher prefers the host
 with more free memory, so a placement against that preference proves its constraint.
 """
 
+import json
 import os
 import threading
 from collections import Counter
@@ -188,6 +189,20 @@ def test_same_host_and_different_host(admin_client):
     away = boot(admin_client, "away", {"different_host": [second]})
     assert host_of(admin_client, away) == first_host
     delete_all(admin_client, [first, second, near, away])
+
+
+def test_query_hint(admin_client):
+    first = boot(admin_client, "first")
+    first_host = host_of(admin_client, first)
+    # first_host is the fuller one: only the query sends the next boot there.
+    near = boot(admin_client, "near", {"query": json.dumps(["=", "$host", first_host])})
+    assert host_of(admin_client, near) == first_host
+    nowhere = boot(admin_client, "nowhere", {"query": '[">", "$vcpus_total", 1000]'})
+    server = wait_status(admin_client, nowhere, {"ERROR"}, timeout=60)
+    assert server["fault"]["message"].endswith(
+        '2 did not match the query hint [">", "$vcpus_total", 1000].'
+    )
+    delete_all(admin_client, [first, near, nowhere])
 
 
 def test_a_disabled_host_is_never_picked(admin_client):

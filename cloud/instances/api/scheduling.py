@@ -1,6 +1,6 @@
 """Where a new server may go, as its create request asks: the availability zone (with
 an admin's `zone:host[:node]`) and the scheduler hints (`group`, `same_host`,
-`different_host`; other hints are ignored, as Nova does).
+`different_host`, `query`; other hints are ignored, as Nova does).
 """
 
 import uuid as uuidlib
@@ -11,6 +11,7 @@ from cloud.hosts.selectors import node_find, zone_names
 from cloud.identity import policy
 from cloud.identity.context import RequestContext
 from cloud.scheduler.models import ServerGroup
+from cloud.scheduler.query import QueryError, parse
 from cloud.scheduler.selectors import server_group_find
 
 HINT_KEYS = ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
@@ -22,7 +23,8 @@ class Placement:
     availability_zone: str | None = None
     forced_host: str | None = None
     group: ServerGroup | None = None
-    hints: dict[str, list[str]] = field(default_factory=dict)
+    # same_host / different_host: instance UUIDs; query: JSON text (cloud.scheduler.query).
+    hints: dict[str, list[str] | str] = field(default_factory=dict)
 
 
 def _zone_and_host(context: RequestContext, value: str | None) -> tuple[str | None, str | None]:
@@ -67,12 +69,19 @@ def _hints(context: RequestContext, data: dict) -> tuple[ServerGroup | None, dic
         group = server_group_find(group_id=group_id, context=context)
         if group is None:
             raise BadRequest(f"Instance group {group_id} could not be found.")
-    parsed = {}
+    parsed: dict[str, list[str] | str] = {}
     for hint in HOST_HINTS:
         if hint in hints:
             value = hints[hint]
             values = value if isinstance(value, list) else [value]
             parsed[hint] = [_uuid(v, hint) for v in values]
+    if "query" in hints:
+        try:
+            query = parse(hints["query"])
+        except QueryError as exc:
+            raise BadRequest(f"Invalid input for field/attribute query: {exc}.") from None
+        if query is not None:
+            parsed["query"] = query.text
     return group, parsed
 
 

@@ -66,6 +66,7 @@ def registry() -> dict[str, type[HostFilter]]:
         groups,
         hints,
         images,
+        json_filter,
         resources,
         zones,
     )
@@ -80,6 +81,7 @@ def registry() -> dict[str, type[HostFilter]]:
         groups.ServerGroupAntiAffinityFilter,
         hints.SameHostFilter,
         hints.DifferentHostFilter,
+        json_filter.JsonFilter,
     ]
     return {cls.name: cls for cls in classes}
 
