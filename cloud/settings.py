@@ -231,6 +231,8 @@ SCHEDULER_NUM_ALTERNATES = env.int("SCHEDULER_NUM_ALTERNATES", default=2)
 # At most this many instances waiting in one scheduler process are decided in one pass
 # (cloud.scheduler.passes); how many can wait is the worker's thread count (-c).
 SCHEDULER_PASS_SIZE = env.int("SCHEDULER_PASS_SIZE", default=32)
+# How long the decider waits after a request for others to join its pass (seconds).
+SCHEDULER_PASS_LINGER = env.float("SCHEDULER_PASS_LINGER", default=0.002)
 CPU_ALLOCATION_RATIO = env.float("CPU_ALLOCATION_RATIO", default=4.0)
 RAM_ALLOCATION_RATIO = env.float("RAM_ALLOCATION_RATIO", default=1.0)
 DISK_ALLOCATION_RATIO = env.float("DISK_ALLOCATION_RATIO", default=1.0)

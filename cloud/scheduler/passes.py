@@ -5,8 +5,10 @@ load up to N requests are in the process at once. Each task hands its
 request here and waits; one decider thread takes every request waiting, up to
 SCHEDULER_PASS_SIZE instances, and decides them in one pass
 (cloud.scheduler.services.select_destinations: a candidate scan per shape of
-request, one claim transaction). A request that finds the decider idle is
-decided at once, alone: requests are only ever batched while they queue.
+request, one claim transaction). Like a database's group commit, the decider
+lingers SCHEDULER_PASS_LINGER seconds (2 ms) after the first request for others
+to arrive before it starts a pass that is not full; a request that finds the
+decider idle is otherwise decided at once, alone.
 
 Each task still receives its own answer, or the pass's exception (so its
 retry policy applies), and acknowledges its own message afterwards.
@@ -15,6 +17,7 @@ retry policy applies), and acknowledges its own message afterwards.
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -33,9 +36,15 @@ _Work = tuple[list[SchedulingRequest], Future]
 class Passes:
     """A decider thread and the requests waiting for it (one per process)."""
 
-    def __init__(self, decide: Decide = select_destinations, size: int | None = None) -> None:
+    def __init__(
+        self,
+        decide: Decide = select_destinations,
+        size: int | None = None,
+        linger: float | None = None,
+    ) -> None:
         self._decide = decide
         self._size = size
+        self._linger = linger
         self._waiting: queue.SimpleQueue[_Work] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -59,12 +68,15 @@ class Passes:
         return self._size or settings.SCHEDULER_PASS_SIZE
 
     def _take(self) -> list[_Work]:
-        """The first request waiting (blocking), then whatever else is, up to the limit."""
+        """The first request waiting (blocking), then whatever else is or arrives within
+        the linger, up to the limit."""
         work = [self._waiting.get()]
         count = len(work[0][0])
+        linger = settings.SCHEDULER_PASS_LINGER if self._linger is None else self._linger
+        deadline = time.monotonic() + linger
         while count < self._limit():
             try:
-                item = self._waiting.get_nowait()
+                item = self._waiting.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             work.append(item)

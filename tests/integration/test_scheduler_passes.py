@@ -195,7 +195,7 @@ def _queued_behind_a_pass(size: int, queued: list[tuple[str, str]]):
     """Requests that queue while a first one ("a") is being decided, then the passes."""
     calls: list[list[str]] = []
     gate = threading.Event()
-    passes = Passes(_recording(calls, gate), size=size)
+    passes = Passes(_recording(calls, gate), size=size, linger=0.0)
     first = _submit(passes, "a")
     while not calls:
         time.sleep(0.01)
@@ -215,6 +215,17 @@ def test_requests_waiting_during_a_pass_are_decided_in_the_next_one():
     assert [t.results["selection"][0].host for t in waiting] == [
         f"host-of-{uuid}" for uuid in "bcdef"
     ]
+
+
+def test_a_pass_lingers_for_requests_arriving_just_after_the_first():
+    calls: list[list[str]] = []
+    passes = Passes(_recording(calls), size=8, linger=0.5)
+    first = _submit(passes, "a")
+    time.sleep(0.1)
+    second = _submit(passes, "b")
+    for thread in (first, second):
+        thread.join(5)
+    assert calls == [["a", "b"]]
 
 
 def test_a_failed_pass_raises_in_every_task_it_held():
