@@ -5,10 +5,10 @@ load up to N requests are in the process at once. Each task hands its
 request here and waits; one decider thread takes every request waiting, up to
 SCHEDULER_PASS_SIZE instances, and decides them in one pass
 (cloud.scheduler.services.select_destinations: a candidate scan per shape of
-request, one claim transaction). Like a database's group commit, the decider
-lingers SCHEDULER_PASS_LINGER seconds (2 ms) after the first request for others
-to arrive before it starts a pass that is not full; a request that finds the
-decider idle is otherwise decided at once, alone.
+request, one claim transaction). Under load (the last pass held several
+requests), the decider lingers SCHEDULER_PASS_LINGER seconds (2 ms) after the
+first request for others to arrive, as a database's group commit does; a
+request that finds the decider idle after a lone one is decided at once.
 
 Each task still receives its own answer, or the pass's exception (so its
 retry policy applies), and acknowledges its own message afterwards.
@@ -48,6 +48,7 @@ class Passes:
         self._waiting: queue.SimpleQueue[_Work] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._loaded = False  # whether the last pass held more than one request
 
     def decide(self, requests: list[SchedulingRequest]) -> list[Selection]:
         """Selections for these requests (in order), decided in the next pass."""
@@ -68,12 +69,12 @@ class Passes:
         return self._size or settings.SCHEDULER_PASS_SIZE
 
     def _take(self) -> list[_Work]:
-        """The first request waiting (blocking), then whatever else is or arrives within
-        the linger, up to the limit."""
+        """The first request waiting (blocking), then whatever else is, or arrives within
+        the linger when under load, up to the limit."""
         work = [self._waiting.get()]
         count = len(work[0][0])
         linger = settings.SCHEDULER_PASS_LINGER if self._linger is None else self._linger
-        deadline = time.monotonic() + linger
+        deadline = time.monotonic() + (linger if self._loaded else 0.0)
         while count < self._limit():
             try:
                 item = self._waiting.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -81,6 +82,7 @@ class Passes:
                 break
             work.append(item)
             count += len(item[0])
+        self._loaded = len(work) > 1
         return work
 
     def _run(self) -> None:

@@ -217,15 +217,35 @@ def test_requests_waiting_during_a_pass_are_decided_in_the_next_one():
     ]
 
 
-def test_a_pass_lingers_for_requests_arriving_just_after_the_first():
-    calls: list[list[str]] = []
-    passes = Passes(_recording(calls), size=8, linger=0.5)
-    first = _submit(passes, "a")
+def _two_apart(passes: Passes, first_uuid: str, second_uuid: str) -> None:
+    first = _submit(passes, first_uuid)
     time.sleep(0.1)
-    second = _submit(passes, "b")
+    second = _submit(passes, second_uuid)
     for thread in (first, second):
         thread.join(5)
-    assert calls == [["a", "b"]]
+
+
+def test_an_idle_decider_decides_a_lone_request_at_once():
+    calls: list[list[str]] = []
+    _two_apart(Passes(_recording(calls), size=8, linger=0.5), "a", "b")
+    assert calls == [["a"], ["b"]]
+
+
+def test_under_load_a_pass_lingers_for_requests_arriving_just_after_the_first():
+    calls: list[list[str]] = []
+    gate = threading.Event()
+    passes = Passes(_recording(calls, gate), size=8, linger=0.5)
+    first = _submit(passes, "a")
+    while not calls:
+        time.sleep(0.01)
+    queued = [_submit(passes, uuid) for uuid in "bc"]
+    time.sleep(0.1)
+    gate.set()
+    for thread in [first, *queued]:
+        thread.join(5)
+    # The pass of "b" and "c" held several requests: the next one waits for more.
+    _two_apart(passes, "d", "e")
+    assert calls == [["a"], ["b", "c"], ["d", "e"]]
 
 
 def test_a_failed_pass_raises_in_every_task_it_held():
