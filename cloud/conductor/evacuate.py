@@ -98,15 +98,15 @@ def _no_host(migration: Migration, instance: Instance, request_id: str, reason: 
     actions.fault_record(
         instance_uuid=uuid, code=500, message=message, host=migration.source_compute
     )
-    actions.event_finish(
+    actions.finish(
         instance_uuid=uuid,
         request_id=request_id,
         event=EVACUATE_EVENT,
         host=None,
         result="Error",
         details=message,
+        action_message="Error",
     )
-    actions.action_finish(instance_uuid=uuid, request_id=request_id, message="Error")
 
 
 @transaction.atomic

@@ -39,14 +39,13 @@ def instance_action_done(*, result: ActionResult) -> None:
         task_state=result.task_state,
         values=values,
     )
-    actions.event_finish(
+    actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
         event=HOST_ACTIONS[result.action].event,
         host=result.host,
         result="Success",
     )
-    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
 
 
 @transaction.atomic
@@ -74,7 +73,7 @@ def instance_action_failed(*, result: ActionResult) -> None:
             details=result.details,
             host=result.host,
         )
-    actions.event_finish(
+    actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
         event=spec.event,
@@ -82,7 +81,5 @@ def instance_action_failed(*, result: ActionResult) -> None:
         result="Error",
         traceback=result.details,
         details=result.message,
-    )
-    actions.action_finish(
-        instance_uuid=result.instance_uuid, request_id=result.request_id, message="Error"
+        action_message="Error",
     )

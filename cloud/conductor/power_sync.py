@@ -59,7 +59,7 @@ def _record_stop(instance: Instance, host: str, found: int) -> None:
         user_id="",
         project_id=instance.project_id,
     )
-    actions.event_finish(
+    actions.finish(
         instance_uuid=uuid,
         request_id=request_id,
         event=SYNC_EVENT,
@@ -67,7 +67,6 @@ def _record_stop(instance: Instance, host: str, found: int) -> None:
         result="Success",
         details=message,
     )
-    actions.action_finish(instance_uuid=uuid, request_id=request_id)
 
 
 @transaction.atomic

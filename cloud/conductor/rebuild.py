@@ -50,14 +50,13 @@ def rebuild_done(*, result: ActionResult) -> None:
     )
     if result.action == "evacuate":
         evacuation_end(instance_uuid=result.instance_uuid, done=True)
-    actions.event_finish(
+    actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
         event=REBUILD_EVENT,
         host=result.host,
         result="Success",
     )
-    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
 
 
 @transaction.atomic
@@ -83,7 +82,7 @@ def rebuild_failed(*, result: ActionResult) -> None:
         )
     if result.action == "evacuate":
         evacuation_end(instance_uuid=result.instance_uuid, done=False)
-    actions.event_finish(
+    actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
         event=REBUILD_EVENT,
@@ -91,7 +90,5 @@ def rebuild_failed(*, result: ActionResult) -> None:
         result="Error",
         traceback=result.details,
         details=result.message,
-    )
-    actions.action_finish(
-        instance_uuid=result.instance_uuid, request_id=result.request_id, message="Error"
+        action_message="Error",
     )

@@ -137,7 +137,7 @@ def _failed(
     _set(Migration, migration.pk, status=Status.ERROR)
     uuid = str(instance.uuid)
     actions.fault_record(instance_uuid=uuid, code=500, message=message, details=details, host=host)
-    actions.event_finish(
+    actions.finish(
         instance_uuid=uuid,
         request_id=request_id,
         event=event,
@@ -145,8 +145,8 @@ def _failed(
         result="Error",
         traceback=details or None,
         details=message,
+        action_message="Error",
     )
-    actions.action_finish(instance_uuid=uuid, request_id=request_id, message="Error")
 
 
 # -- resize ---------------------------------------------------------------------
@@ -460,7 +460,7 @@ def migration_step_failed(*, result: MigrationResult) -> None:
     actions.fault_record(
         instance_uuid=uuid, code=500, message=message, details=result.details, host=result.host
     )
-    actions.event_finish(
+    actions.finish(
         instance_uuid=uuid,
         request_id=result.request_id,
         event=_event(result.step),
@@ -468,5 +468,5 @@ def migration_step_failed(*, result: MigrationResult) -> None:
         result="Error",
         traceback=result.details or None,
         details=result.message,
+        action_message="Error",
     )
-    actions.action_finish(instance_uuid=uuid, request_id=result.request_id, message="Error")

@@ -234,14 +234,13 @@ def instance_spawned(*, result: SpawnResult) -> None:
         updates["task_state"] = None
     Instance.objects.filter(pk=instance.pk).update(**updates)
     ComputeNode.objects.filter(host=result.host, failed_builds__gt=0).update(failed_builds=0)
-    actions.event_finish(
+    actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
         event=BUILD_EVENT,
         host=result.host,
         result="Success",
     )
-    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
 
 
 @transaction.atomic
@@ -302,14 +301,13 @@ def instance_terminated(*, terminated: Terminated) -> None:
     if instance is None or instance.deleted:
         return
     instance_mark_deleted(instance=instance)
-    actions.event_finish(
+    actions.finish(
         instance_uuid=terminated.instance_uuid,
         request_id=terminated.request_id,
         event="compute_terminate_instance",
         host=terminated.host,
         result="Success",
     )
-    actions.action_finish(instance_uuid=terminated.instance_uuid, request_id=terminated.request_id)
 
 
 def compute_heartbeat(*, report: HostReport) -> None:

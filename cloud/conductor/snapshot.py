@@ -47,14 +47,13 @@ def snapshot_done(*, result: SnapshotResult) -> None:
         sha512=result.os_hash_value,
     )
     _clear_task(result, 100)
-    actions.event_finish(
+    actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
         event=SNAPSHOT_EVENT,
         host=result.host,
         result="Success",
     )
-    actions.action_finish(instance_uuid=result.instance_uuid, request_id=result.request_id)
 
 
 @transaction.atomic
@@ -63,7 +62,7 @@ def snapshot_failed(*, result: SnapshotResult) -> None:
         return
     image_snapshot_failed(image_id=result.image_id)
     _clear_task(result, 0)
-    actions.event_finish(
+    actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
         event=SNAPSHOT_EVENT,
@@ -71,7 +70,5 @@ def snapshot_failed(*, result: SnapshotResult) -> None:
         result="Error",
         traceback=result.details,
         details=result.message,
-    )
-    actions.action_finish(
-        instance_uuid=result.instance_uuid, request_id=result.request_id, message="Error"
+        action_message="Error",
     )

@@ -73,6 +73,31 @@ def action_finish(*, instance_uuid: str, request_id: str, message: str | None = 
     )
 
 
+def finish(
+    *,
+    instance_uuid: str,
+    request_id: str,
+    event: str,
+    host: str | None,
+    result: str,
+    traceback: str | None = None,
+    details: str | None = None,
+    action_message: str | None = None,
+) -> None:
+    """Finish the action's last step (event_finish) and the action itself (its message
+    is "Error" when the step failed)."""
+    event_finish(
+        instance_uuid=instance_uuid,
+        request_id=request_id,
+        event=event,
+        host=host,
+        result=result,
+        traceback=traceback,
+        details=details,
+    )
+    action_finish(instance_uuid=instance_uuid, request_id=request_id, message=action_message)
+
+
 def fault_record(
     *, instance_uuid: str, code: int, message: str, details: str = "", host: str | None = None
 ) -> InstanceFault:
