@@ -17,14 +17,12 @@ with a fault, the instance back on its dead host holding its allocation there
 migration are locked and their states say whether it is still awaited.
 """
 
-from celery import chain
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.celery import app
-from cloud.conductor.services import instance_spec, scheduling_request
+from cloud.conductor.services import instance_spec, migration_schedule
 from cloud.instances import actions
-from cloud.instances.models import Instance, Migration, RequestSpec
+from cloud.instances.models import Instance, Migration
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
 from cloud.instances.resize_selectors import migration_locked
@@ -33,7 +31,6 @@ from cloud.payloads import RebuildRequest
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
 from cloud.scheduler.placement import allocations_delete, allocations_move
-from cloud.scheduler.selectors import consumer_provider
 
 # Nova's final status of a successful evacuation (a resize ends confirmed instead).
 DONE = "done"
@@ -54,29 +51,15 @@ def evacuate_schedule(*, migration_uuid: str, request_id: str) -> None:
     if found is None or not _awaited(*found, Status.PRE_MIGRATING):
         return
     migration, instance = found
-    uuid = str(instance.uuid)
-    # Redelivered after the scheduler claimed, the instance holds its new host:
-    # only a migration holding nothing yet takes what the instance holds.
-    if consumer_provider(consumer_id=migration_uuid) is None:
-        allocations_move(
-            source=uuid,
-            target=migration_uuid,
-            project_id=instance.project_id,
-            user_id=instance.user_id,
-        )
-    spec = RequestSpec.objects.get(instance_uuid=instance.uuid)
-    message = {
-        **scheduling_request(spec, instance),
-        "forced_host": migration.dest_compute,
-        "ignore_hosts": [migration.source_compute],
-        "migration_uuid": migration_uuid,
-        "request_id": request_id,
-    }
-    transaction.on_commit(
-        lambda: chain(
-            app.signature("scheduler.select_destinations", args=(message,)),
-            app.signature("conductor.evacuate_scheduled"),
-        ).apply_async()
+    migration_schedule(
+        instance=instance,
+        migration_uuid=migration_uuid,
+        request_id=request_id,
+        overrides={
+            "forced_host": migration.dest_compute,
+            "ignore_hosts": [migration.source_compute],
+        },
+        answer_to="conductor.evacuate_scheduled",
     )
 
 

@@ -24,13 +24,11 @@ import uuid as uuidlib
 from dataclasses import replace
 from datetime import timedelta
 
-from celery import chain
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.celery import app
-from cloud.conductor.services import instance_spec, scheduling_request
+from cloud.conductor.services import instance_spec, migration_schedule
 from cloud.hosts.selectors import host_up
 from cloud.instances import actions
 from cloud.instances.models import Instance, Migration, RequestSpec
@@ -43,7 +41,6 @@ from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
 from cloud.scheduler.placement import allocations_delete, allocations_move
-from cloud.scheduler.selectors import consumer_provider
 
 SCHEDULE_EVENT = "conductor_migrate_server"
 
@@ -167,35 +164,24 @@ def resize_schedule(*, migration_uuid: str, request_id: str) -> None:
     ):
         return
     uuid = str(instance.uuid)
-    # Redelivered after the scheduler claimed, the instance holds the destination:
-    # only a migration holding nothing yet takes what the instance holds.
-    if consumer_provider(consumer_id=migration_uuid) is None:
-        allocations_move(
-            source=uuid,
-            target=migration_uuid,
-            project_id=instance.project_id,
-            user_id=instance.user_id,
-        )
     if not actions.event_open(instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT):
         actions.event_start(
             instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT, host=None
         )
-    spec = RequestSpec.objects.get(instance_uuid=instance.uuid)
     new = migration.new_flavor
-    message = {
-        **scheduling_request(spec, instance),
-        "resources": flavor_resources(new),
-        "flavor_extra_specs": dict(new.get("extra_specs") or {}),
-        "forced_host": None,
-        "ignore_hosts": [] if settings.ALLOW_RESIZE_TO_SAME_HOST else [migration.source_compute],
-        "migration_uuid": migration_uuid,
-        "request_id": request_id,
-    }
-    transaction.on_commit(
-        lambda: chain(
-            app.signature("scheduler.select_destinations", args=(message,)),
-            app.signature("conductor.resize_scheduled"),
-        ).apply_async()
+    migration_schedule(
+        instance=instance,
+        migration_uuid=migration_uuid,
+        request_id=request_id,
+        overrides={
+            "resources": flavor_resources(new),
+            "flavor_extra_specs": dict(new.get("extra_specs") or {}),
+            "forced_host": None,
+            "ignore_hosts": (
+                [] if settings.ALLOW_RESIZE_TO_SAME_HOST else [migration.source_compute]
+            ),
+        },
+        answer_to="conductor.resize_scheduled",
     )
 
 

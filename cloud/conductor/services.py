@@ -34,9 +34,14 @@ from cloud.payloads import (
 )
 from cloud.rpc import cast_compute
 from cloud.scheduler.groups import group_member_remove
-from cloud.scheduler.placement import InventorySpec, allocations_delete, provider_sync
+from cloud.scheduler.placement import (
+    InventorySpec,
+    allocations_delete,
+    allocations_move,
+    provider_sync,
+)
 from cloud.scheduler.request import SchedulingRequest
-from cloud.scheduler.selectors import consumers_claimed_before
+from cloud.scheduler.selectors import consumer_provider, consumers_claimed_before
 from cloud.scheduler.services import claim_on
 
 log = logging.getLogger(__name__)
@@ -88,6 +93,36 @@ def scheduling_request(spec: RequestSpec, instance: Instance) -> dict:
         "query": spec.hints.get("query", ""),
         "ignore_hosts": list(spec.ignore_hosts),
     }
+
+
+def migration_schedule(
+    *, instance: Instance, migration_uuid: str, request_id: str, overrides: dict, answer_to: str
+) -> None:
+    """Ask the scheduler for a migration's destination (the request spec with
+    `overrides`); its answer goes to the task `answer_to`. The migration first takes
+    what the instance holds on the source, so the scheduler claims for the instance
+    afresh; redelivered after the scheduler claimed, the migration holds that already
+    and the instance's claim is the new host's."""
+    if consumer_provider(consumer_id=migration_uuid) is None:
+        allocations_move(
+            source=str(instance.uuid),
+            target=migration_uuid,
+            project_id=instance.project_id,
+            user_id=instance.user_id,
+        )
+    spec = RequestSpec.objects.get(instance_uuid=instance.uuid)
+    message = {
+        **scheduling_request(spec, instance),
+        **overrides,
+        "migration_uuid": migration_uuid,
+        "request_id": request_id,
+    }
+    transaction.on_commit(
+        lambda: chain(
+            app.signature("scheduler.select_destinations", args=(message,)),
+            app.signature(answer_to),
+        ).apply_async()
+    )
 
 
 def _schedule_after_commit(specs: list[tuple[RequestSpec, Instance]], request_id: str) -> None:
