@@ -20,7 +20,7 @@ migration are locked and their states say whether it is still awaited.
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.conductor.services import instance_spec, migration_schedule
+from cloud.conductor.services import instance_spec, migration_answered, migration_schedule
 from cloud.instances import actions
 from cloud.instances.models import Instance, Migration
 from cloud.instances.models import MigrationStatus as Status
@@ -96,14 +96,11 @@ def _no_host(migration: Migration, instance: Instance, request_id: str, reason: 
 def evacuate_scheduled(*, selection: dict) -> None:
     """The scheduler's answer: rebuild on the new host, or end the evacuation."""
     request_id = selection["request_id"]
-    found = migration_locked(selection["migration_uuid"])
+    found = migration_answered(selection)
     if found is None:
         return
     migration, instance = found
     uuid = str(instance.uuid)
-    if instance.deleted:
-        allocations_delete(consumer_id=uuid)  # the claim landed after the delete
-        return
     if not _awaited(migration, instance, Status.PRE_MIGRATING):
         return
     host = selection.get("host")

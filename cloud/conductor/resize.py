@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.conductor.services import instance_spec, migration_schedule
+from cloud.conductor.services import instance_spec, migration_answered, migration_schedule
 from cloud.hosts.selectors import host_up
 from cloud.instances import actions
 from cloud.instances.models import Instance, Migration, RequestSpec
@@ -190,14 +190,11 @@ def resize_scheduled(*, selection: dict) -> None:
     """The scheduler's answer: stop the guest on the source, or end the resize (the
     server stays as it was, with a fault, as after Nova's NoValidHost)."""
     request_id = selection["request_id"]
-    found = migration_locked(selection["migration_uuid"])
+    found = migration_answered(selection)
     if found is None:
         return
     migration, instance = found
     uuid = str(instance.uuid)
-    if instance.deleted:
-        allocations_delete(consumer_id=uuid)  # the claim landed after the delete
-        return
     if migration.status != Status.PRE_MIGRATING or instance.task_state != TaskState.RESIZE_PREP:
         return
     host = selection.get("host")

@@ -19,8 +19,8 @@ from cloud.celery import app
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.services import compute_node_report
 from cloud.instances import actions
-from cloud.instances.models import Instance, InstanceAction, RequestSpec
-from cloud.instances.resize_selectors import migrations_holding
+from cloud.instances.models import Instance, InstanceAction, Migration, RequestSpec
+from cloud.instances.resize_selectors import migration_locked, migrations_holding
 from cloud.instances.services import instance_mark_deleted
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import (
@@ -123,6 +123,19 @@ def migration_schedule(
             app.signature(answer_to),
         ).apply_async()
     )
+
+
+def migration_answered(selection: dict) -> tuple[Migration, Instance] | None:
+    """The locked migration and instance a scheduler's answer is for; None when the
+    migration is gone, or the server was deleted meanwhile (the claim the scheduler made
+    for it after the delete is freed)."""
+    found = migration_locked(selection["migration_uuid"])
+    if found is None:
+        return None
+    if found[1].deleted:
+        allocations_delete(consumer_id=str(found[1].uuid))
+        return None
+    return found
 
 
 def _schedule_after_commit(specs: list[tuple[RequestSpec, Instance]], request_id: str) -> None:
