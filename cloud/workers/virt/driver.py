@@ -17,6 +17,10 @@ class HypervisorError(Exception):
     """The hypervisor refused or failed an operation; the message is for people."""
 
 
+class NotSupported(HypervisorError):
+    """The driver does not implement this optional operation."""
+
+
 @dataclass(frozen=True)
 class HostResources:
     hypervisor_type: str
@@ -44,7 +48,14 @@ class InstanceInfo:
 
 
 class ComputeDriver(abc.ABC):
-    """Optional features are named in `capabilities`:
+    """A driver must implement the abstract methods: connecting, host resources,
+    spawn and destroy, what it has, and the basic power actions. The others are
+    optional: by default they raise NotSupported, so a new driver implements only
+    what its hypervisor can do, and the worker reports the refusal like any other
+    hypervisor error.
+
+    Optional features that callers must check before asking are named in
+    `capabilities`:
 
     - supports_diagnostics: get_diagnostics answers.
     - supports_console_output: get_console_output answers (the hypervisor
@@ -81,14 +92,20 @@ class ComputeDriver(abc.ABC):
     def list_instance_uuids(self) -> list[str]:
         """Uuids of every guest defined on this host."""
 
-    @abc.abstractmethod
     def power_states(self) -> dict[str, int]:
-        """The power state of every guest defined on this host, by uuid (one look at
-        the hypervisor, for the periodic power-state sync)."""
+        """The power state of every guest defined on this host, by uuid, for the
+        periodic power-state sync. This default asks per guest; a driver that can
+        answer in one look at the hypervisor overrides it."""
+        states = {}
+        for uuid in self.list_instance_uuids():
+            info = self.get_info(uuid)
+            if info is not None:
+                states[uuid] = info.power_state
+        return states
 
-    @abc.abstractmethod
     def get_diagnostics(self, instance_uuid: str) -> dict[str, Any] | None:
         """Nova's standard diagnostics (microversion 2.48 shape) or None."""
+        raise NotSupported(f"{type(self).__name__} does not support get_diagnostics")
 
     # -- lifecycle actions --------------------------------------------------
     # Each one takes the guest's uuid and returns its state afterwards. Each is
@@ -111,40 +128,40 @@ class ComputeDriver(abc.ABC):
     def power_on(self, instance_uuid: str) -> InstanceInfo:
         """Start a guest that is shut off."""
 
-    @abc.abstractmethod
     def pause(self, instance_uuid: str) -> InstanceInfo:
         """Stop the guest's vCPUs, keeping its memory in place on the host."""
+        raise NotSupported(f"{type(self).__name__} does not support pause")
 
-    @abc.abstractmethod
     def unpause(self, instance_uuid: str) -> InstanceInfo:
         """Let a paused guest's vCPUs run again."""
+        raise NotSupported(f"{type(self).__name__} does not support unpause")
 
-    @abc.abstractmethod
     def suspend(self, instance_uuid: str) -> InstanceInfo:
         """Save the guest's memory to disk and stop it (it then uses no CPU or RAM)."""
+        raise NotSupported(f"{type(self).__name__} does not support suspend")
 
-    @abc.abstractmethod
     def resume(self, instance_uuid: str) -> InstanceInfo:
         """Restore a suspended guest from its saved memory and let it run."""
+        raise NotSupported(f"{type(self).__name__} does not support resume")
 
-    @abc.abstractmethod
     def get_console_output(self, instance_uuid: str, length: int | None) -> str:
         """The guest's console log, its last `length` lines (all when None).
         Only called when `capabilities["supports_console_output"]` is true."""
+        raise NotSupported(f"{type(self).__name__} does not support get_console_output")
 
     # -- resize -------------------------------------------------------------
 
-    @abc.abstractmethod
     def finish_migration(self, instance: InstanceSpec, *, power_on: bool) -> InstanceInfo:
         """Define the guest on this host with the spec's flavor, replacing a definition
         of the same guest (a resize on one host, a revert), and start it when
         `power_on`. Idempotent: a guest already running with that flavor is only
         reported."""
+        raise NotSupported(f"{type(self).__name__} does not support finish_migration")
 
     # -- snapshots ------------------------------------------------------------
 
-    @abc.abstractmethod
     def snapshot(self, instance_uuid: str, target: Path, disk_format: str) -> None:
         """Write the guest's root disk to `target` as a `disk_format` image, consistent
         (the guest writes nothing meanwhile) and leaving the guest in the power state
         it was in. Only called when `capabilities["supports_snapshot"]` is true."""
+        raise NotSupported(f"{type(self).__name__} does not support snapshot")
