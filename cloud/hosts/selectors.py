@@ -46,17 +46,6 @@ def host_capabilities(*, host: str) -> dict[str, bool]:
     return next(iter(found), None) or {}
 
 
-def host_counts() -> dict[str, int]:
-    """How many hosts exist, are down, or are disabled (for "no valid host" faults)."""
-    fresh = _fresh_since()
-    nodes = ComputeNode.objects.all()
-    return {
-        "total": nodes.count(),
-        "down": nodes.exclude(last_seen_at__gte=fresh, forced_down=False).count(),
-        "disabled": nodes.filter(disabled=True).count(),
-    }
-
-
 def aggregate_list() -> QuerySet:
     """Every aggregate with its hosts (one query for all the hosts)."""
     return Aggregate.objects.prefetch_related("hosts")
