@@ -10,7 +10,7 @@ instance row is locked and an outcome whose event is finished is ignored.
 
 from django.db import transaction
 
-from cloud.images.snapshots import image_snapshot_failed, image_snapshot_uploaded
+from cloud.images.snapshot import image_snapshot_failed, image_snapshot_uploaded
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_finish
 from cloud.instances.models import Instance

@@ -11,7 +11,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.images.snapshots import image_snapshot_saving
+from cloud.images.snapshot import image_snapshot_saving
 from cloud.instances.models import Instance
 from cloud.instances.states import TRANSITIONS, TaskState
 from cloud.payloads import TaskProgress

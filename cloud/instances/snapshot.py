@@ -16,7 +16,7 @@ from cloud.hosts.selectors import host_capabilities, host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.models import Image
-from cloud.images.snapshots import image_snapshot_create
+from cloud.images.snapshot import image_snapshot_create
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_start
 from cloud.instances.models import Instance
