@@ -2,11 +2,12 @@
 
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from cloud.api.views import OpenStackView, base_url
+from cloud.api.views import base_url
 
 
-class IndexView(OpenStackView):
+class IndexView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

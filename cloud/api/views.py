@@ -1,12 +1,11 @@
-"""Base views for the OpenStack-shaped APIs."""
+"""What every OpenStack-shaped API view shares, whichever app serves it: the public
+base URL and compute microversion negotiation. Who may call what is the identity
+app's (cloud.identity.views); this kernel imports no app."""
 
 from django.conf import settings
-from rest_framework.views import APIView
 
 from cloud.api import microversions
 from cloud.api.errors import BadRequest, NotAcceptable
-from cloud.identity import policy
-from cloud.identity.context import RequestContext
 
 
 def base_url(request) -> str:
@@ -14,23 +13,9 @@ def base_url(request) -> str:
     return (settings.PUBLIC_ENDPOINT or request.build_absolute_uri("/")).rstrip("/")
 
 
-class OpenStackView(APIView):
-    """A view whose request.auth is a RequestContext."""
-
-    @property
-    def context(self) -> RequestContext:
-        return self.request.auth
-
-    def authorize(self, rule: str, target: dict | None = None) -> None:
-        """403 unless the named policy rule allows the caller (target: own project by default)."""
-        policy.authorize(self.context, rule, target)
-
-    def allowed(self, rule: str, target: dict | None = None) -> bool:
-        return policy.allowed(self.context, rule, target)
-
-
-class ComputeView(OpenStackView):
-    """Compute API view: negotiates the microversion before anything else."""
+class MicroversionMixin:
+    """For an APIView: negotiates the compute microversion before anything else and
+    echoes it in the response headers."""
 
     def initial(self, request, *args, **kwargs):
         try:

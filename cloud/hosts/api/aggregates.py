@@ -11,11 +11,11 @@ import re
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
-from cloud.api.views import ComputeView
 from cloud.hosts import services
 from cloud.hosts.api.presenters import nova_time
 from cloud.hosts.models import Aggregate
 from cloud.hosts.selectors import aggregate_get, aggregate_list
+from cloud.identity.views import ComputeView
 
 RULE = "os_compute_api:os-aggregates:%s"
 # Nova's metadata keys: letters, digits and "-_:. ", 1 to 255 of them.

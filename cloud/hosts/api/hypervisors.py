@@ -14,9 +14,9 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import next_link, paginate
-from cloud.api.views import ComputeView
 from cloud.hosts.api.presenters import node_id, state, status
 from cloud.hosts.models import ComputeNode
+from cloud.identity.views import ComputeView
 from cloud.instances.selectors import instance_counts_by_host, instances_on_host
 from cloud.scheduler.selectors import usage_by_provider
 

@@ -9,10 +9,10 @@ import uuid
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
-from cloud.api.views import ComputeView
 from cloud.hosts.api.presenters import BINARY, service_body
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.services import compute_service_update
+from cloud.identity.views import ComputeView
 
 ACTIONS = ("enable", "disable", "disable-log-reason", "force-down")
 

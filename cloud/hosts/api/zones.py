@@ -5,10 +5,10 @@ A zone is available when at least one of its hosts is enabled.
 
 from rest_framework.response import Response
 
-from cloud.api.views import ComputeView
 from cloud.hosts.api.presenters import BINARY, nova_time
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_is_up
+from cloud.identity.views import ComputeView
 
 
 def _zones(nodes) -> dict[str, list[ComputeNode]]:

@@ -7,7 +7,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from cloud.api.errors import BadRequest, NotFound, flatten_detail
-from cloud.api.views import OpenStackView, base_url
+from cloud.api.views import base_url
+from cloud.identity.views import OpenStackView
 
 TRUE = {"true", "t", "yes", "y", "on", "1"}
 FALSE = {"false", "f", "no", "n", "off", "0"}

@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound, Unauthorized
-from cloud.api.views import OpenStackView, base_url
+from cloud.api.views import base_url
 from cloud.identity.admin_selectors import domain_names
 from cloud.identity.catalog import service_catalog
 from cloud.identity.context import RequestContext
@@ -23,6 +23,7 @@ from cloud.identity.services import (
     token_rescope,
     token_revoke,
 )
+from cloud.identity.views import OpenStackView
 
 VERSION_ID = "v3.14"
 VERSION_UPDATED = "2020-04-07T00:00:00Z"

@@ -13,7 +13,8 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import after, paginate
-from cloud.api.views import OpenStackView, base_url
+from cloud.api.views import base_url
+from cloud.identity.views import OpenStackView
 from cloud.images.models import Image
 from cloud.images.selectors import image_get, images_visible
 

@@ -3,7 +3,8 @@
 from rest_framework.response import Response
 
 from cloud.api.pagination import next_link, paginate
-from cloud.api.views import ComputeView, base_url
+from cloud.api.views import base_url
+from cloud.identity.views import ComputeView
 from cloud.instances import selectors
 from cloud.instances.api.builders import flavor_detail, flavor_summary
 

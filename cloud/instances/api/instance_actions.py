@@ -8,7 +8,7 @@ readers too, without them (Nova's rule). `updated_at` and filters from 2.58,
 from rest_framework.response import Response
 
 from cloud.api.pagination import next_link, paginate
-from cloud.api.views import ComputeView
+from cloud.identity.views import ComputeView
 from cloud.instances import selectors
 from cloud.instances.api.builders import host_id
 from cloud.instances.models import InstanceAction, InstanceActionEvent

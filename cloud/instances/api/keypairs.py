@@ -14,9 +14,9 @@ from rest_framework.response import Response
 from cloud.api.errors import BadRequest
 from cloud.api.microversions import APIVersion
 from cloud.api.pagination import next_link, paginate
-from cloud.api.views import ComputeView
 from cloud.identity import keypairs
 from cloud.identity.models import KeyPair
+from cloud.identity.views import ComputeView
 
 RULE = "os_compute_api:os-keypairs:%s"
 

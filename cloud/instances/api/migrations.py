@@ -5,7 +5,7 @@ user from 2.80)."""
 from rest_framework.response import Response
 
 from cloud.api.pagination import next_link, paginate
-from cloud.api.views import ComputeView
+from cloud.identity.views import ComputeView
 from cloud.instances import resize_selectors
 from cloud.instances.models import Migration
 

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.microversions import APIVersion
-from cloud.api.views import ComputeView
 from cloud.identity import quotas
 from cloud.identity.models import Project, Quota, User
+from cloud.identity.views import ComputeView
 
 QUOTA_MAX = 0x7FFFFFFF
 NETWORK_FIELDS = {

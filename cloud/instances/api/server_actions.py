@@ -14,7 +14,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, Conflict, GatewayTimeout
-from cloud.api.views import ComputeView
+from cloud.identity.views import ComputeView
 from cloud.instances import lifecycle, selectors
 from cloud.instances.api.image_actions import IMAGE_ACTIONS, ImageActions
 from cloud.instances.api.resize_actions import RESIZE_ACTIONS, ResizeActions

@@ -11,7 +11,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound, flatten_detail
-from cloud.api.views import ComputeView
+from cloud.identity.views import ComputeView
 from cloud.instances.api.serializers import ServerGroupSerializer
 from cloud.scheduler import groups
 from cloud.scheduler.models import ServerGroup

@@ -13,10 +13,11 @@ from cloud.api.errors import (
     flatten_detail,
 )
 from cloud.api.pagination import next_link, paginate
-from cloud.api.views import ComputeView, base_url
+from cloud.api.views import base_url
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_is_up
 from cloud.identity import keypairs
+from cloud.identity.views import ComputeView
 from cloud.images.models import ImageStatus
 from cloud.images.selectors import image_get
 from cloud.instances import selectors, services

@@ -4,7 +4,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from cloud.api import microversions
-from cloud.api.views import ComputeView, base_url
+from cloud.api.views import base_url
+from cloud.identity.views import ComputeView
 
 V21_UPDATED = "2013-07-23T11:33:21Z"
 

@@ -12,7 +12,8 @@ from rest_framework.exceptions import MethodNotAllowed
 
 from cloud.api.errors import BadRequest, NotAcceptable, NotFound, flatten_detail
 from cloud.api.microversions import APIVersion, InvalidVersion, UnsupportedVersion
-from cloud.api.views import OpenStackView, base_url
+from cloud.api.views import base_url
+from cloud.identity.views import OpenStackView
 from cloud.scheduler.api import microversion
 from cloud.scheduler.models import ResourceProvider
 from cloud.scheduler.placement_selectors import (
