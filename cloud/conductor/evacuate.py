@@ -20,12 +20,13 @@ migration are locked and their states say whether it is still awaited.
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.conductor.services import instance_spec, migration_answered, migration_schedule
+from cloud.conductor.services import migration_answered, migration_schedule
 from cloud.instances import actions
 from cloud.instances.models import Instance, Migration
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
 from cloud.instances.resize_selectors import migration_locked
+from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import RebuildRequest
 from cloud.rpc import cast_compute, host_too_old

@@ -17,13 +17,10 @@ from datetime import datetime
 from django.db import transaction
 
 from cloud.conductor.power_sync import host_time, power_states_sync
-from cloud.conductor.services import (
-    compute_heartbeat,
-    instance_create_request_id,
-    instance_spec,
-)
+from cloud.conductor.services import compute_heartbeat, instance_create_request_id
 from cloud.instances.lifecycle import HOST_ACTIONS
 from cloud.instances.models import Instance, InstanceAction, RequestSpec
+from cloud.instances.specs import instance_spec
 from cloud.instances.states import TRANSITIONS, TaskState, VmState
 from cloud.payloads import (
     ActionRequest,

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.conductor.services import instance_spec, migration_answered, migration_schedule
+from cloud.conductor.services import migration_answered, migration_schedule
 from cloud.hosts.selectors import host_up
 from cloud.instances import actions
 from cloud.instances.models import Instance, Migration, RequestSpec
@@ -36,6 +36,7 @@ from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.resize import flavor_size, migration_confirm_start
 from cloud.instances.resize_selectors import migration_locked
 from cloud.instances.services import flavor_resources
+from cloud.instances.specs import instance_spec
 from cloud.instances.states import TRANSITIONS, TaskState, VmState
 from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest
 from cloud.rpc import cast_compute, host_too_old

@@ -22,12 +22,12 @@ from cloud.instances import actions
 from cloud.instances.models import Instance, InstanceAction, Migration, RequestSpec
 from cloud.instances.resize_selectors import migration_locked, migrations_holding
 from cloud.instances.services import instance_mark_deleted
+from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import (
     BuildFailure,
     BuildRequest,
     HostReport,
-    InstanceSpec,
     SpawnResult,
     Terminated,
     TerminateRequest,
@@ -48,32 +48,6 @@ log = logging.getLogger(__name__)
 
 SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 BUILD_EVENT = "compute_build_and_run_instance"
-
-
-def instance_spec(instance: Instance) -> InstanceSpec:
-    flavor = instance.flavor
-    return InstanceSpec(
-        uuid=str(instance.uuid),
-        name=instance.domain_name,
-        display_name=instance.display_name,
-        hostname=instance.hostname,
-        project_id=instance.project_id,
-        user_id=instance.user_id,
-        flavor={
-            k: flavor[k]
-            for k in (
-                "name",
-                "memory_mb",
-                "vcpus",
-                "root_gb",
-                "ephemeral_gb",
-                "swap",
-                "extra_specs",
-            )
-        },
-        image=dict(instance.image_meta),
-        metadata=dict(instance.metadata),
-    )
 
 
 def scheduling_request(spec: RequestSpec, instance: Instance) -> dict:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from cloud.api.errors import BadRequest, Conflict, NotFound
-from cloud.conductor.services import instance_spec
 from cloud.hosts.selectors import host_up, node_find
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
@@ -23,6 +22,7 @@ from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_start
 from cloud.instances.models import Instance, Migration, MigrationStatus
 from cloud.instances.services import image_meta
+from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import RebuildRequest
 from cloud.rpc import cast_compute, cast_conductor

@@ -28,11 +28,11 @@ from django.utils import timezone
 
 from cloud.celery import app
 from cloud.conductor.power_sync import SYNC_EVENT
-from cloud.conductor.services import instance_spec
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_is_up
 from cloud.instances.models import Instance, InstanceAction
 from cloud.instances.services import flavor_resources
+from cloud.instances.specs import instance_spec
 from cloud.messaging import compute_queue
 from cloud.rpc import call_compute
 from cloud.scheduler.models import Allocation

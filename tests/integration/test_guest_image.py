@@ -7,7 +7,6 @@ import hashlib
 import pytest
 from django.core.management import CommandError, call_command
 
-from cloud.conductor.services import instance_spec
 from cloud.images.management.commands.register_guest_image import (
     GUEST_ID,
     KERNEL_ID,
@@ -16,6 +15,7 @@ from cloud.images.management.commands.register_guest_image import (
 from cloud.images.models import Image
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance
+from cloud.instances.specs import instance_spec
 from cloud.payloads import BuildRequest
 
 
