@@ -12,8 +12,9 @@ from django.db import transaction
 from cloud.instances import actions
 from cloud.instances.lifecycle import HOST_ACTIONS, instance_transition_finish
 from cloud.instances.models import Instance
-from cloud.instances.states import TRANSITIONS, PowerState, VmState
+from cloud.instances.states import TRANSITIONS, VmState
 from cloud.payloads import ActionResult
+from cloud.power_state import PowerState
 
 
 def _pending(result: ActionResult) -> bool:

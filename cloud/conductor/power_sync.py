@@ -23,8 +23,9 @@ from django.utils.dateparse import parse_datetime
 from cloud.hosts.services import compute_node_unknown_domains
 from cloud.instances import actions
 from cloud.instances.models import Instance
-from cloud.instances.states import STOPPED_BY_ITSELF, PowerState, VmState
+from cloud.instances.states import STOPPED_BY_ITSELF, VmState
 from cloud.payloads import GuestStates
+from cloud.power_state import PowerState
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_finish
 from cloud.instances.models import Instance
 from cloud.instances.rebuild import REBUILD_EVENT
-from cloud.instances.states import TRANSITIONS, PowerState, VmState
+from cloud.instances.states import TRANSITIONS, VmState
 from cloud.payloads import ActionResult
+from cloud.power_state import PowerState
 
 
 def _pending(result: ActionResult) -> bool:

@@ -19,8 +19,9 @@ from cloud.images.models import Image
 from cloud.images.selectors import image_boot_files
 from cloud.instances import actions, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
-from cloud.instances.states import PowerState, TaskState, VmState
+from cloud.instances.states import TaskState, VmState
 from cloud.payloads import TerminateRequest
+from cloud.power_state import PowerState
 from cloud.rpc import cast_compute, cast_conductor
 from cloud.scheduler import groups
 from cloud.scheduler.models import ServerGroup

@@ -10,6 +10,8 @@ rows updated means somebody else changed the instance first (409).
 
 from dataclasses import dataclass
 
+from cloud.power_state import PowerState
+
 
 class VmState:
     BUILDING = "building"
@@ -49,17 +51,6 @@ class TaskState:
     IMAGE_SNAPSHOT = "image_snapshot"
     IMAGE_PENDING_UPLOAD = "image_pending_upload"
     IMAGE_UPLOADING = "image_uploading"
-
-
-class PowerState:
-    """libvirt-derived power states, with Nova's numbering (the API shows ints)."""
-
-    NOSTATE = 0
-    RUNNING = 1
-    PAUSED = 3
-    SHUTDOWN = 4
-    CRASHED = 6
-    SUSPENDED = 7
 
 
 ANY = None  # wildcard in the table below
