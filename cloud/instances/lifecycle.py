@@ -1,10 +1,14 @@
-"""Server lifecycle actions: the one place a state-machine transition is applied.
+"""The lifecycle of an instance: the one place its vm_state, task_state and
+power_state are written.
 
-`instance_transition_start` (api side) and `instance_transition_finish`
-(conductor side, on behalf of the host) are conditional UPDATEs on the
-states the table in cloud.instances.states expects; zero rows updated is a
-conflict (409 naming the current state) or, for the conductor, a sign that
-another action took over and this outcome must not overwrite it.
+`instance_transition` applies a transition of the table in
+cloud.instances.states (an API action, or a step the conductor writes for a
+build, a host's outcome, the power-state sync or a deadline) as one
+conditional UPDATE on the states it may start from; zero rows updated is a
+conflict: for the api a 409 naming the current state
+(`instance_transition_start`), for the conductor a sign that another action
+took over and this write must not overwrite it. Callers that hold the row's
+lock (select_for_update) make the update under it.
 The api records an instance action, sets the task_state and publishes the
 host's task on commit; the conductor writes the outcome.
 """
@@ -67,6 +71,63 @@ def _expecting(qs, rule: states.Transition):
     return qs
 
 
+STATE_FIELDS = frozenset({"vm_state", "task_state", "power_state"})
+
+
+def _writes(
+    step: str, rule: states.Transition, vm_state: str | states.Keep | None, power_state: int | None
+) -> dict[str, Any]:
+    """The state columns `step` writes; a vm_state the table does not offer, or a
+    choice not made, is a programming error."""
+    left = rule.vm_state
+    if isinstance(left, frozenset):
+        if vm_state not in left:
+            raise ValueError(f"{step} leaves one of {sorted(map(str, left))}, not {vm_state}")
+        left = vm_state
+    elif vm_state is not None and vm_state != left:
+        raise ValueError(f"{step} leaves {left}, not {vm_state}")
+    written: dict[str, Any] = {}
+    if not isinstance(left, states.Keep):
+        written["vm_state"] = left
+    if not isinstance(rule.task_state, states.Keep):
+        written["task_state"] = rule.task_state
+    reported = rule.power_state if rule.power_state is not None else power_state
+    if reported is not None:
+        written["power_state"] = reported
+    return written
+
+
+def instance_transition(
+    *,
+    step: str,
+    instance: Instance | None = None,
+    uuid: str | None = None,
+    expected: dict[str, Any] | None = None,
+    vm_state: str | states.Keep | None = None,
+    power_state: int | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Apply `step` (cloud.instances.states) to the live instance (`instance`, or the one
+    with `uuid`) if it still is in a state the step may start from and has the
+    `expected` columns (the host an outcome comes from, `locked=False`); True when the
+    row changed. `vm_state` is the writer's choice where the step offers several,
+    `power_state` a host's report, `values` the other columns written with it."""
+    rule = states.transition(step)
+    if rule.read_only:
+        raise ValueError(f"{step} writes nothing")
+    if STATE_FIELDS & set(values or {}):
+        raise ValueError(f"{step}: states are written by the table, not as values")
+    row = {"pk": instance.pk} if instance is not None else {"uuid": uuid}
+    qs = _expecting(Instance.objects.filter(**row, deleted=False, **(expected or {})), rule)
+    return bool(
+        qs.update(
+            **_writes(step, rule, vm_state, power_state),
+            updated_at=timezone.now(),
+            **(values or {}),
+        )
+    )
+
+
 def _refuse(*, instance: Instance, action: str, method: str, context: RequestContext) -> None:
     """Raise the 409 (or 404) that explains why `action` cannot start now."""
     current = Instance.objects.filter(pk=instance.pk, deleted=False).first()
@@ -95,30 +156,19 @@ def instance_transition_start(
     instance: Instance,
     action: str,
     method: str,
+    vm_state: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> None:
     """Move the instance into `action`'s task_state if it still is in a state the
     table allows (and, for non-admins, not locked); else 409 naming the state."""
-    rule = states.TRANSITIONS[action]
-    qs = _expecting(Instance.objects.filter(pk=instance.pk, deleted=False), rule)
-    if not context.is_admin:
-        qs = qs.filter(locked=False)
-    if not qs.update(task_state=rule.task_state, updated_at=timezone.now(), **(values or {})):
+    if not instance_transition(
+        step=action,
+        instance=instance,
+        expected=None if context.is_admin else {"locked": False},
+        vm_state=vm_state,
+        values=values,
+    ):
         _refuse(instance=instance, action=action, method=method, context=context)
-
-
-def instance_transition_finish(
-    *, instance_uuid: str, host: str, task_state: str | frozenset[str], values: dict[str, Any]
-) -> bool:
-    """Write an action's outcome if the instance is still in the task_state the action
-    set (or one of its steps, given as a set), on that host; False when another action
-    or a delete took over meanwhile."""
-    running = {task_state} if isinstance(task_state, str) else task_state
-    return bool(
-        Instance.objects.filter(
-            uuid=instance_uuid, deleted=False, host=host, task_state__in=running
-        ).update(updated_at=timezone.now(), **values)
-    )
 
 
 @transaction.atomic
@@ -182,7 +232,7 @@ def server_reset_state(
         instance=instance,
         action="reset_state",
         method="reset_state",
-        values={"vm_state": vm_state},
+        vm_state=vm_state,
     )
     _record_api_action(
         context=context, request_id=request_id, uuid=str(instance.uuid), action="resetState"
