@@ -97,6 +97,13 @@ def _writes(
     return written
 
 
+def instance_initial_states() -> dict[str, Any]:
+    """The vm_state and task_state a new server's row is written with (the table's
+    "create")."""
+    rule = states.STEPS["create"]
+    return _writes("create", rule, None, None)
+
+
 def instance_transition(
     *,
     step: str,

@@ -123,7 +123,7 @@ def server_create(
             availability_zone=spec.availability_zone,
             access_ip_v4=spec.access_ip_v4,
             access_ip_v6=spec.access_ip_v6,
-            **states.initial_states(),
+            **lifecycle.instance_initial_states(),
         )
         RequestSpec.objects.create(
             instance_uuid=instance.uuid,

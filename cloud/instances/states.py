@@ -379,9 +379,9 @@ REVERTING: frozenset[str | None] = frozenset({TaskState.RESIZE_REVERTING})
 
 STEPS: dict[str, Transition] = {
     # The boot path. A new server's row is written building, for the scheduler
-    # (`initial_states`); the build goes to its claimed host (again on an alternate,
-    # or after a reschedule), runs there, or fails with a fault. A delete that took
-    # over while the host spawned goes on with the guest that is there.
+    # (`lifecycle.instance_initial_states`); the build goes to its claimed host (again
+    # on an alternate, or after a reschedule), runs there, or fails with a fault. A
+    # delete that took over while the host spawned goes on with the guest that is there.
     "create": Transition(
         vm_states=frozenset(),
         task_states=frozenset(),
@@ -518,10 +518,3 @@ STEPS: dict[str, Transition] = {
 def transition(name: str) -> Transition:
     """An API action's transition or a conductor step (KeyError: no such change)."""
     return TRANSITIONS[name] if name in TRANSITIONS else STEPS[name]
-
-
-def initial_states() -> dict[str, str | None]:
-    """The vm_state and task_state a new server's row is written with."""
-    rule = STEPS["create"]
-    assert isinstance(rule.vm_state, str) and not isinstance(rule.task_state, Keep)
-    return {"vm_state": rule.vm_state, "task_state": rule.task_state}
