@@ -10,8 +10,9 @@ took over meanwhile (a hard reboot over a pause, a delete).
 from django.db import transaction
 
 from cloud.instances import actions
-from cloud.instances.lifecycle import HOST_ACTIONS, instance_transition
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance
+from cloud.instances.server_actions import HOST_ACTIONS
 from cloud.instances.states import KEEP, VmState
 from cloud.payloads import ActionResult
 from cloud.power_state import PowerState
