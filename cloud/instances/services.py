@@ -1,7 +1,7 @@
 """Instance writes on behalf of API users: create and delete servers.
 
 Every write that must reach a worker is published on commit (cloud.rpc);
-every state change goes through the state machine (cloud.instances.states)
+every state change goes through the state machine (cloud.instances.lifecycle)
 as a conditional update.
 """
 
