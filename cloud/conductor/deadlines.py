@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cloud.conductor.services import builds_reap_stuck
 from cloud.instances import actions
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance, InstanceAction
 from cloud.instances.states import DEADLINE_KEEPS_VM_STATE, VmState
 
@@ -60,9 +61,7 @@ def _task_expire(uuid, task_state: str, seconds: int, cutoff: datetime) -> bool:
         return False
     keeps = task_state in DEADLINE_KEEPS_VM_STATE
     vm_state = instance.vm_state if keeps else VmState.ERROR
-    Instance.objects.filter(pk=instance.pk).update(
-        vm_state=vm_state, task_state=None, updated_at=timezone.now()
-    )
+    instance_transition(instance=instance, step="task_expired" if keeps else "task_expired_error")
     where = f" on {instance.host}" if instance.host else ""
     message = f"Task '{task_state}' timed out after {seconds}s{where}; " + (
         f"the server was left {vm_state}." if keeps else "the server is in ERROR."

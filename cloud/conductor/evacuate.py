@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from cloud.conductor.services import migration_answered, migration_schedule
 from cloud.instances import actions
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance, Migration
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
@@ -73,11 +74,8 @@ def _no_host(migration: Migration, instance: Instance, request_id: str, reason: 
         user_id=instance.user_id,
     ):
         allocations_delete(consumer_id=uuid)
-    now = timezone.now()
-    Migration.objects.filter(pk=migration.pk).update(status=Status.ERROR, updated_at=now)
-    Instance.objects.filter(pk=instance.pk).update(
-        vm_state=VmState.ERROR, task_state=None, updated_at=now
-    )
+    Migration.objects.filter(pk=migration.pk).update(status=Status.ERROR, updated_at=timezone.now())
+    instance_transition(instance=instance, step="evacuate:no_host")
     message = f"Cannot evacuate instance {uuid}: {reason}"[:255]
     actions.fault_record(
         instance_uuid=uuid, code=500, message=message, host=migration.source_compute

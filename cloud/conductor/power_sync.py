@@ -22,9 +22,11 @@ from django.utils.dateparse import parse_datetime
 
 from cloud.hosts.services import compute_node_unknown_domains
 from cloud.instances import actions
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance
-from cloud.instances.states import STOPPED_BY_ITSELF, PowerState, VmState
+from cloud.instances.states import STOPPED_BY_ITSELF
 from cloud.payloads import GuestStates
+from cloud.power_state import PowerState
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +83,9 @@ def _instance_sync(uuid: uuidlib.UUID, host: str, found: int, sampled_at: dateti
     if instance is None:
         return False
     stopped = found in STOPPED_BY_ITSELF.get(instance.vm_state, frozenset())
-    values = {"power_state": found, "updated_at": timezone.now()}
-    if stopped:
-        values["vm_state"] = VmState.STOPPED
-    Instance.objects.filter(pk=instance.pk).update(**values)
+    instance_transition(
+        instance=instance, step="stopped_by_itself" if stopped else "power_sync", power_state=found
+    )
     if stopped:
         _record_stop(instance, host, found)
     elif found == PowerState.NOSTATE:

@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from cloud.conductor.evacuate import evacuation_end
 from cloud.instances import actions
-from cloud.instances.lifecycle import instance_transition_finish
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance
 from cloud.instances.rebuild import REBUILD_EVENT
-from cloud.instances.states import TRANSITIONS, PowerState, VmState
+from cloud.instances.states import TRANSITIONS, VmState
 from cloud.payloads import ActionResult
+from cloud.power_state import PowerState
 
 
 def _pending(result: ActionResult) -> bool:
@@ -33,20 +34,14 @@ def rebuild_done(*, result: ActionResult) -> None:
     """The guest runs from its new image (or is shut off, as it was before)."""
     if not _pending(result):
         return
-    rule = TRANSITIONS[result.action]
     stopped = result.power_state == PowerState.SHUTDOWN
-    now = timezone.now()
-    instance_transition_finish(
-        instance_uuid=result.instance_uuid,
-        host=result.host,
-        task_state=rule.running,
-        values={
-            "vm_state": VmState.STOPPED if stopped else rule.done,
-            "task_state": None,
-            "power_state": result.power_state,
-            "launched_at": now,
-            "progress": 100,
-        },
+    instance_transition(
+        uuid=result.instance_uuid,
+        step=f"{result.action}:done",
+        expected={"host": result.host},
+        vm_state=VmState.STOPPED if stopped else TRANSITIONS[result.action].done,
+        power_state=result.power_state,
+        values={"launched_at": timezone.now(), "progress": 100},
     )
     if result.action == "evacuate":
         evacuation_end(instance_uuid=result.instance_uuid, done=True)
@@ -64,14 +59,11 @@ def rebuild_failed(*, result: ActionResult) -> None:
     """A failed rebuild leaves the server in ERROR with a fault, as Nova does."""
     if not _pending(result):
         return
-    values: dict = {"vm_state": VmState.ERROR, "task_state": None}
-    if result.power_state is not None:
-        values["power_state"] = result.power_state
-    if instance_transition_finish(
-        instance_uuid=result.instance_uuid,
-        host=result.host,
-        task_state=TRANSITIONS[result.action].running,
-        values=values,
+    if instance_transition(
+        uuid=result.instance_uuid,
+        step=f"{result.action}:failed",
+        expected={"host": result.host},
+        power_state=result.power_state,
     ):
         actions.fault_record(
             instance_uuid=result.instance_uuid,

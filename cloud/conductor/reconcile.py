@@ -3,7 +3,7 @@
 The host's report is recorded as a heartbeat, its guests' power states are synced
 (cloud.conductor.power_sync, which also reports guests that are no instance), and
 the instances the host owns that were mid-operation are sent back to it in one
-`compute.reconcile` cast: builds it was spawning, lifecycle actions it was doing,
+`compute.reconcile` cast: builds it was spawning, server actions it was doing,
 deletes it was carrying out. The host finishes each (libvirt shows it done, or the
 step is safe to redo) or fails it, and reports through the tasks the original work
 reports through, so every outcome is written by the usual idempotent services. A
@@ -18,8 +18,8 @@ from django.db import transaction
 
 from cloud.conductor.power_sync import host_time, power_states_sync
 from cloud.conductor.services import compute_heartbeat, instance_create_request_id
-from cloud.instances.lifecycle import HOST_ACTIONS
 from cloud.instances.models import Instance, InstanceAction, RequestSpec
+from cloud.instances.server_actions import HOST_ACTIONS
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TRANSITIONS, TaskState, VmState
 from cloud.payloads import (

@@ -31,13 +31,14 @@ from django.utils import timezone
 from cloud.conductor.services import migration_answered, migration_schedule
 from cloud.hosts.selectors import host_up
 from cloud.instances import actions
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance, Migration, RequestSpec
 from cloud.instances.models import MigrationStatus as Status
 from cloud.instances.resize import flavor_size, migration_confirm_start
 from cloud.instances.resize_selectors import migration_locked
 from cloud.instances.services import flavor_resources
 from cloud.instances.specs import instance_spec
-from cloud.instances.states import TRANSITIONS, TaskState, VmState
+from cloud.instances.states import TaskState, VmState
 from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
@@ -52,6 +53,13 @@ AWAITED: dict[str, tuple[str, str | None]] = {
     "confirm_resize": (Status.CONFIRMING, None),
     "revert_resize": (Status.REVERTING, TaskState.RESIZE_REVERTING),
     "finish_revert_resize": (Status.REVERTING, TaskState.RESIZE_REVERTING),
+}
+# compute step -> the action a failure of it ends (`<action>:failed` in the state machine)
+ACTION = {
+    "resize_instance": "resize",
+    "finish_resize": "resize",
+    "revert_resize": "revert_resize",
+    "finish_revert_resize": "revert_resize",
 }
 WHAT = {
     "resize_instance": "stop the guest on the source host",
@@ -96,9 +104,16 @@ def _cast_step(
     )
 
 
-def _back_to_source(migration: Migration, instance: Instance, vm_state: str) -> None:
+def _back_to_source(
+    migration: Migration,
+    instance: Instance,
+    step: str,
+    vm_state: str,
+    power_state: int | None = None,
+) -> None:
     """The instance on its source host with its old flavor, holding the source
-    allocation again (in place of any on the destination); the migration over."""
+    allocation again (in place of any on the destination), as `step` leaves it; the
+    migration over."""
     uuid = str(instance.uuid)
     if not allocations_move(
         source=str(migration.uuid),
@@ -108,15 +123,17 @@ def _back_to_source(migration: Migration, instance: Instance, vm_state: str) -> 
     ):
         allocations_delete(consumer_id=uuid)  # it held nothing to go back to
     group_member_moved(instance_uuid=uuid, host=migration.source_compute)
-    _set(
-        Instance,
-        instance.pk,
-        host=migration.source_compute,
-        node=migration.source_node,
-        flavor=migration.old_flavor,
+    instance_transition(
+        instance=instance,
+        step=step,
         vm_state=vm_state,
-        task_state=None,
-        **flavor_size(migration.old_flavor),
+        power_state=power_state,
+        values={
+            "host": migration.source_compute,
+            "node": migration.source_node,
+            "flavor": migration.old_flavor,
+            **flavor_size(migration.old_flavor),
+        },
     )
 
 
@@ -129,9 +146,10 @@ def _failed(
     host: str | None,
     message: str,
     details: str = "",
+    step: str,
     vm_state: str,
 ) -> None:
-    _back_to_source(migration, instance, vm_state)
+    _back_to_source(migration, instance, step, vm_state)
     _set(Migration, migration.pk, status=Status.ERROR)
     uuid = str(instance.uuid)
     actions.fault_record(instance_uuid=uuid, code=500, message=message, details=details, host=host)
@@ -208,11 +226,12 @@ def resize_scheduled(*, selection: dict) -> None:
             event=SCHEDULE_EVENT,
             host=None,
             message=f"Cannot resize instance {uuid}: {error}"[:255],
+            step="resize:failed",
             vm_state=migration.old_vm_state,
         )
         return
     _set(Migration, migration.pk, dest_compute=host, dest_node=host, status=Status.MIGRATING)
-    _set(Instance, instance.pk, task_state=TaskState.RESIZE_MIGRATING, progress=20)
+    instance_transition(instance=instance, step="resize:resize_migrating", values={"progress": 20})
     actions.event_finish(
         instance_uuid=uuid,
         request_id=request_id,
@@ -225,23 +244,22 @@ def resize_scheduled(*, selection: dict) -> None:
 
 
 def _source_stopped(migration: Migration, instance: Instance, result: MigrationResult) -> None:
-    _set(Instance, instance.pk, task_state=TaskState.RESIZE_FINISH, progress=60)
+    instance_transition(instance=instance, step="resize:resize_finish", values={"progress": 60})
     _cast_step(migration, instance, "finish_resize", migration.dest_compute, result.request_id)
 
 
 def _resized(migration: Migration, instance: Instance, result: MigrationResult) -> None:
     _set(Migration, migration.pk, status=Status.FINISHED)
-    values = {"power_state": result.power_state} if result.power_state is not None else {}
-    _set(
-        Instance,
-        instance.pk,
-        vm_state=TRANSITIONS["resize"].done,
-        task_state=None,
-        host=migration.dest_compute,
-        node=migration.dest_node,
-        flavor=migration.new_flavor,
-        progress=100,
-        **values,
+    instance_transition(
+        instance=instance,
+        step="resize:done",
+        power_state=result.power_state,
+        values={
+            "host": migration.dest_compute,
+            "node": migration.dest_node,
+            "flavor": migration.new_flavor,
+            "progress": 100,
+        },
     )
     actions.action_finish(instance_uuid=str(instance.uuid), request_id=result.request_id)
 
@@ -253,8 +271,8 @@ def _confirmed(migration: Migration, instance: Instance, request_id: str) -> Non
     """The new flavor kept: the source allocation freed, quota counting the new flavor."""
     allocations_delete(consumer_id=str(migration.uuid))
     _set(Migration, migration.pk, status=Status.CONFIRMED)
-    Instance.objects.filter(pk=instance.pk, vm_state=VmState.RESIZED).update(
-        vm_state=migration.old_vm_state, updated_at=timezone.now()
+    instance_transition(
+        instance=instance, step="confirm_resize:done", vm_state=migration.old_vm_state
     )
     _set(Instance, instance.pk, **flavor_size(migration.new_flavor))
     RequestSpec.objects.filter(instance_uuid=instance.uuid).update(
@@ -351,10 +369,10 @@ def _dest_removed(migration: Migration, instance: Instance, result: MigrationRes
 
 
 def _reverted(migration: Migration, instance: Instance, result: MigrationResult) -> None:
-    _back_to_source(migration, instance, migration.old_vm_state)
+    _back_to_source(
+        migration, instance, "revert_resize:done", migration.old_vm_state, result.power_state
+    )
     _set(Migration, migration.pk, status=Status.REVERTED)
-    if result.power_state is not None:
-        _set(Instance, instance.pk, power_state=result.power_state)
     actions.action_finish(instance_uuid=str(instance.uuid), request_id=result.request_id)
 
 
@@ -434,12 +452,13 @@ def migration_step_failed(*, result: MigrationResult) -> None:
             host=result.host,
             message=message,
             details=result.details,
+            step=f"{ACTION[result.step]}:failed",
             vm_state=VmState.ERROR,
         )
         return
     _confirmed(migration, instance, result.request_id)
     _set(Migration, migration.pk, status=Status.ERROR)
-    _set(Instance, instance.pk, vm_state=VmState.ERROR)
+    instance_transition(instance=instance, step="confirm_resize:failed")
     uuid = str(instance.uuid)
     actions.fault_record(
         instance_uuid=uuid, code=500, message=message, details=result.details, host=result.host

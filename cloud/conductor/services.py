@@ -19,6 +19,7 @@ from cloud.celery import app
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.services import compute_node_report
 from cloud.instances import actions
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance, InstanceAction, Migration, RequestSpec
 from cloud.instances.resize_selectors import migration_locked, migrations_holding
 from cloud.instances.services import instance_mark_deleted
@@ -156,16 +157,14 @@ def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
 
 
 def _fail_build(
-    instance: Instance, request_id: str, message: str, details: str, host: str | None
+    instance: Instance,
+    request_id: str,
+    message: str,
+    details: str,
+    host: str | None,
+    step: str = "build_failed",
 ) -> None:
-    now = timezone.now()
-    Instance.objects.filter(pk=instance.pk).update(
-        vm_state=VmState.ERROR,
-        task_state=None,
-        host=host,
-        node=host,
-        updated_at=now,
-    )
+    instance_transition(instance=instance, step=step, values={"host": host, "node": host})
     allocations_delete(consumer_id=str(instance.uuid))
     actions.fault_record(
         instance_uuid=str(instance.uuid), code=500, message=message, details=details, host=host
@@ -207,9 +206,7 @@ def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how:
     uuid = str(instance.uuid)
     # progress stays 0 until the guest runs, as with Nova: `openstack server create
     # --wait` prints a changing progress on stdout, into the JSON a script reads.
-    Instance.objects.filter(pk=instance.pk).update(
-        host=host, node=host, task_state=TaskState.SPAWNING, updated_at=timezone.now()
-    )
+    instance_transition(instance=instance, step="spawn", values={"host": host, "node": host})
     actions.event_finish(
         instance_uuid=uuid,
         request_id=request_id,
@@ -244,17 +241,12 @@ def instance_spawned(*, result: SpawnResult) -> None:
         return
     if instance.vm_state != VmState.BUILDING or instance.host != result.host:
         return
-    now = timezone.now()
-    updates = {
-        "vm_state": VmState.ACTIVE,
-        "power_state": result.power_state,
-        "launched_at": now,
-        "progress": 100,
-        "updated_at": now,
-    }
-    if instance.task_state == TaskState.SPAWNING:
-        updates["task_state"] = None
-    Instance.objects.filter(pk=instance.pk).update(**updates)
+    instance_transition(
+        instance=instance,
+        step="spawned" if instance.task_state == TaskState.SPAWNING else "spawned_while_deleting",
+        power_state=result.power_state,
+        values={"launched_at": timezone.now(), "progress": 100},
+    )
     ComputeNode.objects.filter(host=result.host, failed_builds__gt=0).update(failed_builds=0)
     actions.finish(
         instance_uuid=result.instance_uuid,
@@ -311,9 +303,7 @@ def build_failed(*, failure: BuildFailure) -> None:
         _build_on(instance, alternate, failure.request_id, spec.num_attempts, " (alternate)")
         return
     spec.save(update_fields=["ignore_hosts", "num_attempts", "alternates", "updated_at"])
-    Instance.objects.filter(pk=instance.pk).update(
-        host=None, node=None, task_state=TaskState.SCHEDULING, updated_at=timezone.now()
-    )
+    instance_transition(instance=instance, step="reschedule", values={"host": None, "node": None})
     _schedule_after_commit([(spec, instance)], failure.request_id)
 
 
@@ -375,6 +365,7 @@ def builds_reap_stuck(*, timeout_seconds: int) -> int:
                 f"Build timed out after {timeout_seconds}s in step '{step}'{where}.",
                 "",
                 instance.host,
+                step="build_timed_out",
             )
             reaped += 1
     return reaped

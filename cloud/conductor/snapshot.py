@@ -12,10 +12,9 @@ from django.db import transaction
 
 from cloud.images.snapshot import image_snapshot_failed, image_snapshot_uploaded
 from cloud.instances import actions
-from cloud.instances.lifecycle import instance_transition_finish
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance
 from cloud.instances.snapshot import SNAPSHOT_EVENT
-from cloud.instances.states import TRANSITIONS
 from cloud.payloads import SnapshotResult
 
 
@@ -26,12 +25,12 @@ def _pending(result: SnapshotResult) -> bool:
     )
 
 
-def _clear_task(result: SnapshotResult, progress: int) -> None:
-    instance_transition_finish(
-        instance_uuid=result.instance_uuid,
-        host=result.host,
-        task_state=TRANSITIONS["create_image"].running,
-        values={"task_state": None, "progress": progress},
+def _clear_task(result: SnapshotResult, outcome: str, progress: int) -> None:
+    instance_transition(
+        uuid=result.instance_uuid,
+        step=f"create_image:{outcome}",
+        expected={"host": result.host},
+        values={"progress": progress},
     )
 
 
@@ -46,7 +45,7 @@ def snapshot_done(*, result: SnapshotResult) -> None:
         checksum=result.checksum,
         sha512=result.os_hash_value,
     )
-    _clear_task(result, 100)
+    _clear_task(result, "done", 100)
     actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
@@ -61,7 +60,7 @@ def snapshot_failed(*, result: SnapshotResult) -> None:
     if not _pending(result):
         return
     image_snapshot_failed(image_id=result.image_id)
-    _clear_task(result, 0)
+    _clear_task(result, "failed", 0)
     actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,

@@ -9,10 +9,9 @@ pull back an instance whose action has finished.
 import logging
 
 from django.db import transaction
-from django.utils import timezone
 
 from cloud.images.snapshot import image_snapshot_saving
-from cloud.instances.models import Instance
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.states import TRANSITIONS, TaskState
 from cloud.payloads import TaskProgress
 
@@ -27,13 +26,12 @@ def task_progress(*, progress: TaskProgress) -> bool:
     if progress.step not in rule.steps:
         log.warning("%s: %s has no step %r", progress.instance_uuid, progress.action, progress.step)
         return False
-    earlier = (rule.task_state, *rule.steps[: rule.steps.index(progress.step)])
-    values: dict = {"task_state": progress.step, "updated_at": timezone.now()}
-    if progress.progress is not None:
-        values["progress"] = progress.progress
-    moved = Instance.objects.filter(
-        uuid=progress.instance_uuid, deleted=False, host=progress.host, task_state__in=earlier
-    ).update(**values)
+    moved = instance_transition(
+        uuid=progress.instance_uuid,
+        step=f"{progress.action}:{progress.step}",
+        expected={"host": progress.host},
+        values={} if progress.progress is None else {"progress": progress.progress},
+    )
     if moved and progress.image_id and progress.step == TaskState.IMAGE_UPLOADING:
         image_snapshot_saving(image_id=progress.image_id)
-    return bool(moved)
+    return moved

@@ -11,11 +11,11 @@ from cloud.celery import DATABASE_RETRY, app
 from cloud.conductor import (
     deadlines,
     evacuate,
-    lifecycle,
     power_sync,
     rebuild,
     reconcile,
     resize,
+    server_actions,
     services,
     snapshot,
     steps,
@@ -69,12 +69,12 @@ def instance_terminated(payload: dict[str, Any]) -> None:
 
 @app.task(**DATABASE_RETRY, name="conductor.instance_action_done")
 def instance_action_done(payload: dict[str, Any]) -> None:
-    lifecycle.instance_action_done(result=ActionResult.from_dict(payload))
+    server_actions.instance_action_done(result=ActionResult.from_dict(payload))
 
 
 @app.task(**DATABASE_RETRY, name="conductor.instance_action_failed")
 def instance_action_failed(payload: dict[str, Any]) -> None:
-    lifecycle.instance_action_failed(result=ActionResult.from_dict(payload))
+    server_actions.instance_action_failed(result=ActionResult.from_dict(payload))
 
 
 @app.task(**DATABASE_RETRY, name="conductor.compute_heartbeat")

@@ -1,56 +1,25 @@
-"""Server lifecycle actions: the one place a state-machine transition is applied.
+"""The lifecycle of an instance: the one place its vm_state, task_state and
+power_state are written.
 
-`instance_transition_start` (api side) and `instance_transition_finish`
-(conductor side, on behalf of the host) are conditional UPDATEs on the
-states the table in cloud.instances.states expects; zero rows updated is a
-conflict (409 naming the current state) or, for the conductor, a sign that
-another action took over and this outcome must not overwrite it.
-The api records an instance action, sets the task_state and publishes the
-host's task on commit; the conductor writes the outcome.
+`instance_transition` applies a transition of the table in
+cloud.instances.states (an API action, or a step the conductor writes for a
+build, a host's outcome, the power-state sync or a deadline) as one
+conditional UPDATE on the states it may start from; zero rows updated is a
+conflict: for the api a 409 naming the current state
+(`instance_transition_start`), for the conductor a sign that another action
+took over and this write must not overwrite it. Callers that hold the row's
+lock (select_for_update) make the update under it.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from cloud.api.errors import Conflict, NotFound
-from cloud.hosts.selectors import host_up
 from cloud.identity.context import RequestContext
-from cloud.instances import actions, states
+from cloud.instances import states
 from cloud.instances.models import Instance
-from cloud.payloads import ActionRequest
-from cloud.rpc import cast_compute
-
-
-@dataclass(frozen=True)
-class HostAction:
-    """A transition the host carries out: the compute task and the event it is recorded as."""
-
-    method: str  # Nova's compute API method, named in 409 messages
-    action: str  # the instance action recorded (os-instance-actions)
-    task: str  # stable compute task name
-    event: str  # the instance action event of the host's work
-
-
-HOST_ACTIONS: dict[str, HostAction] = {
-    "reboot": HostAction("reboot", "reboot", "compute.reboot_instance", "compute_reboot_instance"),
-    "reboot_hard": HostAction(
-        "reboot", "reboot", "compute.reboot_instance", "compute_reboot_instance"
-    ),
-    "stop": HostAction("stop", "stop", "compute.power_off_instance", "compute_stop_instance"),
-    "start": HostAction("start", "start", "compute.power_on_instance", "compute_start_instance"),
-    "pause": HostAction("pause", "pause", "compute.pause_instance", "compute_pause_instance"),
-    "unpause": HostAction(
-        "unpause", "unpause", "compute.unpause_instance", "compute_unpause_instance"
-    ),
-    "suspend": HostAction(
-        "suspend", "suspend", "compute.suspend_instance", "compute_suspend_instance"
-    ),
-    "resume": HostAction("resume", "resume", "compute.resume_instance", "compute_resume_instance"),
-}
 
 
 def _task_state_in(task_states: frozenset[str | None]) -> Q:
@@ -65,6 +34,70 @@ def _expecting(qs, rule: states.Transition):
     if rule.task_states is not states.ANY:
         qs = qs.filter(_task_state_in(rule.task_states))
     return qs
+
+
+STATE_FIELDS = frozenset({"vm_state", "task_state", "power_state"})
+
+
+def _writes(
+    step: str, rule: states.Transition, vm_state: str | states.Keep | None, power_state: int | None
+) -> dict[str, Any]:
+    """The state columns `step` writes; a vm_state the table does not offer, or a
+    choice not made, is a programming error."""
+    left = rule.vm_state
+    if isinstance(left, frozenset):
+        if vm_state not in left:
+            raise ValueError(f"{step} leaves one of {sorted(map(str, left))}, not {vm_state}")
+        left = vm_state
+    elif vm_state is not None and vm_state != left:
+        raise ValueError(f"{step} leaves {left}, not {vm_state}")
+    written: dict[str, Any] = {}
+    if not isinstance(left, states.Keep):
+        written["vm_state"] = left
+    if not isinstance(rule.task_state, states.Keep):
+        written["task_state"] = rule.task_state
+    reported = rule.power_state if rule.power_state is not None else power_state
+    if reported is not None:
+        written["power_state"] = reported
+    return written
+
+
+def instance_initial_states() -> dict[str, Any]:
+    """The vm_state and task_state a new server's row is written with (the table's
+    "create")."""
+    rule = states.STEPS["create"]
+    return _writes("create", rule, None, None)
+
+
+def instance_transition(
+    *,
+    step: str,
+    instance: Instance | None = None,
+    uuid: str | None = None,
+    expected: dict[str, Any] | None = None,
+    vm_state: str | states.Keep | None = None,
+    power_state: int | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Apply `step` (cloud.instances.states) to the live instance (`instance`, or the one
+    with `uuid`) if it still is in a state the step may start from and has the
+    `expected` columns (the host an outcome comes from, `locked=False`); True when the
+    row changed. `vm_state` is the writer's choice where the step offers several,
+    `power_state` a host's report, `values` the other columns written with it."""
+    rule = states.transition(step)
+    if rule.read_only:
+        raise ValueError(f"{step} writes nothing")
+    if STATE_FIELDS & set(values or {}):
+        raise ValueError(f"{step}: states are written by the table, not as values")
+    row = {"pk": instance.pk} if instance is not None else {"uuid": uuid}
+    qs = _expecting(Instance.objects.filter(**row, deleted=False, **(expected or {})), rule)
+    return bool(
+        qs.update(
+            **_writes(step, rule, vm_state, power_state),
+            updated_at=timezone.now(),
+            **(values or {}),
+        )
+    )
 
 
 def _refuse(*, instance: Instance, action: str, method: str, context: RequestContext) -> None:
@@ -95,130 +128,16 @@ def instance_transition_start(
     instance: Instance,
     action: str,
     method: str,
+    vm_state: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> None:
     """Move the instance into `action`'s task_state if it still is in a state the
     table allows (and, for non-admins, not locked); else 409 naming the state."""
-    rule = states.TRANSITIONS[action]
-    qs = _expecting(Instance.objects.filter(pk=instance.pk, deleted=False), rule)
-    if not context.is_admin:
-        qs = qs.filter(locked=False)
-    if not qs.update(task_state=rule.task_state, updated_at=timezone.now(), **(values or {})):
-        _refuse(instance=instance, action=action, method=method, context=context)
-
-
-def instance_transition_finish(
-    *, instance_uuid: str, host: str, task_state: str | frozenset[str], values: dict[str, Any]
-) -> bool:
-    """Write an action's outcome if the instance is still in the task_state the action
-    set (or one of its steps, given as a set), on that host; False when another action
-    or a delete took over meanwhile."""
-    running = {task_state} if isinstance(task_state, str) else task_state
-    return bool(
-        Instance.objects.filter(
-            uuid=instance_uuid, deleted=False, host=host, task_state__in=running
-        ).update(updated_at=timezone.now(), **values)
-    )
-
-
-@transaction.atomic
-def server_action(
-    *, context: RequestContext, request_id: str, instance: Instance, action: str
-) -> None:
-    """Start a host action: transition, instance action and event, task on commit."""
-    spec = HOST_ACTIONS[action]
-    if not instance.host:
-        raise Conflict(f"Instance {instance.uuid} is not ready")
-    if not host_up(host=instance.host):
-        raise Conflict(
-            f"Cannot '{spec.method}' instance {instance.uuid}: "
-            f"its compute host {instance.host} is down"
-        )
-    instance_transition_start(context=context, instance=instance, action=action, method=spec.method)
-    uuid = str(instance.uuid)
-    actions.action_start(
-        instance_uuid=uuid,
-        action=spec.action,
-        request_id=request_id,
-        user_id=context.user_id,
-        project_id=context.project_id,
-    )
-    actions.event_start(
-        instance_uuid=uuid, request_id=request_id, event=spec.event, host=instance.host
-    )
-    cast_compute(
-        instance.host,
-        spec.task,
-        ActionRequest(
-            instance_uuid=uuid,
-            name=instance.domain_name,
-            request_id=request_id,
-            action=action,
-            task_state=states.TRANSITIONS[action].task_state,
-            hard=action == "reboot_hard",
-        ),
-    )
-
-
-def _record_api_action(*, context: RequestContext, request_id: str, uuid: str, action: str):
-    """An action done in the api alone: started and finished at once."""
-    actions.action_start(
-        instance_uuid=uuid,
-        action=action,
-        request_id=request_id,
-        user_id=context.user_id,
-        project_id=context.project_id,
-    )
-    actions.action_finish(instance_uuid=uuid, request_id=request_id)
-
-
-@transaction.atomic
-def server_reset_state(
-    *, context: RequestContext, request_id: str, instance: Instance, vm_state: str
-) -> None:
-    """The admin's os-resetState: set vm_state (active or error), clear task_state."""
-    instance_transition_start(
-        context=context,
+    if not instance_transition(
+        step=action,
         instance=instance,
-        action="reset_state",
-        method="reset_state",
-        values={"vm_state": vm_state},
-    )
-    _record_api_action(
-        context=context, request_id=request_id, uuid=str(instance.uuid), action="resetState"
-    )
-
-
-def _locker(context: RequestContext, instance: Instance) -> str:
-    return "owner" if context.project_id == instance.project_id else "admin"
-
-
-@transaction.atomic
-def server_lock(
-    *, context: RequestContext, request_id: str, instance: Instance, reason: str | None
-) -> None:
-    """Lock the server: non-admins' actions on it then answer 409 until it is unlocked."""
-    Instance.objects.filter(pk=instance.pk, deleted=False).update(
-        locked=True,
-        locked_by=_locker(context, instance),
-        locked_reason=reason,
-        updated_at=timezone.now(),
-    )
-    _record_api_action(
-        context=context, request_id=request_id, uuid=str(instance.uuid), action="lock"
-    )
-
-
-def unlock_needs_override(*, context: RequestContext, instance: Instance) -> bool:
-    """Nova's rule: lifting a lock someone else (an admin) set needs the override policy."""
-    return instance.locked and instance.locked_by != _locker(context, instance)
-
-
-@transaction.atomic
-def server_unlock(*, context: RequestContext, request_id: str, instance: Instance) -> None:
-    Instance.objects.filter(pk=instance.pk, deleted=False).update(
-        locked=False, locked_by=None, locked_reason=None, updated_at=timezone.now()
-    )
-    _record_api_action(
-        context=context, request_id=request_id, uuid=str(instance.uuid), action="unlock"
-    )
+        expected=None if context.is_admin else {"locked": False},
+        vm_state=vm_state,
+        values=values,
+    ):
+        _refuse(instance=instance, action=action, method=method, context=context)

@@ -9,7 +9,8 @@ import uuid
 
 from django.db import models
 
-from cloud.instances.states import PowerState, VmState
+from cloud.instances.states import VmState
+from cloud.power_state import PowerState
 
 
 class Flavor(models.Model):

@@ -1,7 +1,7 @@
 """Instance writes on behalf of API users: create and delete servers.
 
 Every write that must reach a worker is published on commit (cloud.rpc);
-every state change goes through the state machine (cloud.instances.states)
+every state change goes through the state machine (cloud.instances.lifecycle)
 as a conditional update.
 """
 
@@ -17,9 +17,8 @@ from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.models import Image
 from cloud.images.selectors import image_boot_files
-from cloud.instances import actions, resize, states
+from cloud.instances import actions, lifecycle, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
-from cloud.instances.states import PowerState, TaskState, VmState
 from cloud.payloads import TerminateRequest
 from cloud.rpc import cast_compute, cast_conductor
 from cloud.scheduler import groups
@@ -124,8 +123,7 @@ def server_create(
             availability_zone=spec.availability_zone,
             access_ip_v4=spec.access_ip_v4,
             access_ip_v6=spec.access_ip_v6,
-            vm_state=VmState.BUILDING,
-            task_state=TaskState.SCHEDULING,
+            **lifecycle.instance_initial_states(),
         )
         RequestSpec.objects.create(
             instance_uuid=instance.uuid,
@@ -160,14 +158,10 @@ def instance_mark_deleted(*, instance: Instance) -> None:
     """Mark a locked instance deleted, free its claim (and its unfinished migrations'),
     and take it out of its server group, in the caller's transaction."""
     now = timezone.now()
-    Instance.objects.filter(pk=instance.pk).update(
-        vm_state=VmState.DELETED,
-        task_state=None,
-        power_state=PowerState.NOSTATE,
-        deleted=True,
-        deleted_at=now,
-        terminated_at=now,
-        updated_at=now,
+    lifecycle.instance_transition(
+        instance=instance,
+        step="mark_deleted",
+        values={"deleted": True, "deleted_at": now, "terminated_at": now},
     )
     allocations_delete(consumer_id=str(instance.uuid))
     groups.group_member_remove(instance_uuid=str(instance.uuid))
@@ -194,9 +188,7 @@ def server_delete(*, context: RequestContext, request_id: str, instance: Instanc
         project_id=context.project_id,
     )
     if locked.host and host_up(host=locked.host):
-        Instance.objects.filter(pk=locked.pk).update(
-            task_state=TaskState.DELETING, updated_at=timezone.now()
-        )
+        lifecycle.instance_transition(instance=locked, step="delete")
         actions.event_start(
             instance_uuid=str(locked.uuid),
             request_id=request_id,

@@ -1,14 +1,21 @@
 """The instance state machine: vm_state, task_state, power_state, and the API status.
 
-This module is the one table of which action may start from which states,
-what task_state it sets while it runs, and which vm_state it leaves behind
-when the host reports success (Nova's `check_instance_state` allow-lists and
-`instance.save(expected_task_state=...)`). `cloud.instances.lifecycle`
-applies a transition with a conditional UPDATE on the expected states; zero
-rows updated means somebody else changed the instance first (409).
+This module is the one table of every state change an instance goes through:
+which states each may start from and what it writes (Nova's
+`check_instance_state` allow-lists and `instance.save(expected_task_state=...)`).
+`TRANSITIONS` are the actions users start through the API (checked, 409 when
+refused); `STEPS` are what the conductor writes on their behalf and on behalf of
+hosts: a build's steps, the outcomes and steps of long actions, the power-state
+sync and the deadline reaper. `cloud.instances.lifecycle` applies either with a
+conditional UPDATE on the states it may start from; zero rows updated means
+somebody else changed the instance first. Power states themselves are
+`cloud.power_state` (the compute side shares them).
 """
 
+import enum
 from dataclasses import dataclass
+
+from cloud.power_state import PowerState
 
 
 class VmState:
@@ -51,19 +58,20 @@ class TaskState:
     IMAGE_UPLOADING = "image_uploading"
 
 
-class PowerState:
-    """libvirt-derived power states, with Nova's numbering (the API shows ints)."""
-
-    NOSTATE = 0
-    RUNNING = 1
-    PAUSED = 3
-    SHUTDOWN = 4
-    CRASHED = 6
-    SUSPENDED = 7
-
-
 ANY = None  # wildcard in the table below
 
+
+class Keep(enum.Enum):
+    """A state the transition leaves as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+VM_STATES: frozenset[str] = frozenset(
+    value for name, value in vars(VmState).items() if name.isupper()
+)
 TASK_STATES: frozenset[str] = frozenset(
     value for name, value in vars(TaskState).items() if name.isupper()
 )
@@ -71,21 +79,27 @@ TASK_STATES: frozenset[str] = frozenset(
 
 @dataclass(frozen=True)
 class Transition:
-    """An action allowed from `vm_states` x `task_states`, running as `task_state`.
+    """A change allowed from `vm_states` x `task_states`: it writes `task_state` (for an
+    action, the task_state it runs as) and `vm_state`, KEEP leaving either as it is; a
+    set of vm_states is a choice the writer makes (the admin's reset, where a rebuild
+    leaves a stopped guest), KEEP among them when it may also keep the vm_state.
+    `power_state` is one the transition always writes (a host's report otherwise).
 
-    `done` is the vm_state the action leaves when the host reports success
-    (None: the action keeps the vm_state, or it does not go to a host).
-    `read_only` actions are only checked: they write no state at all.
-    `steps` are the task_states the host moves a long action through, in order,
-    after `task_state` (each reported by the host as it gets there).
+    For an API action, `done` is the vm_state it leaves when the host reports success
+    (None: it keeps the vm_state, or it does not go to a host); `read_only` actions are
+    only checked: they write no state at all. `steps` are the task_states the host
+    moves a long action through, in order, after `task_state` (each reported by the
+    host as it gets there).
     """
 
     vm_states: frozenset[str] | None
     task_states: frozenset[str | None] | None
-    task_state: str | None
+    task_state: str | None | Keep
     done: str | None = None
     read_only: bool = False
     steps: tuple[str, ...] = ()
+    vm_state: str | frozenset[str | Keep] | Keep = KEEP
+    power_state: int | None = None
 
     @property
     def running(self) -> frozenset[str | None]:
@@ -106,7 +120,8 @@ ALLOW_REBOOT: frozenset[str | None] = frozenset(
     }
 )
 IDLE: frozenset[str | None] = frozenset({None})
-
+# What an admin may reset a server to (os-resetState).
+RESET_STATES: frozenset[str | Keep] = frozenset({VmState.ACTIVE, VmState.ERROR})
 TRANSITIONS: dict[str, Transition] = {
     # A server may be deleted in any state, even mid-build or mid-reboot,
     # except while a delete is already under way.
@@ -209,7 +224,9 @@ TRANSITIONS: dict[str, Transition] = {
     ),
     # An admin's way out of a stuck or wrong state: any state, task cleared
     # (the vm_state, active or error, is the admin's choice).
-    "reset_state": Transition(vm_states=ANY, task_states=ANY, task_state=None),
+    "reset_state": Transition(
+        vm_states=ANY, task_states=ANY, task_state=None, vm_state=RESET_STATES
+    ),
     # Asks the host, changes nothing; not while the guest is going away.
     "get_console_output": Transition(
         vm_states=frozenset(
@@ -227,8 +244,6 @@ TRANSITIONS: dict[str, Transition] = {
         read_only=True,
     ),
 }
-
-RESET_STATES = frozenset({VmState.ACTIVE, VmState.ERROR})
 
 
 def allowed(action: str, vm_state: str, task_state: str | None) -> bool:
@@ -314,3 +329,192 @@ DEADLINE_KEEPS_VM_STATE: frozenset[str] = frozenset(
         TaskState.IMAGE_UPLOADING,
     }
 )
+
+
+# -- what the conductor writes (cloud.conductor, cloud.instances.services) ----------
+
+
+def _outcomes(
+    action: str,
+    *,
+    done: str | frozenset[str | Keep] | Keep | None = None,
+    failed: str | frozenset[str | Keep] | Keep = KEEP,
+) -> dict[str, Transition]:
+    """`<action>:done` and `<action>:failed`, the host's outcome: from any task_state the
+    action runs as (an outcome that finds another action under way changes nothing),
+    the task cleared; done leaves the action's vm_state (or `done`), failed keeps the
+    vm_state (or leaves `failed`)."""
+    rule = TRANSITIONS[action]
+    left = done if done is not None else rule.done or KEEP
+    return {
+        f"{action}:done": Transition(
+            vm_states=ANY, task_states=rule.running, task_state=None, vm_state=left
+        ),
+        f"{action}:failed": Transition(
+            vm_states=ANY, task_states=rule.running, task_state=None, vm_state=failed
+        ),
+    }
+
+
+def _steps(action: str) -> dict[str, Transition]:
+    """`<action>:<step>`, a long action's step: from the action's task_state or an
+    earlier step only (steps and the outcome may be handled out of order, and a late
+    step must not pull back an action that has finished)."""
+    rule = TRANSITIONS[action]
+    order = (rule.task_state, *rule.steps)
+    return {
+        f"{action}:{step}": Transition(
+            vm_states=ANY, task_states=frozenset(order[:index]), task_state=step
+        )
+        for index, step in enumerate(order)
+        if index
+    }
+
+
+BUILDING: frozenset[str] = frozenset({VmState.BUILDING})
+# Where a resize, its revert or a rebuild leaves the guest: running, or stopped as it was.
+RUNNING_OR_STOPPED: frozenset[str | Keep] = frozenset({VmState.ACTIVE, VmState.STOPPED})
+RESIZING: frozenset[str | None] = frozenset(TRANSITIONS["resize"].running)
+REVERTING: frozenset[str | None] = frozenset({TaskState.RESIZE_REVERTING})
+
+STEPS: dict[str, Transition] = {
+    # The boot path. A new server's row is written building, for the scheduler
+    # (`lifecycle.instance_initial_states`); the build goes to its claimed host (again
+    # on an alternate, or after a reschedule), runs there, or fails with a fault. A
+    # delete that took over while the host spawned goes on with the guest that is there.
+    "create": Transition(
+        vm_states=frozenset(),
+        task_states=frozenset(),
+        task_state=TaskState.SCHEDULING,
+        vm_state=VmState.BUILDING,
+    ),
+    "spawn": Transition(
+        vm_states=BUILDING,
+        task_states=frozenset({TaskState.SCHEDULING, TaskState.SPAWNING}),
+        task_state=TaskState.SPAWNING,
+    ),
+    "spawned": Transition(
+        vm_states=BUILDING,
+        task_states=frozenset({TaskState.SPAWNING}),
+        task_state=None,
+        vm_state=VmState.ACTIVE,
+    ),
+    "spawned_while_deleting": Transition(
+        vm_states=BUILDING,
+        task_states=frozenset({TaskState.DELETING}),
+        task_state=KEEP,
+        vm_state=VmState.ACTIVE,
+    ),
+    "reschedule": Transition(
+        vm_states=BUILDING,
+        task_states=frozenset({TaskState.SPAWNING}),
+        task_state=TaskState.SCHEDULING,
+    ),
+    "build_failed": Transition(
+        vm_states=BUILDING,
+        task_states=frozenset({TaskState.SCHEDULING, TaskState.SPAWNING}),
+        task_state=None,
+        vm_state=VmState.ERROR,
+    ),
+    # The build deadline (BUILD_TIMEOUT) ends a build in whatever step it is stuck.
+    "build_timed_out": Transition(
+        vm_states=BUILDING, task_states=ANY, task_state=None, vm_state=VmState.ERROR
+    ),
+    # The guest is gone (or never was): the row stays, deleted, for the API's history.
+    "mark_deleted": Transition(
+        vm_states=ANY,
+        task_states=ANY,
+        task_state=None,
+        vm_state=VmState.DELETED,
+        power_state=PowerState.NOSTATE,
+    ),
+    # Server actions a host carries out; a reboot that leaves the guest not running
+    # puts the server in ERROR.
+    **_outcomes("reboot", failed=frozenset({KEEP, VmState.ERROR})),
+    **_outcomes("reboot_hard", failed=frozenset({KEEP, VmState.ERROR})),
+    **_outcomes("stop"),
+    **_outcomes("start"),
+    **_outcomes("pause"),
+    **_outcomes("unpause"),
+    **_outcomes("suspend"),
+    **_outcomes("resume"),
+    # Resize: the conductor moves the task along the action's steps as the source and
+    # the destination report; it ends resized, or back on the source as it was (no
+    # host found) or in ERROR (a host failed). A revert ends on the source as it was
+    # before the resize, or in ERROR. A confirm (no task_state of its own) gives the
+    # server back its vm_state from before the resize, even under a delete that has
+    # taken over; only the source's cleanup failing puts it in ERROR.
+    **_steps("resize"),
+    "resize:done": Transition(
+        vm_states=ANY,
+        task_states=frozenset({TaskState.RESIZE_FINISH}),
+        task_state=None,
+        vm_state=TRANSITIONS["resize"].done or KEEP,
+    ),
+    "resize:failed": Transition(
+        vm_states=ANY,
+        task_states=RESIZING,
+        task_state=None,
+        vm_state=RUNNING_OR_STOPPED | {VmState.ERROR},
+    ),
+    "revert_resize:done": Transition(
+        vm_states=frozenset({VmState.RESIZED}),
+        task_states=REVERTING,
+        task_state=None,
+        vm_state=RUNNING_OR_STOPPED,
+    ),
+    "revert_resize:failed": Transition(
+        vm_states=ANY, task_states=REVERTING, task_state=None, vm_state=VmState.ERROR
+    ),
+    "confirm_resize:done": Transition(
+        vm_states=frozenset({VmState.RESIZED}),
+        task_states=ANY,
+        task_state=KEEP,
+        vm_state=RUNNING_OR_STOPPED,
+    ),
+    "confirm_resize:failed": Transition(
+        vm_states=ANY, task_states=IDLE, task_state=None, vm_state=VmState.ERROR
+    ),
+    # Rebuild and evacuate: running from the new image, or shut off as it was before;
+    # failed, in ERROR with a fault. An evacuation that finds no host ends in ERROR on
+    # the dead host.
+    **_steps("rebuild"),
+    **_outcomes("rebuild", done=RUNNING_OR_STOPPED, failed=VmState.ERROR),
+    **_steps("evacuate"),
+    **_outcomes("evacuate", done=RUNNING_OR_STOPPED, failed=VmState.ERROR),
+    "evacuate:no_host": Transition(
+        vm_states=ANY,
+        task_states=frozenset({TaskState.REBUILDING}),
+        task_state=None,
+        vm_state=VmState.ERROR,
+    ),
+    # createImage: the task clears either way, the guest is as it was.
+    **_steps("create_image"),
+    **_outcomes("create_image"),
+    # The power-state sync, with no task under way: the power state as the host
+    # found it, and a guest that stopped by itself makes its instance stopped.
+    "power_sync": Transition(vm_states=ANY, task_states=IDLE, task_state=KEEP),
+    "stopped_by_itself": Transition(
+        vm_states=frozenset(STOPPED_BY_ITSELF),
+        task_states=IDLE,
+        task_state=KEEP,
+        vm_state=VmState.STOPPED,
+    ),
+    # Deadlines of tasks other than a build's (DEADLINE_KEEPS_VM_STATE above).
+    "task_expired": Transition(
+        vm_states=VM_STATES - BUILDING,
+        task_states=frozenset(DEADLINE_KEEPS_VM_STATE),
+        task_state=None,
+    ),
+    "task_expired_error": Transition(
+        vm_states=VM_STATES - BUILDING,
+        task_states=frozenset(TASK_STATES - DEADLINE_KEEPS_VM_STATE),
+        task_state=None,
+        vm_state=VmState.ERROR,
+    ),
+}
+
+
+def transition(name: str) -> Transition:
+    """An API action's transition or a conductor step (KeyError: no such change)."""
+    return TRANSITIONS[name] if name in TRANSITIONS else STEPS[name]

@@ -32,8 +32,9 @@ from cloud.payloads import (
     TerminateRequest,
     version_key,
 )
+from cloud.power_state import PowerState
 from cloud.workers.config import ComputeConfig
-from cloud.workers.virt.driver import RUNNING, ComputeDriver, HypervisorError, InstanceInfo
+from cloud.workers.virt.driver import ComputeDriver, HypervisorError, InstanceInfo
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ class ComputeManager:
         conductor reschedules it), and any half-built guest is removed."""
         uuid = request.instance_spec.uuid
         info = self.driver.get_info(uuid)
-        if info is not None and info.power_state == RUNNING:
+        if info is not None and info.power_state == PowerState.RUNNING:
             log.info("reconcile: the build of %s had finished", uuid)
             self._spawned(request, info)
             return
@@ -306,6 +307,6 @@ class ComputeManager:
 
     def _running_or_hard_reboot(self, instance_uuid: str) -> InstanceInfo:
         info = self.driver.get_info(instance_uuid)
-        if info is not None and info.power_state == RUNNING:
+        if info is not None and info.power_state == PowerState.RUNNING:
             return info
         return self.driver.reboot(instance_uuid, hard=True)

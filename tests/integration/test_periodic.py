@@ -12,8 +12,8 @@ from cloud.conductor.power_sync import SYNC_EVENT, power_states_sync
 from cloud.conductor.reconcile import host_reconcile
 from cloud.hosts.models import ComputeNode
 from cloud.images.models import Image
-from cloud.instances.lifecycle import server_action
 from cloud.instances.models import Flavor, Instance, InstanceAction, InstanceFault
+from cloud.instances.server_actions import server_action
 from cloud.instances.services import ServerCreate, server_create, server_delete
 from cloud.payloads import GuestStates, SpawnResult
 from cloud.scheduler.models import Allocation

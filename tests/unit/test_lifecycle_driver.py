@@ -9,6 +9,7 @@ import libvirt
 import pytest
 
 from cloud.payloads import ActionRequest, ActionResult, ConsoleOutput, ConsoleRequest, Payload
+from cloud.power_state import PowerState
 from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
 from cloud.workers.virt.driver import HypervisorError
@@ -16,7 +17,7 @@ from cloud.workers.virt.libvirt_driver import LibvirtDriver
 from tests.unit.helpers import TEST_URI
 
 INSTANCES = Path("/srv/stratus/instances")
-RUNNING, PAUSED, SHUTDOWN = 1, 3, 4
+RUNNING, PAUSED, SHUTDOWN = PowerState.RUNNING, PowerState.PAUSED, PowerState.SHUTDOWN
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import libvirt
 import pytest
 
 from cloud.payloads import MigrationRequest, MigrationResult, Payload
+from cloud.power_state import PowerState
 from cloud.workers import resize
 from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
@@ -16,7 +17,7 @@ from cloud.workers.virt.libvirt_driver import LibvirtDriver
 from tests.unit.helpers import TEST_URI
 
 INSTANCES = Path("/srv/stratus/instances")
-RUNNING, SHUTDOWN = 1, 4
+RUNNING, SHUTDOWN = PowerState.RUNNING, PowerState.SHUTDOWN
 
 
 @pytest.fixture

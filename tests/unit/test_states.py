@@ -1,8 +1,11 @@
-"""cloud.instances.states: API status, and every action's allow-list walked state by state."""
+"""cloud.instances.states: API status, every action's allow-list walked state by state,
+and every step the conductor writes."""
 
 import pytest
 
 from cloud.instances.states import (
+    KEEP,
+    STEPS,
     TASK_STATES,
     TRANSITIONS,
     TaskState,
@@ -10,8 +13,10 @@ from cloud.instances.states import (
     allowed,
     api_status,
     refusal,
+    transition,
     vm_states_for_status,
 )
+from cloud.power_state import PowerState
 
 # Nova's vm_state -> status map (nova/api/openstack/common.py), defaults only.
 EXPECTED_STATUS = {
@@ -258,3 +263,136 @@ def test_a_reverting_resize_blocks_confirm_and_another_resize():
     assert allowed("confirm_resize", "resized", "resize_reverting") is False
     assert allowed("resize", "resized", None) is False
     assert allowed("delete", "resized", "resize_reverting") is True
+
+
+# -- the conductor's steps, written out independently of the module -------------------
+#
+# (vm_states it may start from or ALL, task_states or ALL, task_state written,
+# vm_state written: one, a set the writer chooses from, or KEPT).
+
+KEPT = "kept"
+RUNNING_OR_STOPPED = {"active", "stopped"}
+BUILDING = {"building"}
+NOT_BUILDING = set(ALL_VM_STATES) - BUILDING
+KEEPS_VM_STATE = {
+    "powering-off",
+    "powering-on",
+    "pausing",
+    "unpausing",
+    "suspending",
+    "resuming",
+    "image_snapshot",
+    "image_pending_upload",
+    "image_uploading",
+}
+HOST_ACTION_OUTCOMES = {
+    f"{action}:{outcome}": (ALL, {running}, None, left)
+    for action, running, done, failed in [
+        ("reboot", "rebooting", "active", {KEPT, "error"}),
+        ("reboot_hard", "rebooting_hard", "active", {KEPT, "error"}),
+        ("stop", "powering-off", "stopped", KEPT),
+        ("start", "powering-on", "active", KEPT),
+        ("pause", "pausing", "paused", KEPT),
+        ("unpause", "unpausing", "active", KEPT),
+        ("suspend", "suspending", "suspended", KEPT),
+        ("resume", "resuming", "active", KEPT),
+    ]
+    for outcome, left in (("done", done), ("failed", failed))
+}
+REBUILDS = {
+    f"{action}:{name}": rule
+    for action in ("rebuild", "evacuate")
+    for name, rule in {
+        "rebuild_spawning": (ALL, {"rebuilding"}, "rebuild_spawning", KEPT),
+        "done": (ALL, {"rebuilding", "rebuild_spawning"}, None, RUNNING_OR_STOPPED),
+        "failed": (ALL, {"rebuilding", "rebuild_spawning"}, None, "error"),
+    }.items()
+}
+SNAPSHOT_TASKS = {"image_snapshot", "image_pending_upload", "image_uploading"}
+EXPECTED_STEPS = {
+    "create": (set(), set(), "scheduling", "building"),
+    "spawn": (BUILDING, {"scheduling", "spawning"}, "spawning", KEPT),
+    "spawned": (BUILDING, {"spawning"}, None, "active"),
+    "spawned_while_deleting": (BUILDING, {"deleting"}, KEPT, "active"),
+    "reschedule": (BUILDING, {"spawning"}, "scheduling", KEPT),
+    "build_failed": (BUILDING, {"scheduling", "spawning"}, None, "error"),
+    "build_timed_out": (BUILDING, ALL, None, "error"),
+    "mark_deleted": (ALL, ALL, None, "deleted"),
+    **HOST_ACTION_OUTCOMES,
+    "resize:resize_migrating": (ALL, {"resize_prep"}, "resize_migrating", KEPT),
+    "resize:resize_finish": (ALL, {"resize_prep", "resize_migrating"}, "resize_finish", KEPT),
+    "resize:done": (ALL, {"resize_finish"}, None, "resized"),
+    "resize:failed": (
+        ALL,
+        {"resize_prep", "resize_migrating", "resize_finish"},
+        None,
+        {"active", "stopped", "error"},
+    ),
+    "revert_resize:done": ({"resized"}, {"resize_reverting"}, None, RUNNING_OR_STOPPED),
+    "revert_resize:failed": (ALL, {"resize_reverting"}, None, "error"),
+    "confirm_resize:done": ({"resized"}, ALL, KEPT, RUNNING_OR_STOPPED),
+    "confirm_resize:failed": (ALL, IDLE, None, "error"),
+    **REBUILDS,
+    "evacuate:no_host": (ALL, {"rebuilding"}, None, "error"),
+    "create_image:image_pending_upload": (ALL, {"image_snapshot"}, "image_pending_upload", KEPT),
+    "create_image:image_uploading": (
+        ALL,
+        {"image_snapshot", "image_pending_upload"},
+        "image_uploading",
+        KEPT,
+    ),
+    "create_image:done": (ALL, SNAPSHOT_TASKS, None, KEPT),
+    "create_image:failed": (ALL, SNAPSHOT_TASKS, None, KEPT),
+    "power_sync": (ALL, IDLE, KEPT, KEPT),
+    "stopped_by_itself": ({"active", "paused"}, IDLE, KEPT, "stopped"),
+    "task_expired": (NOT_BUILDING, KEEPS_VM_STATE, None, KEPT),
+    "task_expired_error": (NOT_BUILDING, set(TASK_STATES) - KEEPS_VM_STATE, None, "error"),
+}
+
+
+def _written(value):
+    """A table entry's written state in the notation above."""
+    if value is KEEP:
+        return KEPT
+    if isinstance(value, frozenset):
+        return {KEPT if v is KEEP else v for v in value}
+    return value
+
+
+def test_the_steps_are_exactly_the_expected_ones():
+    assert set(STEPS) == set(EXPECTED_STEPS)
+    assert not set(STEPS) & set(TRANSITIONS)
+
+
+@pytest.mark.parametrize("step", sorted(EXPECTED_STEPS))
+def test_each_step_starts_from_and_writes_the_expected_states(step):
+    vm_states, task_states, task_state, vm_state = EXPECTED_STEPS[step]
+    rule = transition(step)
+    assert (ALL if rule.vm_states is None else set(rule.vm_states)) == vm_states
+    assert (ALL if rule.task_states is None else set(rule.task_states)) == task_states
+    assert _written(rule.task_state) == task_state
+    assert _written(rule.vm_state) == vm_state
+
+
+def test_only_a_delete_writes_a_power_state_of_its_own():
+    assert {s: r.power_state for s, r in STEPS.items() if r.power_state is not None} == {
+        "mark_deleted": PowerState.NOSTATE
+    }
+
+
+def test_every_deadline_ends_one_way():
+    keeps, errs = STEPS["task_expired"].task_states, STEPS["task_expired_error"].task_states
+    assert not keeps & errs and keeps | errs == TASK_STATES
+
+
+def test_an_outcome_never_lands_on_another_action():
+    """A host action's outcome starts only from its own task_states, so it never
+    overwrites a delete (or a hard reboot) that took over."""
+    for action in ("reboot", "stop", "start", "pause", "unpause", "suspend", "resume"):
+        for outcome in ("done", "failed"):
+            task_states = STEPS[f"{action}:{outcome}"].task_states
+            assert "deleting" not in task_states and "rebooting_hard" not in task_states
+
+
+def test_the_admin_chooses_between_active_and_error():
+    assert _written(TRANSITIONS["reset_state"].vm_state) == {"active", "error"}

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, Conflict, GatewayTimeout
 from cloud.identity.views import ComputeView
-from cloud.instances import lifecycle, selectors
+from cloud.instances import lifecycle, selectors, server_actions
 from cloud.instances.api.image_actions import IMAGE_ACTIONS, ImageActions
 from cloud.instances.api.resize_actions import RESIZE_ACTIONS, ResizeActions
 from cloud.instances.models import Instance
@@ -134,7 +134,7 @@ class ServerActionView(ResizeActions, ImageActions, ComputeView):
         return handlers[name](instance, body)
 
     def _host_action(self, instance: Instance, action: str) -> Response:
-        lifecycle.server_action(
+        server_actions.server_action(
             context=self.context,
             request_id=self.request.request_id,
             instance=instance,
@@ -150,7 +150,7 @@ class ServerActionView(ResizeActions, ImageActions, ComputeView):
     def lock(self, instance: Instance, body) -> Response:
         reason = _lock_reason(body) if self.version.at_least("2.73") else None
         self.authorize("os_compute_api:os-lock-server:lock", _target(instance))
-        lifecycle.server_lock(
+        server_actions.server_lock(
             context=self.context,
             request_id=self.request.request_id,
             instance=instance,
@@ -160,11 +160,11 @@ class ServerActionView(ResizeActions, ImageActions, ComputeView):
 
     def unlock(self, instance: Instance, body) -> Response:
         self.authorize("os_compute_api:os-lock-server:unlock", _target(instance))
-        if lifecycle.unlock_needs_override(context=self.context, instance=instance):
+        if server_actions.unlock_needs_override(context=self.context, instance=instance):
             self.authorize(
                 "os_compute_api:os-lock-server:unlock:unlock_override", _target(instance)
             )
-        lifecycle.server_unlock(
+        server_actions.server_unlock(
             context=self.context, request_id=self.request.request_id, instance=instance
         )
         return Response(status=ACCEPTED)
@@ -172,7 +172,7 @@ class ServerActionView(ResizeActions, ImageActions, ComputeView):
     def reset_state(self, instance: Instance, body) -> Response:
         vm_state = _reset_state(body)
         self.authorize("os_compute_api:os-admin-actions:reset_state", _target(instance))
-        lifecycle.server_reset_state(
+        server_actions.server_reset_state(
             context=self.context,
             request_id=self.request.request_id,
             instance=instance,

@@ -32,15 +32,11 @@ class HostResources:
     cpu_info: dict[str, Any] = field(default_factory=dict)
 
 
-# Nova's power_state.RUNNING, as InstanceInfo.power_state and power_states() give it.
-RUNNING = 1
-
-
 @dataclass(frozen=True)
 class InstanceInfo:
     uuid: str
     name: str
-    power_state: int
+    power_state: int  # a cloud.power_state.PowerState
     max_memory_kb: int
     memory_kb: int
     num_cpus: int

@@ -18,6 +18,7 @@ from typing import Any
 import libvirt
 
 from cloud.payloads import InstanceSpec
+from cloud.power_state import STATE_NAMES, PowerState
 from cloud.workers.virt.domain_xml import (
     DomainOptions,
     build_domain_xml,
@@ -35,22 +36,14 @@ log = logging.getLogger(__name__)
 
 # libvirt virDomainState -> Nova power state
 _POWER_STATES = {
-    libvirt.VIR_DOMAIN_NOSTATE: 0,
-    libvirt.VIR_DOMAIN_RUNNING: 1,
-    libvirt.VIR_DOMAIN_BLOCKED: 1,
-    libvirt.VIR_DOMAIN_PAUSED: 3,
-    libvirt.VIR_DOMAIN_SHUTDOWN: 4,
-    libvirt.VIR_DOMAIN_SHUTOFF: 4,
-    libvirt.VIR_DOMAIN_CRASHED: 6,
-    libvirt.VIR_DOMAIN_PMSUSPENDED: 7,
-}
-_STATE_NAMES = {
-    0: "pending",
-    1: "running",
-    3: "paused",
-    4: "shutdown",
-    6: "crashed",
-    7: "suspended",
+    libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
 }
 
 
@@ -153,7 +146,7 @@ class LibvirtDriver(ComputeDriver):
         return InstanceInfo(
             uuid=domain.UUIDString(),
             name=domain.name(),
-            power_state=_POWER_STATES.get(state, 0),
+            power_state=_POWER_STATES.get(state, PowerState.NOSTATE),
             max_memory_kb=max_mem,
             memory_kb=mem,
             num_cpus=ncpu,
@@ -233,7 +226,7 @@ class LibvirtDriver(ComputeDriver):
     def power_states(self) -> dict[str, int]:
         try:
             return {
-                d.UUIDString(): _POWER_STATES.get(d.state()[0], 0)
+                d.UUIDString(): _POWER_STATES.get(d.state()[0], PowerState.NOSTATE)
                 for d in self._connection().listAllDomains()
             }
         except libvirt.libvirtError as exc:
@@ -263,7 +256,7 @@ class LibvirtDriver(ComputeDriver):
                 }
             )
         return {
-            "state": _STATE_NAMES.get(info.power_state, "pending"),
+            "state": STATE_NAMES.get(info.power_state, STATE_NAMES[PowerState.NOSTATE]),
             "driver": "libvirt",
             "hypervisor": self._connection().getType().lower(),
             "hypervisor_os": "linux",

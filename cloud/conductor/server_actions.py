@@ -10,10 +10,12 @@ took over meanwhile (a hard reboot over a pause, a delete).
 from django.db import transaction
 
 from cloud.instances import actions
-from cloud.instances.lifecycle import HOST_ACTIONS, instance_transition_finish
+from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance
-from cloud.instances.states import TRANSITIONS, PowerState, VmState
+from cloud.instances.server_actions import HOST_ACTIONS
+from cloud.instances.states import KEEP, VmState
 from cloud.payloads import ActionResult
+from cloud.power_state import PowerState
 
 
 def _pending(result: ActionResult) -> bool:
@@ -30,14 +32,11 @@ def _pending(result: ActionResult) -> bool:
 def instance_action_done(*, result: ActionResult) -> None:
     if not _pending(result):
         return
-    values = {"vm_state": TRANSITIONS[result.action].done, "task_state": None}
-    if result.power_state is not None:
-        values["power_state"] = result.power_state
-    instance_transition_finish(
-        instance_uuid=result.instance_uuid,
-        host=result.host,
-        task_state=result.task_state,
-        values=values,
+    instance_transition(
+        uuid=result.instance_uuid,
+        step=f"{result.action}:done",
+        expected={"host": result.host},
+        power_state=result.power_state,
     )
     actions.finish(
         instance_uuid=result.instance_uuid,
@@ -55,16 +54,13 @@ def instance_action_failed(*, result: ActionResult) -> None:
     if not _pending(result):
         return
     spec = HOST_ACTIONS[result.action]
-    values: dict = {"task_state": None}
-    if result.power_state is not None:
-        values["power_state"] = result.power_state
-    if spec.method == "reboot" and result.power_state != PowerState.RUNNING:
-        values["vm_state"] = VmState.ERROR
-    if instance_transition_finish(
-        instance_uuid=result.instance_uuid,
-        host=result.host,
-        task_state=result.task_state,
-        values=values,
+    down = spec.method == "reboot" and result.power_state != PowerState.RUNNING
+    if instance_transition(
+        uuid=result.instance_uuid,
+        step=f"{result.action}:failed",
+        expected={"host": result.host},
+        vm_state=VmState.ERROR if down else KEEP,
+        power_state=result.power_state,
     ):
         actions.fault_record(
             instance_uuid=result.instance_uuid,
