@@ -21,10 +21,10 @@ from cloud.instances import actions, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
 from cloud.instances.states import PowerState, TaskState, VmState
 from cloud.payloads import TerminateRequest
+from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor
 from cloud.scheduler import groups
 from cloud.scheduler.models import ServerGroup
-from cloud.scheduler.placement import allocations_delete
 
 
 @dataclass(frozen=True)

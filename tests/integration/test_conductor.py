@@ -12,8 +12,8 @@ from cloud.images.models import Image
 from cloud.instances.models import Flavor, Instance, InstanceFault, RequestSpec
 from cloud.instances.services import ServerCreate, server_create, server_delete
 from cloud.payloads import BuildFailure, SpawnResult
-from cloud.scheduler.models import Allocation
-from cloud.scheduler.placement import allocations_claim
+from cloud.placement.claims import allocations_claim
+from cloud.placement.models import Allocation
 from tests.integration.test_placement import TINY, _host
 
 CONTEXT = RequestContext(

@@ -8,7 +8,7 @@ from django.utils import timezone
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_names_schedulable
 from cloud.instances.models import Instance
-from cloud.scheduler.placement import InventorySpec, allocations_claim, provider_sync
+from cloud.placement.claims import InventorySpec, allocations_claim, provider_sync
 
 V = "/compute/v2.1"
 LATEST = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}

@@ -4,14 +4,14 @@ import pytest
 from django.utils import timezone
 
 from cloud.hosts.models import ComputeNode
-from cloud.scheduler.models import Allocation, Inventory, ResourceProvider
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     ClaimRejected,
     InventorySpec,
     allocations_claim,
     allocations_delete,
     provider_sync,
 )
+from cloud.placement.models import Allocation, Inventory, ResourceProvider
 from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.services import select_destination, select_destinations
 

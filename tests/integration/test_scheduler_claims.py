@@ -13,15 +13,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from cloud.scheduler.models import (
-    Allocation,
-    Consumer,
-    Inventory,
-    ResourceProvider,
-    ServerGroupMember,
-    ServerGroupPolicy,
-)
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     ClaimRejected,
     ConsumerExists,
     ProviderBusy,
@@ -31,6 +23,8 @@ from cloud.scheduler.placement import (
     allocations_delete,
     allocations_set,
 )
+from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
+from cloud.scheduler.models import ServerGroupMember, ServerGroupPolicy
 from cloud.scheduler.services import select_destination
 from tests.integration.test_scheduler_filters import TINY, group, host, request
 

@@ -17,19 +17,15 @@ from django.utils import timezone
 
 from cloud.hosts.models import Aggregate, AggregateHost, ComputeNode
 from cloud.instances.models import Instance
-from cloud.scheduler import filters
-from cloud.scheduler.models import (
-    ResourceProvider,
-    ServerGroup,
-    ServerGroupMember,
-    ServerGroupPolicy,
-)
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     InventorySpec,
     allocations_claim,
     allocations_delete,
     provider_sync,
 )
+from cloud.placement.models import ResourceProvider
+from cloud.scheduler import filters
+from cloud.scheduler.models import ServerGroup, ServerGroupMember, ServerGroupPolicy
 from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.services import (
     no_valid_host_reason,

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cloud.scheduler.models import (
+from cloud.placement.models import (
     Allocation,
     Consumer,
     CustomResourceClass,
