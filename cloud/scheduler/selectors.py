@@ -3,9 +3,10 @@ groups as their owners see them, and their live members.
 
 Candidates are found in SQL, by an index scan on free capacity (placement's
 inventories keep capacity and usage in columns, see cloud.placement.models),
-so the scheduler never loads every host into Python. That scan is the one
-statement outside cloud.placement that reads placement's tables: it joins them
-to the compute nodes the filters narrowed, which placement knows nothing of.
+so the scheduler never loads every host into Python. That scan reads
+placement's tables itself, in one statement with the compute nodes the filters
+narrowed (which placement knows nothing of); every other placement read goes
+through cloud.placement.selectors.
 """
 
 import json
