@@ -110,14 +110,8 @@ def populate(hosts: int, seed: int) -> None:
     from django.utils import timezone
 
     from cloud.hosts.models import ComputeNode
-    from cloud.scheduler.models import (
-        Allocation,
-        Consumer,
-        Inventory,
-        ResourceProvider,
-        ServerGroup,
-        ServerGroupMember,
-    )
+    from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
+    from cloud.scheduler.models import ServerGroup, ServerGroupMember
 
     rng = random.Random(seed)
     with connection.cursor() as cursor:
@@ -305,10 +299,10 @@ def checks() -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT count(*) FROM scheduler_inventory i
+            SELECT count(*) FROM placement_inventory i
             LEFT JOIN (
                 SELECT provider_id, resource_class, sum(used) AS total
-                FROM scheduler_allocation GROUP BY provider_id, resource_class
+                FROM placement_allocation GROUP BY provider_id, resource_class
             ) a ON a.provider_id = i.provider_id AND a.resource_class = i.resource_class
             WHERE i.used > i.capacity OR i.used <> coalesce(a.total, 0)
             """

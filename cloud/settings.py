@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "cloud.identity",
     "cloud.images",
     "cloud.hosts",
+    "cloud.placement",
     "cloud.scheduler",
     "cloud.instances",
     "cloud.conductor",

@@ -12,7 +12,7 @@ urlpatterns = [
     path("", include("cloud.instances.api.urls")),
     path("", include("cloud.images.api.urls")),
     path("", include("cloud.hosts.api.urls")),
-    path("", include("cloud.scheduler.api.urls")),
+    path("", include("cloud.placement.api.urls")),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -30,9 +30,9 @@ from cloud.instances.resize_selectors import migration_locked
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import RebuildRequest
+from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
-from cloud.scheduler.placement import allocations_delete, allocations_move
 
 # Nova's final status of a successful evacuation (a resize ends confirmed instead).
 DONE = "done"

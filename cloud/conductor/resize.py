@@ -40,9 +40,9 @@ from cloud.instances.services import flavor_resources
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest
+from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
-from cloud.scheduler.placement import allocations_delete, allocations_move
 
 SCHEDULE_EVENT = "conductor_migrate_server"
 

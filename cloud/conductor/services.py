@@ -33,16 +33,16 @@ from cloud.payloads import (
     Terminated,
     TerminateRequest,
 )
-from cloud.rpc import cast_compute
-from cloud.scheduler.groups import group_member_remove
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     InventorySpec,
     allocations_delete,
     allocations_move,
     provider_sync,
 )
+from cloud.placement.selectors import consumer_provider, consumers_claimed_before
+from cloud.rpc import cast_compute
+from cloud.scheduler.groups import group_member_remove
 from cloud.scheduler.request import SchedulingRequest
-from cloud.scheduler.selectors import consumer_provider, consumers_claimed_before
 from cloud.scheduler.services import claim_on
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_is_up
-from cloud.scheduler.selectors import provider_usage
+from cloud.placement.selectors import provider_usage
 
 
 @admin.register(ComputeNode)

@@ -24,8 +24,8 @@ from cloud.identity.context import RequestContext
 from cloud.instances import actions, lifecycle
 from cloud.instances.models import Flavor, Instance, Migration, MigrationStatus
 from cloud.payloads import MigrationRequest, TerminateRequest
+from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor, host_too_old
-from cloud.scheduler.placement import allocations_delete
 
 # Statuses of a migration whose consumer still holds the source host's allocation.
 UNFINISHED = (

@@ -20,10 +20,10 @@ from cloud.images.selectors import image_boot_files
 from cloud.instances import actions, lifecycle, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
 from cloud.payloads import TerminateRequest
+from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor
 from cloud.scheduler import groups
 from cloud.scheduler.models import ServerGroup
-from cloud.scheduler.placement import allocations_delete
 
 
 @dataclass(frozen=True)

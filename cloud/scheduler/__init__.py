@@ -1,1 +1,1 @@
-"""Placement and scheduling: providers, inventories, allocations, the scheduler task."""
+"""Scheduling: filters, weighers, passes, server groups and the scheduler task."""

@@ -5,7 +5,7 @@ from django.conf import settings
 class SchedulerConfig(AppConfig):
     name = "cloud.scheduler"
     label = "scheduler"
-    verbose_name = "Placement"
+    verbose_name = "Scheduler"
 
     def ready(self) -> None:
         from cloud.identity import quotas

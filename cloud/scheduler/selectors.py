@@ -1,30 +1,26 @@
-"""Placement reads: which providers have room, and why others do not; server groups
-as their owners see them, and their live members.
+"""Scheduler reads: candidate hosts with room, as filters and weighers see them; server
+groups as their owners see them, and their live members.
 
-Candidates are found in SQL, by an index scan on free capacity (the
-inventories keep capacity and usage in columns, see cloud.scheduler.models),
-so the scheduler never loads every host into Python.
+Candidates are found in SQL, by an index scan on free capacity (placement's
+inventories keep capacity and usage in columns, see cloud.placement.models),
+so the scheduler never loads every host into Python. That scan reads
+placement's tables itself, in one statement with the compute nodes the filters
+narrowed (which placement knows nothing of); every other placement read goes
+through cloud.placement.selectors.
 """
 
 import json
 import uuid as uuidlib
-from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, QuerySet, Value
-from django.db.models.functions import Mod
+from django.db.models import Exists, OuterRef, QuerySet
 
 from cloud.hosts.models import ComputeNode
 from cloud.identity.context import RequestContext
 from cloud.instances.models import Instance
-from cloud.scheduler.models import (
-    Allocation,
-    Inventory,
-    ResourceClass,
-    ResourceProvider,
-    ServerGroup,
-    ServerGroupMember,
-)
+from cloud.placement.models import Inventory, ResourceClass, ResourceProvider
+from cloud.placement.selectors import provider_capacities
+from cloud.scheduler.models import ServerGroup, ServerGroupMember
 from cloud.scheduler.request import HostState
 
 _CANDIDATES = """
@@ -155,25 +151,14 @@ def _state(
     )
 
 
-def room(rc: str, amount: int) -> QuerySet:
-    """Inventories of this class with room for the amount (correlate it with the caller)."""
-    # Written as the `inventory_free` index expression, so PostgreSQL uses its statistics.
-    return (
-        Inventory.objects.filter(resource_class=rc, min_unit__lte=amount, max_unit__gte=amount)
-        .alias(free=F("capacity") - F("used"), off_step=Mod(Value(amount), F("step_size")))
-        .filter(free__gte=amount, off_step=0)
-    )
-
-
 def host_states(rows: list[tuple[int, str]]) -> list[HostState]:
     """HostStates of (provider id, host name) pairs, in the order given."""
     free: dict[int, dict[str, int]] = {pk: {} for pk, _ in rows}
     capacity: dict[int, dict[str, int]] = {pk: {} for pk, _ in rows}
-    for pk, rc, cap, used in Inventory.objects.filter(provider_id__in=free).values_list(
-        "provider_id", "resource_class", "capacity", "used"
-    ):
-        free[pk][rc] = cap - used
-        capacity[pk][rc] = cap
+    for pk, classes in provider_capacities(provider_ids=free).items():
+        for rc, (cap, used) in classes.items():
+            free[pk][rc] = cap - used
+            capacity[pk][rc] = cap
     nodes = {
         row[0]: row
         for row in ComputeNode.objects.filter(host__in=[name for _, name in rows]).values_list(
@@ -181,45 +166,6 @@ def host_states(rows: list[tuple[int, str]]) -> list[HostState]:
         )
     }
     return [_state(pk, free[pk], capacity[pk], nodes[name]) for pk, name in rows if name in nodes]
-
-
-def provider_usage(*, name: str) -> dict[str, dict[str, int]]:
-    """Capacity and usage per class of one provider (admin views)."""
-    return {
-        rc: {"capacity": capacity, "used": used}
-        for rc, capacity, used in Inventory.objects.filter(provider__name=name).values_list(
-            "resource_class", "capacity", "used"
-        )
-    }
-
-
-def consumer_provider(*, consumer_id: str) -> str | None:
-    """The provider a consumer already holds resources on, if any."""
-    return (
-        Allocation.objects.filter(consumer_id=consumer_id)
-        .values_list("provider__name", flat=True)
-        .first()
-    )
-
-
-def consumers_claimed_before(*, cutoff: datetime) -> set[str]:
-    """Consumers holding allocations made before `cutoff`."""
-    return set(
-        Allocation.objects.filter(created_at__lt=cutoff)
-        .values_list("consumer_id", flat=True)
-        .distinct()
-    )
-
-
-def usage_by_provider(*, names: list[str]) -> dict[str, dict[str, int]]:
-    """Allocated amounts per class of each named provider, in one query (admin views)."""
-    found: dict[str, dict[str, int]] = {name: {} for name in names}
-    rows = Inventory.objects.filter(provider__name__in=names).values_list(
-        "provider__name", "resource_class", "used"
-    )
-    for name, resource_class, used in rows:
-        found[name][resource_class] = used
-    return found
 
 
 # --- Server groups ----------------------------------------------------------------

@@ -24,17 +24,18 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from cloud.hosts.models import ComputeNode
-from cloud.scheduler import filters, weighers
-from cloud.scheduler.filters.groups import policy_allows
-from cloud.scheduler.filters.resources import describe_amount, wanted
-from cloud.scheduler.models import ResourceProvider, ServerGroup, ServerGroupMember
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     ClaimRejected,
     ConsumerExists,
     ProviderBusy,
     allocations_claim_new_many,
     allocations_delete,
 )
+from cloud.placement.selectors import consumer_provider, providers_named
+from cloud.scheduler import filters, weighers
+from cloud.scheduler.filters.groups import policy_allows
+from cloud.scheduler.filters.resources import describe_amount, wanted
+from cloud.scheduler.models import ServerGroup, ServerGroupMember
 from cloud.scheduler.request import (
     HostState,
     Scheduling,
@@ -42,11 +43,7 @@ from cloud.scheduler.request import (
     canonical_uuid,
     groups_member_hosts,
 )
-from cloud.scheduler.selectors import (
-    candidates,
-    consumer_provider,
-    host_states,
-)
+from cloud.scheduler.selectors import candidates, host_states
 
 log = logging.getLogger(__name__)
 
@@ -429,10 +426,8 @@ def no_valid_host_reason(request: SchedulingRequest) -> str:
         for narrowed, reason in host_filter.stages(nodes, ctx):
             nodes = step(narrowed, reason)
         if host_filter.judges_hosts and not host_filter.narrows:
-            rows = ResourceProvider.objects.filter(name__in=nodes.values("host")).values_list(
-                "pk", "name"
-            )
-            passing = [h.name for h in host_states(list(rows)) if host_filter.host_passes(h, ctx)]
+            rows = providers_named(names=nodes.values("host"))
+            passing = [h.name for h in host_states(rows) if host_filter.host_passes(h, ctx)]
             nodes = step(nodes.filter(host__in=passing), host_filter.describe(ctx))
     if not total:
         detail = "no compute hosts are registered"

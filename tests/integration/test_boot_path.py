@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from cloud.instances.models import InstanceAction
+from cloud.placement.models import Allocation
 from cloud.rpc import call_compute
-from cloud.scheduler.models import Allocation
 from tests.integration.conftest import HOSTS, wait_for
 from tests.integration.helpers import create_server, show, wait_gone, wait_status
 

@@ -7,7 +7,7 @@ from django.db.models import Sum
 
 from cloud.identity.models import Project, Quota
 from cloud.instances.models import Instance, InstanceFault
-from cloud.scheduler.models import Allocation, Inventory
+from cloud.placement.models import Allocation, Inventory
 from tests.integration.conftest import HOSTS, wait_for
 from tests.integration.helpers import create_server
 

@@ -12,8 +12,8 @@ from cloud.images.models import Image
 from cloud.instances.models import Flavor, Instance, InstanceFault, RequestSpec
 from cloud.instances.services import ServerCreate, server_create, server_delete
 from cloud.payloads import BuildFailure, SpawnResult
-from cloud.scheduler.models import Allocation
-from cloud.scheduler.placement import allocations_claim
+from cloud.placement.claims import allocations_claim_new_many
+from cloud.placement.models import Allocation
 from tests.integration.test_placement import TINY, _host
 
 CONTEXT = RequestContext(
@@ -39,9 +39,7 @@ def building(seeded, django_capture_on_commit_callbacks):
 
 def _place(instance, host: str, django_capture_on_commit_callbacks) -> None:
     provider = _host(host, memory_mb=4096)
-    allocations_claim(
-        consumer_id=str(instance.uuid), project_id="p1", provider_id=provider.pk, resources=TINY
-    )
+    allocations_claim_new_many([(str(instance.uuid), "p1", provider.pk, TINY)])
     with django_capture_on_commit_callbacks() as sent:
         services.schedule_done(
             selection={
@@ -114,9 +112,7 @@ def test_claim_made_after_a_delete_is_given_back(building, django_capture_on_com
         server_delete(context=CONTEXT, request_id="req-2", instance=building)
     assert Instance.objects.get(pk=building.pk).deleted
     provider = _host("h1")
-    allocations_claim(
-        consumer_id=str(building.uuid), project_id="p1", provider_id=provider.pk, resources=TINY
-    )
+    allocations_claim_new_many([(str(building.uuid), "p1", provider.pk, TINY)])
     services.schedule_done(
         selection={
             "instance_uuid": str(building.uuid),
@@ -147,9 +143,7 @@ def test_reaper_fails_stuck_builds_naming_the_step(building, django_capture_on_c
 def test_orphan_claims_are_swept(building, django_capture_on_commit_callbacks):
     _place(building, "h1", django_capture_on_commit_callbacks)
     provider = _host("h2")
-    allocations_claim(
-        consumer_id="never-written", project_id="p1", provider_id=provider.pk, resources=TINY
-    )
+    allocations_claim_new_many([("never-written", "p1", provider.pk, TINY)])
     Allocation.objects.update(created_at=timezone.now() - timedelta(seconds=700))
     assert services.allocations_reap_orphans(older_than_seconds=600) == 1
     assert not Allocation.objects.filter(consumer_id="never-written").exists()

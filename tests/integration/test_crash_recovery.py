@@ -34,9 +34,9 @@ from cloud.instances.models import Instance, InstanceAction
 from cloud.instances.services import flavor_resources
 from cloud.instances.specs import instance_spec
 from cloud.messaging import compute_queue
+from cloud.placement.models import Allocation
+from cloud.placement.selectors import usage_by_provider
 from cloud.rpc import call_compute
-from cloud.scheduler.models import Allocation
-from cloud.scheduler.selectors import usage_by_provider
 from cloud.workers.virt.domain_xml import DomainOptions, build_domain_xml
 from tests.integration.conftest import HOSTS, _host_xml, wait_for
 from tests.integration.helpers import create_server, show, wait_status

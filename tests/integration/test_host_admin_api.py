@@ -8,7 +8,7 @@ from django.utils import timezone
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.selectors import host_names_schedulable
 from cloud.instances.models import Instance
-from cloud.scheduler.placement import InventorySpec, allocations_claim, provider_sync
+from cloud.placement.claims import InventorySpec, allocations_claim_new_many, provider_sync
 
 V = "/compute/v2.1"
 LATEST = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}
@@ -65,11 +65,8 @@ def hosts(seeded):
         host="hv-up",
         task_state="rebooting",
     )
-    allocations_claim(
-        consumer_id=str(instance.uuid),
-        project_id="p",
-        provider_id=provider.id,
-        resources={"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 20},
+    allocations_claim_new_many(
+        [(str(instance.uuid), "p", provider.id, {"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 20})]
     )
     return up
 

@@ -16,7 +16,7 @@ from cloud.instances.models import Flavor, Instance, InstanceAction, InstanceFau
 from cloud.instances.server_actions import server_action
 from cloud.instances.services import ServerCreate, server_create, server_delete
 from cloud.payloads import GuestStates, SpawnResult
-from cloud.scheduler.models import Allocation
+from cloud.placement.models import Allocation
 from tests.integration.test_conductor import CONTEXT, _place
 
 DEADLINES = {"rebooting": 600, "powering-off": 300}

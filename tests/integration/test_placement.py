@@ -4,16 +4,16 @@ import pytest
 from django.utils import timezone
 
 from cloud.hosts.models import ComputeNode
-from cloud.scheduler.models import Allocation, Inventory, ResourceProvider
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     ClaimRejected,
     InventorySpec,
-    allocations_claim,
     allocations_delete,
     provider_sync,
 )
+from cloud.placement.models import Allocation, Inventory, ResourceProvider
 from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.services import select_destination, select_destinations
+from tests.integration.test_scheduler_claims import claim_new, hold
 
 TINY = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
 
@@ -35,32 +35,30 @@ def _host(
 def test_capacity_counts_reserved_and_ratio(db):
     provider = _host("h1", memory_mb=2048, vcpus=2, ratio=2.0, reserved_mb=1024)
     # 2 VCPU x 2.0 = 4 slots of VCPU, but (2048 - 1024) MB = 2 slots of RAM.
-    allocations_claim(consumer_id="a", project_id="p", provider_id=provider.pk, resources=TINY)
-    allocations_claim(consumer_id="b", project_id="p", provider_id=provider.pk, resources=TINY)
+    claim_new("a", provider, TINY)
+    hold("b", provider, TINY)
     with pytest.raises(ClaimRejected, match="MEMORY_MB"):
-        allocations_claim(consumer_id="c", project_id="p", provider_id=provider.pk, resources=TINY)
+        claim_new("c", provider, TINY)
+    with pytest.raises(ClaimRejected, match="MEMORY_MB"):
+        hold("c", provider, TINY)
     assert Allocation.objects.filter(consumer_id="c").count() == 0
 
 
 def test_claim_is_idempotent_and_delete_frees(db):
     provider = _host("h1", memory_mb=1024)
     for _ in range(3):
-        allocations_claim(consumer_id="a", project_id="p", provider_id=provider.pk, resources=TINY)
+        hold("a", provider, TINY)
     assert Allocation.objects.filter(consumer_id="a").count() == 3  # one row per class
-    allocations_claim(consumer_id="b", project_id="p", provider_id=provider.pk, resources=TINY)
+    claim_new("b", provider, TINY)
     assert allocations_delete(consumer_id="a") == 3
-    allocations_claim(consumer_id="c", project_id="p", provider_id=provider.pk, resources=TINY)
+    claim_new("c", provider, TINY)
 
 
 def test_unit_limits_are_enforced(db):
     provider = _host("h1")
-    with pytest.raises(ClaimRejected, match="unit limits"):
-        allocations_claim(
-            consumer_id="a",
-            project_id="p",
-            provider_id=provider.pk,
-            resources={"VCPU": 3, "MEMORY_MB": 512},
-        )
+    for claim in (claim_new, hold):
+        with pytest.raises(ClaimRejected, match="unit limits"):
+            claim("a", provider, {"VCPU": 3, "MEMORY_MB": 512})
 
 
 def test_generation_moves_only_when_inventory_changes(db):

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from cloud.scheduler.models import Allocation, Consumer, Inventory
+from cloud.placement.models import Allocation, Consumer, Inventory
 from tests.integration.helpers import token_for
 from tests.integration.placement_client import INVENTORY, Placement, error, new_id
 

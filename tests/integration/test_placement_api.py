@@ -7,7 +7,7 @@ import pytest
 
 from cloud.identity.catalog import service_catalog
 from cloud.identity.policies import list_rules
-from cloud.scheduler.models import (
+from cloud.placement.models import (
     CustomResourceClass,
     Inventory,
     ResourceProvider,

@@ -22,8 +22,8 @@ from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance, InstanceAction, InstanceFault, RequestSpec
 from cloud.messaging import compute_queue
 from cloud.payloads import BuildRequest, InstanceSpec, TerminateRequest
+from cloud.placement.models import Allocation, Inventory
 from cloud.rpc import call_compute
-from cloud.scheduler.models import Allocation, Inventory
 from tests.integration.conftest import HOSTS, wait_for
 from tests.integration.helpers import create_server, wait_status
 

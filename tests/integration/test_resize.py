@@ -10,8 +10,8 @@ from django.utils import timezone
 from cloud.conductor.resize import resizes_confirm_due
 from cloud.conductor.services import allocations_reap_orphans
 from cloud.instances.models import Flavor, InstanceAction, Migration
+from cloud.placement.models import Allocation
 from cloud.rpc import call_compute
-from cloud.scheduler.models import Allocation
 from tests.integration.conftest import HOSTS, _client, wait_for
 from tests.integration.helpers import create_server, show
 

@@ -13,24 +13,17 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from cloud.scheduler.models import (
-    Allocation,
-    Consumer,
-    Inventory,
-    ResourceProvider,
-    ServerGroupMember,
-    ServerGroupPolicy,
-)
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     ClaimRejected,
+    ConsumerAllocations,
     ConsumerExists,
     ProviderBusy,
-    allocations_claim,
-    allocations_claim_new,
     allocations_claim_new_many,
     allocations_delete,
-    allocations_set,
+    allocations_set_many,
 )
+from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
+from cloud.scheduler.models import ServerGroupMember, ServerGroupPolicy
 from cloud.scheduler.services import select_destination
 from tests.integration.test_scheduler_filters import TINY, group, host, request
 
@@ -83,6 +76,24 @@ def generation(provider: ResourceProvider) -> int:
     return ResourceProvider.objects.get(pk=provider.pk).generation
 
 
+def replace(consumer_id: str, allocations: dict[int, dict[str, int]], user_id: str = "") -> None:
+    """Replace what the consumer holds ({provider id: {class: amount}}), as the placement
+    API's writes (cloud.placement.services.allocations_write) and moves do."""
+    allocations_set_many(consumers={consumer_id: ConsumerAllocations("p", user_id, allocations)})
+
+
+def hold(consumer_id: str, provider: ResourceProvider, resources: dict[str, int]) -> None:
+    """The consumer holds `resources` on one provider, in place of what it held."""
+    replace(consumer_id, {provider.pk: resources})
+
+
+def claim_new(
+    consumer_id: str, provider: ResourceProvider, resources: dict[str, int], wait: bool = True
+) -> None:
+    """The scheduler's claim for a new build (cloud.scheduler.services._claim)."""
+    allocations_claim_new_many([(consumer_id, "p", provider.pk, resources)], wait=wait)
+
+
 # --- Concurrency -----------------------------------------------------------------
 
 
@@ -104,19 +115,14 @@ def locked(provider: ResourceProvider):
     return other
 
 
-@pytest.mark.parametrize("claim_function", [allocations_claim, allocations_claim_new])
+@pytest.mark.parametrize("claim_function", [hold, claim_new], ids=["replace", "new"])
 def test_concurrent_claims_on_the_last_slot_exactly_one_wins(transactional_db, claim_function):
     provider = zone_host("h1", memory_mb=1024, vcpus=8)
-    allocations_claim(consumer_id="first", project_id="p", provider_id=provider.pk, resources=TINY)
+    claim_new("first", provider, TINY)
 
     def claim(index: int) -> str | None:
         try:
-            claim_function(
-                consumer_id=f"racer-{index}",
-                project_id="p",
-                provider_id=provider.pk,
-                resources=TINY,
-            )
+            claim_function(f"racer-{index}", provider, TINY)
         except ClaimRejected:
             return None
         return f"racer-{index}"
@@ -176,14 +182,10 @@ def test_allocations_set_across_two_providers(db):
     compute = host("compute", memory_mb=4096, vcpus=4)
     storage = host("storage", memory_mb=1024, disk_gb=1000)
     before = (generation(compute), generation(storage))
-    allocations_set(
-        consumer_id="vm",
-        project_id="p",
+    replace(
+        "vm",
+        {compute.pk: {"VCPU": 2, "MEMORY_MB": 1024}, storage.pk: {"DISK_GB": 500}},
         user_id="u",
-        allocations={
-            compute.pk: {"VCPU": 2, "MEMORY_MB": 1024},
-            storage.pk: {"DISK_GB": 500},
-        },
     )
     assert usage(compute) == {"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 0}
     assert usage(storage) == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 500}
@@ -192,26 +194,17 @@ def test_allocations_set_across_two_providers(db):
     assert_used_is_the_sum_of_allocations()
 
     # The same allocations again: nothing changes, not even the generations.
-    allocations_set(
-        consumer_id="vm",
-        project_id="p",
-        allocations={
-            compute.pk: {"VCPU": 2, "MEMORY_MB": 1024},
-            storage.pk: {"DISK_GB": 500},
-        },
-    )
+    replace("vm", {compute.pk: {"VCPU": 2, "MEMORY_MB": 1024}, storage.pk: {"DISK_GB": 500}})
     assert (generation(compute), generation(storage)) == (before[0] + 1, before[1] + 1)
 
     # Replaced by allocations on one provider: the other is freed.
-    allocations_set(
-        consumer_id="vm", project_id="p", allocations={compute.pk: {"VCPU": 1, "DISK_GB": 10}}
-    )
+    replace("vm", {compute.pk: {"VCPU": 1, "DISK_GB": 10}})
     assert usage(compute) == {"VCPU": 1, "MEMORY_MB": 0, "DISK_GB": 10}
     assert usage(storage) == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
     assert_used_is_the_sum_of_allocations()
 
     # Nothing at all: the consumer is gone.
-    allocations_set(consumer_id="vm", project_id="p", allocations={})
+    replace("vm", {})
     assert not Allocation.objects.exists() and not Consumer.objects.exists()
     assert_used_is_the_sum_of_allocations()
 
@@ -219,10 +212,8 @@ def test_allocations_set_across_two_providers(db):
 def test_a_rejected_claim_writes_nothing(db):
     small = host("small", memory_mb=1024)
     large = host("large", memory_mb=8192)
-    allocations_claim(consumer_id="vm", project_id="p", provider_id=small.pk, resources=TINY)
-    allocations_claim(
-        consumer_id="other", project_id="p", provider_id=small.pk, resources={"MEMORY_MB": 512}
-    )
+    hold("vm", small, TINY)
+    hold("other", small, {"MEMORY_MB": 512})
     held = sorted(Allocation.objects.values_list("provider_id", "resource_class", "used"))
     consumer_generation = Consumer.objects.get(uuid="vm").generation
     before = (generation(small), generation(large), usage(small), usage(large))
@@ -230,19 +221,11 @@ def test_a_rejected_claim_writes_nothing(db):
     # Large would fit; small does not, even with what vm holds there given back: neither
     # is written, and vm keeps what it held.
     with pytest.raises(ClaimRejected, match="small has 512 MEMORY_MB free, 1024 needed"):
-        allocations_set(
-            consumer_id="vm",
-            project_id="p",
-            allocations={large.pk: {"MEMORY_MB": 4096}, small.pk: {"MEMORY_MB": 1024}},
-        )
+        replace("vm", {large.pk: {"MEMORY_MB": 4096}, small.pk: {"MEMORY_MB": 1024}})
     with pytest.raises(ClaimRejected, match="large has no CUSTOM_GPU inventory"):
-        allocations_claim(
-            consumer_id="new", project_id="p", provider_id=large.pk, resources={"CUSTOM_GPU": 1}
-        )
+        hold("new", large, {"CUSTOM_GPU": 1})
     with pytest.raises(ClaimRejected, match="outside the unit limits"):
-        allocations_claim(
-            consumer_id="new", project_id="p", provider_id=large.pk, resources={"VCPU": 3}
-        )
+        hold("new", large, {"VCPU": 3})
 
     assert sorted(Allocation.objects.values_list("provider_id", "resource_class", "used")) == held
     assert (generation(small), generation(large), usage(small), usage(large)) == before
@@ -253,27 +236,16 @@ def test_a_rejected_claim_writes_nothing(db):
 
 def test_a_rejected_new_claim_writes_nothing(db):
     small = host("small", memory_mb=1024)
-    allocations_claim_new(consumer_id="vm", project_id="p", provider_id=small.pk, resources=TINY)
+    claim_new("vm", small, TINY)
     before = (generation(small), usage(small))
     with pytest.raises(ClaimRejected, match="small has 512 MEMORY_MB free, 1024 needed"):
-        allocations_claim_new(
-            consumer_id="new", project_id="p", provider_id=small.pk, resources={"MEMORY_MB": 1024}
-        )
+        claim_new("new", small, {"MEMORY_MB": 1024})
     with pytest.raises(ClaimRejected, match="small has no CUSTOM_GPU inventory"):
-        allocations_claim_new(
-            consumer_id="new",
-            project_id="p",
-            provider_id=small.pk,
-            resources={"VCPU": 1, "CUSTOM_GPU": 1},
-        )
+        claim_new("new", small, {"VCPU": 1, "CUSTOM_GPU": 1})
     with pytest.raises(ClaimRejected, match="outside the unit limits"):
-        allocations_claim_new(
-            consumer_id="new", project_id="p", provider_id=small.pk, resources={"VCPU": 3}
-        )
+        claim_new("new", small, {"VCPU": 3})
     with pytest.raises(ConsumerExists):
-        allocations_claim_new(
-            consumer_id="vm", project_id="p", provider_id=small.pk, resources=TINY
-        )
+        claim_new("vm", small, TINY)
     assert (generation(small), usage(small)) == before
     assert set(Consumer.objects.values_list("uuid", flat=True)) == {"vm"}
     assert_used_is_the_sum_of_allocations()
@@ -315,9 +287,7 @@ def test_a_scheduler_passes_over_a_host_another_is_claiming_on(transactional_db)
     other = locked(busy)
     try:
         with pytest.raises(ProviderBusy):
-            allocations_claim_new(
-                consumer_id="vm", project_id="p", provider_id=busy.pk, resources=TINY, wait=False
-            )
+            claim_new("vm", busy, TINY, wait=False)
         assert select_destination(zone_request()).host == "h2"
     finally:
         other.close()
@@ -341,16 +311,11 @@ def test_a_scheduler_waits_for_the_only_host_another_is_claiming_on(transactiona
 def test_allocations_delete_restores_used(db):
     provider = host("h1", memory_mb=4096, vcpus=4)
     empty = usage(provider)
-    allocations_claim(consumer_id="a", project_id="p", provider_id=provider.pk, resources=TINY)
+    claim_new("a", provider, TINY)
     after_a = usage(provider)
-    allocations_claim(consumer_id="b", project_id="p", provider_id=provider.pk, resources=TINY)
-    # A claim again for the same consumer replaces what it held, it does not add.
-    allocations_claim(
-        consumer_id="b",
-        project_id="p",
-        provider_id=provider.pk,
-        resources={"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 1},
-    )
+    hold("b", provider, TINY)
+    # A write again for the same consumer replaces what it held, it does not add.
+    hold("b", provider, {"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 1})
     assert usage(provider) == {"VCPU": 3, "MEMORY_MB": 1536, "DISK_GB": 2}
     assert allocations_delete(consumer_id="b") == 3
     assert usage(provider) == after_a
@@ -366,7 +331,7 @@ def test_moving_a_consumer_between_hosts_keeps_both_counts(db):
     h2 = host("h2", memory_mb=1024)
     consumers = [str(uuid.uuid4()) for _ in range(2)]
     for consumer in consumers:
-        allocations_claim(consumer_id=consumer, project_id="p", provider_id=h1.pk, resources=TINY)
-    allocations_claim(consumer_id=consumers[0], project_id="p", provider_id=h2.pk, resources=TINY)
+        claim_new(consumer, h1, TINY)
+    hold(consumers[0], h2, TINY)
     assert (usage(h1)["MEMORY_MB"], usage(h2)["MEMORY_MB"]) == (512, 512)
     assert_used_is_the_sum_of_allocations()

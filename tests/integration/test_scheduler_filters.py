@@ -17,19 +17,15 @@ from django.utils import timezone
 
 from cloud.hosts.models import Aggregate, AggregateHost, ComputeNode
 from cloud.instances.models import Instance
-from cloud.scheduler import filters
-from cloud.scheduler.models import (
-    ResourceProvider,
-    ServerGroup,
-    ServerGroupMember,
-    ServerGroupPolicy,
-)
-from cloud.scheduler.placement import (
+from cloud.placement.claims import (
     InventorySpec,
-    allocations_claim,
+    allocations_claim_new_many,
     allocations_delete,
     provider_sync,
 )
+from cloud.placement.models import ResourceProvider
+from cloud.scheduler import filters
+from cloud.scheduler.models import ServerGroup, ServerGroupMember, ServerGroupPolicy
 from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.services import (
     no_valid_host_reason,
@@ -132,13 +128,9 @@ def test_a_recent_heartbeat_makes_a_host_up_again(db, settings):
 def test_resources_filter_counts_each_class_it_lacked(db):
     host("small-ram", memory_mb=256, vcpus=8, disk_gb=500)
     busy_cpu = host("busy-cpu", memory_mb=8192, vcpus=1)
-    allocations_claim(
-        consumer_id="other-1", project_id="p", provider_id=busy_cpu.pk, resources={"VCPU": 1}
-    )
+    allocations_claim_new_many([("other-1", "p", busy_cpu.pk, {"VCPU": 1})])
     full_disk = host("full-disk", memory_mb=8192, disk_gb=10)
-    allocations_claim(
-        consumer_id="other-2", project_id="p", provider_id=full_disk.pk, resources={"DISK_GB": 10}
-    )
+    allocations_claim_new_many([("other-2", "p", full_disk.pk, {"DISK_GB": 10})])
     host(
         "no-disk",
         inventories={"VCPU": InventorySpec(total=4), "MEMORY_MB": InventorySpec(total=8192)},
@@ -476,12 +468,8 @@ def test_funnel_counts_every_filter_in_order(db, settings):
     for index in range(3):
         host(f"small-{index}", memory_mb=256)
     host("busy", vcpus=1)
-    allocations_claim(
-        consumer_id="other",
-        project_id="p",
-        provider_id=ResourceProvider.objects.get(name="busy").pk,
-        resources={"VCPU": 1},
-    )
+    busy = ResourceProvider.objects.get(name="busy")
+    allocations_claim_new_many([("other", "p", busy.pk, {"VCPU": 1})])
     host("east", availability_zone="east")
     host("arm", cpu_info={"arch": "aarch64"})
     host("elsewhere")
@@ -501,9 +489,7 @@ def test_funnel_without_hosts_and_when_the_fitting_host_was_taken(db):
     assert funnel() == f"{NEED}: no compute hosts are registered."
     provider = host("only", memory_mb=512)
     wanted = request()
-    allocations_claim(
-        consumer_id="someone-else", project_id="p", provider_id=provider.pk, resources=TINY
-    )
+    allocations_claim_new_many([("someone-else", "p", provider.pk, TINY)])
     assert no_valid_host_reason(wanted).endswith(f"{NEED}: 1 lacked RAM for 512 MB.")
     allocations_delete(consumer_id="someone-else")  # freed after the pick failed
     assert no_valid_host_reason(wanted).endswith(

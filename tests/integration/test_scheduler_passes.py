@@ -11,15 +11,10 @@ import pytest
 from django.db import connection
 
 from cloud.celery import app
-from cloud.scheduler.models import (
-    Allocation,
-    Consumer,
-    ResourceProvider,
-    ServerGroupMember,
-    ServerGroupPolicy,
-)
+from cloud.placement.claims import allocations_claim_new_many
+from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
+from cloud.scheduler.models import ServerGroupMember, ServerGroupPolicy
 from cloud.scheduler.passes import Passes
-from cloud.scheduler.placement import allocations_claim_new
 from cloud.scheduler.request import SchedulingRequest
 from cloud.scheduler.services import Selection, select_destinations
 from tests.integration.conftest import wait_for
@@ -124,9 +119,7 @@ def test_a_redelivered_request_in_a_pass_keeps_its_claim(db):
     first = host("h1", memory_mb=8192, vcpus=8)
     host("h2", memory_mb=4096, vcpus=8)
     again = request()
-    allocations_claim_new(
-        consumer_id=again.instance_uuid, project_id="p", provider_id=first.pk, resources=TINY
-    )
+    allocations_claim_new_many([(again.instance_uuid, "p", first.pk, TINY)])
     requests = [request(), again, request()]
     selections = select_destinations(requests)
     assert selections[1].host == "h1"
@@ -149,7 +142,7 @@ def test_a_pass_that_lost_a_race_is_decided_one_by_one(transactional_db):
     other = locked(raced)
     # Another claim under way on "raced" takes all of its memory, then commits.
     other.execute(
-        "UPDATE scheduler_inventory SET used = capacity WHERE provider_id = %s "
+        f"UPDATE {Inventory._meta.db_table} SET used = capacity WHERE provider_id = %s "
         "AND resource_class = 'MEMORY_MB'",
         [raced.pk],
     )

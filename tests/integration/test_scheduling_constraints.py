@@ -21,8 +21,8 @@ from rest_framework.test import APIClient
 from cloud.hosts.models import ComputeNode
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance
+from cloud.placement.claims import InventorySpec, provider_sync
 from cloud.scheduler.models import ServerGroupMember
-from cloud.scheduler.placement import InventorySpec, provider_sync
 from tests.integration.conftest import HOST_CPUS, HOST_DISK_GB, HOSTS, wait_for
 from tests.integration.helpers import token_for, wait_gone, wait_status
 

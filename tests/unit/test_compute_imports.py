@@ -25,6 +25,7 @@ FORBIDDEN_PACKAGES = (
     "rest_framework.",
     "cloud.identity",
     "cloud.instances",
+    "cloud.placement",
     "cloud.scheduler",
     "cloud.conductor",
     "cloud.hosts",

@@ -18,7 +18,7 @@ from cloud.hosts.api.presenters import node_id, state, status
 from cloud.hosts.models import ComputeNode
 from cloud.identity.views import ComputeView
 from cloud.instances.selectors import instance_counts_by_host, instances_on_host
-from cloud.scheduler.selectors import usage_by_provider
+from cloud.placement.selectors import usage_by_provider
 
 
 def _truthy(value: str | None) -> bool:

@@ -7,9 +7,9 @@ The candidate query itself applies this (an index scan on free capacity);
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from cloud.placement.selectors import room
 from cloud.scheduler.filters import HostFilter
 from cloud.scheduler.request import Scheduling
-from cloud.scheduler.selectors import room
 
 NAMES = {"MEMORY_MB": "RAM", "VCPU": "VCPU", "DISK_GB": "disk"}
 UNITS = {"MEMORY_MB": "MB", "VCPU": "", "DISK_GB": "GB"}

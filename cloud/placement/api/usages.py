@@ -4,9 +4,9 @@ user in it) holds across providers (1.9+; by consumer type from 1.38)."""
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest
-from cloud.scheduler.api import query
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.placement_selectors import inventories_of, project_usages
+from cloud.placement.api import query
+from cloud.placement.api.base import PlacementView
+from cloud.placement.selectors import inventories_of, project_usages
 
 # Consumer types are not stored, so every consumer has Placement's default type.
 DEFAULT_CONSUMER_TYPE = "unknown"

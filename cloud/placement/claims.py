@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cloud.scheduler.models import (
+from cloud.placement.models import (
     Allocation,
     Consumer,
     CustomResourceClass,
@@ -198,21 +198,6 @@ class ConsumerAllocations:
     allocations: dict[int, dict[str, int]]
 
 
-def allocations_set(
-    *,
-    consumer_id: str,
-    project_id: str,
-    user_id: str = "",
-    allocations: dict[int, dict[str, int]],
-) -> None:
-    """Replace everything the consumer holds with `allocations` ({provider id: {class:
-    amount}}), atomically: either all of it fits and is written, or nothing changes
-    (ClaimRejected). Idempotent: the same allocations again change nothing."""
-    allocations_set_many(
-        consumers={consumer_id: ConsumerAllocations(project_id, user_id, allocations)}
-    )
-
-
 def allocations_set_many(*, consumers: dict[str, ConsumerAllocations]) -> None:
     """Replace what each consumer holds, atomically for all of them (the placement API's
     POST /allocations): everything they held is released before anything is taken, so
@@ -269,41 +254,17 @@ def allocations_set_many(*, consumers: dict[str, ConsumerAllocations]) -> None:
                 Consumer.objects.filter(uuid=consumer_id).delete()
 
 
-def allocations_claim(
-    *, consumer_id: str, project_id: str, provider_id: int, resources: dict[str, int]
-) -> None:
-    """Claim `resources` for the consumer on one provider (replacing what it held)."""
-    allocations_set(
-        consumer_id=consumer_id,
-        project_id=project_id,
-        allocations={provider_id: resources},
-    )
-
-
-def allocations_claim_new(
-    *,
-    consumer_id: str,
-    project_id: str,
-    provider_id: int,
-    resources: dict[str, int],
-    wait: bool = True,
-) -> None:
-    """Claim `resources` on one provider for a consumer that holds nothing yet (a new
-    build): ConsumerExists, with nothing written, when it already is a consumer.
-
-    With `wait=False`, a provider another claim has locked raises ProviderBusy at
-    once (the scheduler then tries its next host) instead of queueing behind it.
-    """
-    allocations_claim_new_many([(consumer_id, project_id, provider_id, resources)], wait=wait)
-
-
 def allocations_claim_new_many(
     claims: list[tuple[str, str, int, dict[str, int]]], *, wait: bool = True
 ) -> None:
     """Claims of consumers holding nothing yet (new builds), each (consumer id, project
     id, provider id, resources): all of them fit and are written, or nothing changes
     (ClaimRejected; ConsumerExists when one of them already is a consumer). On
-    PostgreSQL this is one statement in one short transaction."""
+    PostgreSQL this is one statement in one short transaction.
+
+    With `wait=False`, a provider another claim has locked raises ProviderBusy at
+    once (the scheduler then tries its next host) instead of queueing behind it.
+    """
     fresh = [(c, p, pid, {rc: a for rc, a in r.items() if a}) for c, p, pid, r in claims]
     if connection.vendor == "postgresql" and all(amounts for *_, amounts in fresh):
         _fresh_claims(fresh, wait)

@@ -14,9 +14,9 @@ from cloud.api.errors import BadRequest, NotAcceptable, NotFound, flatten_detail
 from cloud.api.microversions import APIVersion, InvalidVersion, UnsupportedVersion
 from cloud.api.views import base_url
 from cloud.identity.views import OpenStackView
-from cloud.scheduler.api import microversion
-from cloud.scheduler.models import ResourceProvider
-from cloud.scheduler.placement_selectors import (
+from cloud.placement.api import microversion
+from cloud.placement.models import ResourceProvider
+from cloud.placement.selectors import (
     ProviderFilter,
     provider_get,
     resource_classes_unknown,

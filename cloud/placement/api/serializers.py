@@ -7,7 +7,7 @@ import uuid
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from cloud.scheduler import standard
+from cloud.placement import standard
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 MAX_INT = 2147483647

@@ -11,8 +11,8 @@ import uuid
 
 from cloud.api.errors import BadRequest
 from cloud.api.microversions import APIVersion
-from cloud.scheduler import standard
-from cloud.scheduler.placement_selectors import MemberOf, ProviderFilter, TraitFilter
+from cloud.placement import standard
+from cloud.placement.selectors import MemberOf, ProviderFilter, TraitFilter
 
 DUPLICATE_KEY = "placement.query.duplicate_key"
 BAD_VALUE = "placement.query.bad_value"

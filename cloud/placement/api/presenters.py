@@ -2,7 +2,7 @@
 allocation candidates, in the shape each microversion gives them."""
 
 from cloud.api.microversions import APIVersion
-from cloud.scheduler.models import Allocation, Consumer, Inventory, ResourceProvider
+from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
 
 PREFIX = "/placement"
 

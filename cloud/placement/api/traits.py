@@ -4,13 +4,12 @@ traits of a provider (list, replace, remove all)."""
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
-from cloud.scheduler import placement_services as services
-from cloud.scheduler import standard
-from cloud.scheduler.api import query
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.api.presenters import PREFIX
-from cloud.scheduler.api.serializers import ProviderTraits
-from cloud.scheduler.placement_selectors import trait_names, traits_of
+from cloud.placement import services, standard
+from cloud.placement.api import query
+from cloud.placement.api.base import PlacementView
+from cloud.placement.api.presenters import PREFIX
+from cloud.placement.api.serializers import ProviderTraits
+from cloud.placement.selectors import trait_names, traits_of
 
 INVALID_NAME = (
     "The trait is invalid. A valid trait must be no longer than 255 characters, start with "

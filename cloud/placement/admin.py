@@ -1,6 +1,8 @@
+"""Django admin for placement: resource providers with their inventories, and allocations."""
+
 from django.contrib import admin
 
-from cloud.scheduler.models import Allocation, Inventory, ResourceProvider
+from cloud.placement.models import Allocation, Inventory, ResourceProvider
 
 
 class InventoryInline(admin.TabularInline):

@@ -4,11 +4,11 @@ object with the provider generation, checked and moved on by a write."""
 
 from rest_framework.response import Response
 
-from cloud.scheduler import placement_services as services
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.api.serializers import ProviderAggregates
-from cloud.scheduler.models import ResourceProvider
-from cloud.scheduler.placement_selectors import aggregates_of
+from cloud.placement import services
+from cloud.placement.api.base import PlacementView
+from cloud.placement.api.serializers import ProviderAggregates
+from cloud.placement.models import ResourceProvider
+from cloud.placement.selectors import aggregates_of
 
 
 class ProviderAggregatesView(PlacementView):

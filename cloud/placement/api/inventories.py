@@ -4,13 +4,13 @@
 from rest_framework.response import Response
 
 from cloud.api.errors import NotFound
-from cloud.scheduler import placement_services as services
-from cloud.scheduler.api import presenters
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.api.serializers import Inventories, InventoryCreate, InventoryUpdate
-from cloud.scheduler.models import ResourceProvider
-from cloud.scheduler.placement import InventorySpec
-from cloud.scheduler.placement_selectors import inventories_of
+from cloud.placement import services
+from cloud.placement.api import presenters
+from cloud.placement.api.base import PlacementView
+from cloud.placement.api.serializers import Inventories, InventoryCreate, InventoryUpdate
+from cloud.placement.claims import InventorySpec
+from cloud.placement.models import ResourceProvider
+from cloud.placement.selectors import inventories_of
 
 SPEC_FIELDS = presenters.INVENTORY_FIELDS
 

@@ -4,12 +4,12 @@ import uuid
 
 from rest_framework.response import Response
 
-from cloud.scheduler import placement_services as services
-from cloud.scheduler.api import presenters, query
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.api.serializers import ProviderCreate, ProviderUpdate
-from cloud.scheduler.models import ResourceProvider
-from cloud.scheduler.placement_selectors import lineage, providers_filter
+from cloud.placement import services
+from cloud.placement.api import presenters, query
+from cloud.placement.api.base import PlacementView
+from cloud.placement.api.serializers import ProviderCreate, ProviderUpdate
+from cloud.placement.models import ResourceProvider
+from cloud.placement.selectors import lineage, providers_filter
 
 
 class _Providers(PlacementView):

@@ -1,6 +1,7 @@
-"""Placement API reads: providers by filter and by tree, their inventories, traits,
-aggregates and allocations, usages, resource classes and traits, and allocation
-candidates (found in SQL on the inventories' capacity and used columns).
+"""Placement reads: providers by filter and by tree, their inventories, traits,
+aggregates and allocations, usages, resource classes and traits, allocation
+candidates (found in SQL on the inventories' capacity and used columns), and what
+other apps ask of placement (room for an amount, who holds what where).
 
 Provider trees are walked one query per level: the model keeps a parent, not a
 root, and trees are a few levels deep.
@@ -9,11 +10,13 @@ root, and trees are a few levels deep.
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum, Value
+from django.db.models.functions import Mod
 
-from cloud.scheduler import standard
-from cloud.scheduler.models import (
+from cloud.placement import standard
+from cloud.placement.models import (
     Allocation,
     Consumer,
     CustomResourceClass,
@@ -22,7 +25,6 @@ from cloud.scheduler.models import (
     ResourceProvider,
     Trait,
 )
-from cloud.scheduler.selectors import room
 
 ProviderTraits = ResourceProvider.traits.through
 
@@ -59,6 +61,16 @@ class ProviderFilter:
     traits: TraitFilter = TraitFilter()
     in_tree: str | None = None
     root_traits: TraitFilter = TraitFilter()
+
+
+def room(rc: str, amount: int) -> QuerySet:
+    """Inventories of this class with room for the amount (correlate it with the caller)."""
+    # Written as the `inventory_free` index expression, so PostgreSQL uses its statistics.
+    return (
+        Inventory.objects.filter(resource_class=rc, min_unit__lte=amount, max_unit__gte=amount)
+        .alias(free=F("capacity") - F("used"), off_step=Mod(Value(amount), F("step_size")))
+        .filter(free__gte=amount, off_step=0)
+    )
 
 
 def provider_get(*, provider_uuid: str) -> ResourceProvider | None:
@@ -266,3 +278,60 @@ def project_usages(*, project_id: str, user_id: str | None = None) -> tuple[dict
     )
     consumers = rows.aggregate(n=Count("consumer_id", distinct=True))["n"]
     return usages, consumers
+
+
+# --- what other apps ask of placement -------------------------------------------------
+
+
+def providers_named(*, names: Iterable[str] | QuerySet) -> list[tuple[int, str]]:
+    """(id, name) of the providers with these names (a list, or a query of names)."""
+    return list(ResourceProvider.objects.filter(name__in=names).values_list("pk", "name"))
+
+
+def provider_capacities(*, provider_ids: Iterable[int]) -> dict[int, dict[str, tuple[int, int]]]:
+    """(capacity, used) of each class of each provider, in one query."""
+    found: dict[int, dict[str, tuple[int, int]]] = {}
+    for pk, rc, capacity, used in Inventory.objects.filter(
+        provider_id__in=list(provider_ids)
+    ).values_list("provider_id", "resource_class", "capacity", "used"):
+        found.setdefault(pk, {})[rc] = (capacity, used)
+    return found
+
+
+def provider_usage(*, name: str) -> dict[str, dict[str, int]]:
+    """Capacity and usage per class of one provider (admin views)."""
+    return {
+        rc: {"capacity": capacity, "used": used}
+        for rc, capacity, used in Inventory.objects.filter(provider__name=name).values_list(
+            "resource_class", "capacity", "used"
+        )
+    }
+
+
+def consumer_provider(*, consumer_id: str) -> str | None:
+    """The provider a consumer already holds resources on, if any."""
+    return (
+        Allocation.objects.filter(consumer_id=consumer_id)
+        .values_list("provider__name", flat=True)
+        .first()
+    )
+
+
+def consumers_claimed_before(*, cutoff: datetime) -> set[str]:
+    """Consumers holding allocations made before `cutoff`."""
+    return set(
+        Allocation.objects.filter(created_at__lt=cutoff)
+        .values_list("consumer_id", flat=True)
+        .distinct()
+    )
+
+
+def usage_by_provider(*, names: list[str]) -> dict[str, dict[str, int]]:
+    """Allocated amounts per class of each named provider, in one query (admin views)."""
+    found: dict[str, dict[str, int]] = {name: {} for name in names}
+    rows = Inventory.objects.filter(provider__name__in=names).values_list(
+        "provider__name", "resource_class", "used"
+    )
+    for name, resource_class, used in rows:
+        found[name][resource_class] = used
+    return found

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cloud.scheduler.api import (
+from cloud.placement.api import (
     aggregates,
     allocation_candidates,
     allocations,

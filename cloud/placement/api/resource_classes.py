@@ -5,11 +5,11 @@ already there); before 1.7 PUT renames one."""
 from rest_framework.response import Response
 
 from cloud.api.errors import Conflict, NotFound
-from cloud.scheduler import placement_services as services
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.api.presenters import PREFIX
-from cloud.scheduler.api.serializers import ResourceClass
-from cloud.scheduler.placement_selectors import resource_class_names, resource_classes_unknown
+from cloud.placement import services
+from cloud.placement.api.base import PlacementView
+from cloud.placement.api.presenters import PREFIX
+from cloud.placement.api.serializers import ResourceClass
+from cloud.placement.selectors import resource_class_names, resource_classes_unknown
 
 
 def _path(name: str) -> str:

@@ -9,11 +9,11 @@ import uuid
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest
-from cloud.scheduler import placement_services as services
-from cloud.scheduler.api import presenters
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.api.serializers import ConsumerAllocations, ManyConsumerAllocations
-from cloud.scheduler.placement_selectors import consumer_allocations, provider_allocations
+from cloud.placement import services
+from cloud.placement.api import presenters
+from cloud.placement.api.base import PlacementView
+from cloud.placement.api.serializers import ConsumerAllocations, ManyConsumerAllocations
+from cloud.placement.selectors import consumer_allocations, provider_allocations
 
 # Placement's owner of allocations written before 1.8, which named none.
 INCOMPLETE_CONSUMER = "00000000-0000-0000-0000-000000000000"

@@ -5,7 +5,7 @@ the caller last saw.
 A generation check and the write it guards are one transaction: the provider's (or
 the consumer's) row is locked first, so nothing moves the generation between the
 compare and the write. Inventories and allocations themselves are written by
-cloud.scheduler.placement, which keeps every inventory's `used` in step.
+cloud.placement.claims, which keeps every inventory's `used` in step.
 Errors are the API's, with Placement's error codes.
 """
 
@@ -16,17 +16,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from cloud.api.errors import BadRequest, Conflict, NotFound
-from cloud.scheduler import standard
-from cloud.scheduler.models import (
-    Allocation,
-    Consumer,
-    CustomResourceClass,
-    Inventory,
-    ProviderAggregate,
-    ResourceProvider,
-    Trait,
-)
-from cloud.scheduler.placement import (
+from cloud.placement import standard
+from cloud.placement.claims import (
     ClaimRejected,
     ConsumerAllocations,
     InventoryInUse,
@@ -36,7 +27,16 @@ from cloud.scheduler.placement import (
     inventories_replace,
     resource_class_rename,
 )
-from cloud.scheduler.placement_selectors import (
+from cloud.placement.models import (
+    Allocation,
+    Consumer,
+    CustomResourceClass,
+    Inventory,
+    ProviderAggregate,
+    ResourceProvider,
+    Trait,
+)
+from cloud.placement.selectors import (
     resource_classes_unknown,
     traits_unknown,
     tree_ids,

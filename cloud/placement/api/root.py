@@ -3,8 +3,8 @@
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from cloud.scheduler.api import microversion
-from cloud.scheduler.api.base import PlacementView
+from cloud.placement.api import microversion
+from cloud.placement.api.base import PlacementView
 
 
 class PlacementRootView(PlacementView):

@@ -5,9 +5,9 @@ in creation order, at most `limit` (1.16+) of them."""
 
 from rest_framework.response import Response
 
-from cloud.scheduler.api import presenters, query
-from cloud.scheduler.api.base import PlacementView
-from cloud.scheduler.placement_selectors import inventories_of, lineage, providers_filter, traits_of
+from cloud.placement.api import presenters, query
+from cloud.placement.api.base import PlacementView
+from cloud.placement.selectors import inventories_of, lineage, providers_filter, traits_of
 
 
 class AllocationCandidatesView(PlacementView):

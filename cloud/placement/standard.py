@@ -4,7 +4,6 @@ everything else must be CUSTOM_* and is created through the placement API."""
 
 import re
 
-CUSTOM_PREFIX = "CUSTOM_"
 # What a resource class or trait may be called, and what a custom one must look like.
 NAME = re.compile(r"^[A-Z0-9_]+$")
 CUSTOM_NAME = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
