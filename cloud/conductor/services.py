@@ -12,12 +12,10 @@ from datetime import timedelta
 from celery import chain
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from cloud.celery import app
-from cloud.hosts.models import ComputeNode
-from cloud.hosts.services import compute_node_report
+from cloud.hosts.services import compute_node_build_outcome, compute_node_report
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance, InstanceAction, Migration, RequestSpec
@@ -247,7 +245,7 @@ def instance_spawned(*, result: SpawnResult) -> None:
         power_state=result.power_state,
         values={"launched_at": timezone.now(), "progress": 100},
     )
-    ComputeNode.objects.filter(host=result.host, failed_builds__gt=0).update(failed_builds=0)
+    compute_node_build_outcome(host=result.host, failed=False)
     actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
@@ -276,7 +274,7 @@ def build_failed(*, failure: BuildFailure) -> None:
         traceback=failure.details,
         details=failure.message,
     )
-    ComputeNode.objects.filter(host=failure.host).update(failed_builds=F("failed_builds") + 1)
+    compute_node_build_outcome(host=failure.host, failed=True)
     if instance.task_state == TaskState.DELETING:
         instance_mark_deleted(instance=instance)
         return

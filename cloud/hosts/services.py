@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Value
+from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -66,6 +66,16 @@ def compute_node_unknown_domains(*, host: str, uuids: list[str]) -> bool:
         .exclude(unknown_domains=uuids)
         .update(unknown_domains=uuids)
     )
+
+
+def compute_node_build_outcome(*, host: str, failed: bool) -> None:
+    """Count a failed build against the host, or clear its count after one that worked
+    (what BuildFailureWeigher ranks hosts by)."""
+    nodes = ComputeNode.objects.filter(host=host)
+    if failed:
+        nodes.update(failed_builds=F("failed_builds") + 1)
+    else:
+        nodes.filter(failed_builds__gt=0).update(failed_builds=0)
 
 
 def compute_service_update(
