@@ -6,8 +6,8 @@ from rest_framework.response import Response
 
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_bool
+from cloud.identity.api.presenters import domain_shape
 from cloud.identity.api.serializers import DomainSerializer
-from cloud.identity.api.shapes import domain_shape
 from cloud.identity.models import Domain
 
 

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_bool
+from cloud.identity.api.presenters import project_shape
 from cloud.identity.api.serializers import ProjectSerializer
-from cloud.identity.api.shapes import project_shape
 from cloud.identity.models import DEFAULT_DOMAIN_ID, Project
 
 

@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from cloud.api.errors import BadRequest, NotFound
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_flag
+from cloud.identity.api.presenters import assignment_shape, role_shape
 from cloud.identity.api.serializers import RoleSerializer
-from cloud.identity.api.shapes import assignment_shape, role_shape
 from cloud.identity.models import Role
 
 

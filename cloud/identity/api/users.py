@@ -9,8 +9,8 @@ from rest_framework.response import Response
 
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_bool
+from cloud.identity.api.presenters import user_shape
 from cloud.identity.api.serializers import UserSerializer
-from cloud.identity.api.shapes import user_shape
 from cloud.identity.models import DEFAULT_DOMAIN_ID, User
 
 

@@ -6,7 +6,7 @@ from cloud.api.pagination import next_link, paginate
 from cloud.api.views import base_url
 from cloud.identity.views import ComputeView
 from cloud.instances import selectors
-from cloud.instances.api.builders import flavor_detail, flavor_summary
+from cloud.instances.api.presenters import flavor_detail, flavor_summary
 
 
 class _FlavorList(ComputeView):

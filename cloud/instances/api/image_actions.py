@@ -14,7 +14,7 @@ from cloud.api.errors import BadRequest, flatten_detail
 from cloud.api.views import base_url
 from cloud.images.selectors import image_get
 from cloud.instances import rebuild, snapshot
-from cloud.instances.api.builders import server_detail
+from cloud.instances.api.presenters import server_detail
 from cloud.instances.api.serializers import ServerCreateImageSerializer, ServerRebuildSerializer
 from cloud.instances.models import Instance
 from cloud.scheduler.selectors import server_groups_of

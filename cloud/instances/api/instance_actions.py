@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from cloud.api.pagination import next_link, paginate
 from cloud.identity.views import ComputeView
 from cloud.instances import selectors
-from cloud.instances.api.builders import host_id
+from cloud.instances.api.presenters import host_id
 from cloud.instances.models import InstanceAction, InstanceActionEvent
 
 RULE = "os_compute_api:os-instance-actions:%s"

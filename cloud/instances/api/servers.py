@@ -21,7 +21,7 @@ from cloud.identity.views import ComputeView
 from cloud.images.models import ImageStatus
 from cloud.images.selectors import image_get
 from cloud.instances import selectors, services
-from cloud.instances.api.builders import server_detail, server_summary
+from cloud.instances.api.presenters import server_detail, server_summary
 from cloud.instances.api.scheduling import placement_requested
 from cloud.instances.api.serializers import ServerCreateSerializer
 from cloud.instances.models import Flavor
