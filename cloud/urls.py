@@ -11,7 +11,6 @@ urlpatterns = [
     path("", include("cloud.identity.api.urls")),
     path("", include("cloud.instances.api.urls")),
     path("", include("cloud.images.api.urls")),
-    path("", include("cloud.hosts.api.urls")),
     path("", include("cloud.placement.api.urls")),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),

@@ -1,5 +1,12 @@
+"""Compute API routes: every /compute (Nova v2.1) route, the hosts app's views included.
+
+The compute API is one OpenStack service, so its map is declared once, here;
+cloud.hosts.api holds the views for services, hypervisors, zones and aggregates.
+"""
+
 from django.urls import path
 
+from cloud.hosts.api import aggregates, hypervisors, os_services, zones
 from cloud.instances.api import (
     flavors,
     instance_actions,
@@ -45,5 +52,18 @@ urlpatterns = [
     path(
         f"{v21}/servers/<str:server_id>/os-instance-actions/<str:request_id>",
         instance_actions.InstanceActionView.as_view(),
+    ),
+    path(f"{v21}/os-services", os_services.ServiceListView.as_view()),
+    path(f"{v21}/os-services/<str:service_id>", os_services.ServiceView.as_view()),
+    path(f"{v21}/os-hypervisors", hypervisors.HypervisorListView.as_view()),
+    path(f"{v21}/os-hypervisors/detail", hypervisors.HypervisorDetailListView.as_view()),
+    path(f"{v21}/os-hypervisors/<str:hypervisor_id>", hypervisors.HypervisorView.as_view()),
+    path(f"{v21}/os-availability-zone", zones.ZoneListView.as_view()),
+    path(f"{v21}/os-availability-zone/detail", zones.ZoneDetailView.as_view()),
+    path(f"{v21}/os-aggregates", aggregates.AggregateListView.as_view()),
+    path(f"{v21}/os-aggregates/<str:aggregate_id>", aggregates.AggregateView.as_view()),
+    path(
+        f"{v21}/os-aggregates/<str:aggregate_id>/action",
+        aggregates.AggregateActionView.as_view(),
     ),
 ]
