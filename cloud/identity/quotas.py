@@ -1,4 +1,5 @@
-"""Quotas: the limits of each project (and of users within it), their usage, and enforcement.
+"""Quotas: the limits of each project (and of users within it), their usage, enforcement,
+and the operator's changes to the limits.
 
 Limits come from Quota rows an admin set, else from settings.QUOTA_DEFAULTS;
 -1 means unlimited. Usage is never stored: each counted resource has a
@@ -9,15 +10,16 @@ the quota are one atomic step: concurrent requests of a project queue up on
 that lock instead of both passing the check.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 
-from cloud.api.errors import Forbidden
+from cloud.api.errors import BadRequest, Forbidden
 from cloud.identity.models import KeyPair, Project, Quota
 
+QUOTA_MAX = 0x7FFFFFFF
 RESOURCES = (
     "instances",
     "cores",
@@ -172,6 +174,97 @@ def metadata_check(*, project_id: str, items: int) -> None:
         raise QuotaExceeded(
             f"Quota exceeded for metadata_items: Requested {items}, but the limit is {limit}"
         )
+
+
+def _limit_parse(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise BadRequest(f"Invalid input for field/attribute {name}: {value!r} is not an integer")
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(
+            f"Invalid input for field/attribute {name}: {value!r} is not an integer"
+        ) from None
+    if not -1 <= limit <= QUOTA_MAX:
+        raise BadRequest(
+            f"Invalid input for field/attribute {name}: {limit} must be between -1 and {QUOTA_MAX}"
+        )
+    return limit
+
+
+def _limits_parse(
+    *, requested: Mapping[str, object], user_id: str | None, unmanaged: Collection[str]
+) -> dict[str, int]:
+    """The requested limits as integers; 400 for a resource that cannot take one."""
+    wanted = {}
+    for name, value in requested.items():
+        if name in unmanaged:
+            raise BadRequest(f"Quota {name} cannot be changed: Stratus does not manage it.")
+        if name not in RESOURCES:
+            raise BadRequest(f"Bad key(s) {name} in quota_set")
+        if user_id and name not in PER_USER:
+            raise BadRequest(f"Quota {name} is per project; it cannot be set for a user.")
+        wanted[name] = _limit_parse(name, value)
+    return wanted
+
+
+def _limits_check(
+    *, project_id: str, user_id: str | None, wanted: dict[str, int], force: bool
+) -> None:
+    """A user's limit stays within the project's; no limit goes below usage unless forced."""
+    project_limits = limits(project_id=project_id)
+    for name, limit in wanted.items():
+        ceiling = project_limits[name]
+        if user_id and ceiling >= 0 and not 0 <= limit <= ceiling:
+            raise BadRequest(
+                f"Quota limit {limit} for {name} must be between 0 and "
+                f"{ceiling}, the project's limit."
+            )
+        if force or limit < 0:
+            continue
+        used = usage(name, project_id=project_id, user_id=user_id)
+        if limit < used:
+            raise BadRequest(
+                f"Quota limit {limit} for {name} must be greater than or equal to "
+                f"already used and reserved {used}."
+            )
+
+
+@transaction.atomic
+def quota_set_update(
+    *,
+    project_id: str,
+    user_id: str | None,
+    requested: Mapping[str, object],
+    force: bool = False,
+    unmanaged: Collection[str] = (),
+) -> dict[str, int]:
+    """Set a project's (or one of its users') limits, under the project's lock so that no
+    server create passes the old limit meanwhile; return the effective limits.
+
+    `requested` holds the values as the caller sent them (400 unless an integer from -1);
+    `unmanaged` names resources the caller shows but Stratus does not manage (400).
+    """
+    wanted = _limits_parse(requested=requested, user_id=user_id, unmanaged=unmanaged)
+    lock_project(project_id)
+    _limits_check(project_id=project_id, user_id=user_id, wanted=wanted, force=force)
+    for name, limit in wanted.items():
+        Quota.objects.update_or_create(
+            project_id=project_id,
+            user_id=user_id,
+            resource=name,
+            defaults={"hard_limit": limit},
+        )
+    return limits(project_id=project_id, user_id=user_id)
+
+
+@transaction.atomic
+def quota_set_delete(*, project_id: str, user_id: str | None) -> None:
+    """Reset a project's (or one user's) limits to the defaults (the project's, for a user)."""
+    lock_project(project_id)
+    rows = Quota.objects.filter(project_id=project_id)
+    rows = rows.filter(user_id=user_id) if user_id else rows.filter(user__isnull=True)
+    rows.delete()
 
 
 def _count_key_pairs(project_id: str, user_id: str | None) -> int:

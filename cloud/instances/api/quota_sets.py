@@ -6,17 +6,15 @@ file-injection quotas at 2.57. Stratus has neither networks nor file
 injection yet, so those fields show Nova's defaults and cannot be changed.
 """
 
-from django.db import transaction
 from rest_framework import status
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.microversions import APIVersion
 from cloud.identity import quotas
-from cloud.identity.models import Project, Quota, User
+from cloud.identity.admin_selectors import project_find, user_find
 from cloud.identity.views import ComputeView
 
-QUOTA_MAX = 0x7FFFFFFF
 NETWORK_FIELDS = {
     "fixed_ips": -1,
     "floating_ips": -1,
@@ -39,36 +37,19 @@ def legacy_fields(version: APIVersion) -> dict[str, int]:
     return fields
 
 
-def _project(project_id: str) -> Project:
-    project = Project.objects.filter(id=project_id).first()
-    if project is None:
+def _project_id(project_id: str) -> str:
+    if project_find(project_id=project_id) is None:
         raise NotFound(f"Project {project_id} could not be found.")
-    return project
+    return project_id
 
 
-def _user_id(request, project: Project) -> str | None:
+def _user_id(request) -> str | None:
     user_id = request.GET.get("user_id")
     if user_id is None:
         return None
-    if not User.objects.filter(id=user_id).exists():
+    if user_find(user_id=user_id) is None:
         raise BadRequest(f"User {user_id} could not be found.")
     return user_id
-
-
-def _parse_limit(name: str, value) -> int:
-    if isinstance(value, bool):
-        raise BadRequest(f"Invalid input for field/attribute {name}: {value!r} is not an integer")
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise BadRequest(
-            f"Invalid input for field/attribute {name}: {value!r} is not an integer"
-        ) from None
-    if not -1 <= limit <= QUOTA_MAX:
-        raise BadRequest(
-            f"Invalid input for field/attribute {name}: {limit} must be between -1 and {QUOTA_MAX}"
-        )
-    return limit
 
 
 def _parse_force(value) -> bool:
@@ -82,72 +63,35 @@ def _parse_force(value) -> bool:
 class QuotaSetView(ComputeView):
     """GET, PUT, DELETE /os-quota-sets/{tenant_id}[?user_id=]"""
 
-    def _quota_set(self, project: Project, user_id: str | None) -> dict:
-        body = {**legacy_fields(self.version)}
-        body.update(quotas.limits(project_id=project.id, user_id=user_id))
-        return body
-
     def get(self, request, tenant_id: str):
         self.authorize("os_compute_api:os-quota-sets:show", {"project_id": tenant_id})
-        project = _project(tenant_id)
-        body = self._quota_set(project, _user_id(request, project))
-        return Response({"quota_set": {"id": tenant_id, **body}})
+        project_id = _project_id(tenant_id)
+        found = quotas.limits(project_id=project_id, user_id=_user_id(request))
+        return Response({"quota_set": {"id": tenant_id, **legacy_fields(self.version), **found}})
 
     def put(self, request, tenant_id: str):
         self.authorize("os_compute_api:os-quota-sets:update", {"project_id": tenant_id})
-        project = _project(tenant_id)
-        user_id = _user_id(request, project)
+        project_id = _project_id(tenant_id)
+        user_id = _user_id(request)
         data = request.data.get("quota_set") if isinstance(request.data, dict) else None
         if not isinstance(data, dict) or not data:
             raise BadRequest("The request body must be a JSON object with a 'quota_set' object.")
         data = dict(data)
         force = _parse_force(data.pop("force", False))
-        wanted = {}
-        for name, value in data.items():
-            if name in legacy_fields(self.version):
-                raise BadRequest(f"Quota {name} cannot be changed: Stratus does not manage it.")
-            if name not in quotas.RESOURCES:
-                raise BadRequest(f"Bad key(s) {name} in quota_set")
-            if user_id and name not in quotas.PER_USER:
-                raise BadRequest(f"Quota {name} is per project; it cannot be set for a user.")
-            wanted[name] = _parse_limit(name, value)
-        with transaction.atomic():
-            quotas.lock_project(project.id)
-            self._check(project, user_id, wanted, force)
-            for name, limit in wanted.items():
-                Quota.objects.update_or_create(
-                    project=project,
-                    user_id=user_id,
-                    resource=name,
-                    defaults={"hard_limit": limit},
-                )
-        return Response({"quota_set": self._quota_set(project, user_id)})
-
-    def _check(self, project: Project, user_id: str | None, wanted: dict, force: bool) -> None:
-        project_limits = quotas.limits(project_id=project.id)
-        for name, limit in wanted.items():
-            ceiling = project_limits[name]
-            if user_id and ceiling >= 0 and not 0 <= limit <= ceiling:
-                raise BadRequest(
-                    f"Quota limit {limit} for {name} must be between 0 and "
-                    f"{ceiling}, the project's limit."
-                )
-            if force or limit < 0:
-                continue
-            used = quotas.usage(name, project_id=project.id, user_id=user_id)
-            if limit < used:
-                raise BadRequest(
-                    f"Quota limit {limit} for {name} must be greater than or equal to "
-                    f"already used and reserved {used}."
-                )
+        found = quotas.quota_set_update(
+            project_id=project_id,
+            user_id=user_id,
+            requested=data,
+            force=force,
+            unmanaged=legacy_fields(self.version),
+        )
+        return Response({"quota_set": {**legacy_fields(self.version), **found}})
 
     def delete(self, request, tenant_id: str):
         self.authorize("os_compute_api:os-quota-sets:delete", {"project_id": tenant_id})
-        project = _project(tenant_id)
-        user_id = _user_id(request, project)
-        rows = Quota.objects.filter(project=project)
-        rows = rows.filter(user_id=user_id) if user_id else rows.filter(user__isnull=True)
-        rows.delete()
+        project_id = _project_id(tenant_id)
+        user_id = _user_id(request)
+        quotas.quota_set_delete(project_id=project_id, user_id=user_id)
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
@@ -156,13 +100,13 @@ class QuotaSetDetailView(ComputeView):
 
     def get(self, request, tenant_id: str):
         self.authorize("os_compute_api:os-quota-sets:detail", {"project_id": tenant_id})
-        project = _project(tenant_id)
-        user_id = _user_id(request, project)
+        project_id = _project_id(tenant_id)
+        user_id = _user_id(request)
         body = {
             name: {"in_use": 0, "limit": limit, "reserved": 0}
             for name, limit in legacy_fields(self.version).items()
         }
-        for name, found in quotas.usages(project_id=project.id, user_id=user_id).items():
+        for name, found in quotas.usages(project_id=project_id, user_id=user_id).items():
             body[name] = {"in_use": found.in_use, "limit": found.limit, "reserved": 0}
         return Response({"quota_set": {"id": tenant_id, **body}})
 
