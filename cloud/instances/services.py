@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.api.errors import Conflict
-from cloud.hosts.selectors import host_up
-from cloud.identity import quotas
+from cloud.api.errors import BadRequest, Conflict
+from cloud.hosts.selectors import host_up, node_find, zone_names
+from cloud.identity import keypairs, quotas
 from cloud.identity.context import RequestContext
-from cloud.images.models import Image
-from cloud.images.selectors import image_boot_files
+from cloud.images.models import Image, ImageStatus
+from cloud.images.selectors import image_boot_files, image_get
 from cloud.instances import actions, lifecycle, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
 from cloud.payloads import TerminateRequest
@@ -24,6 +24,7 @@ from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor
 from cloud.scheduler import groups
 from cloud.scheduler.models import ServerGroup
+from cloud.scheduler.selectors import server_group_find
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,156 @@ def server_create(
         {"instance_uuids": [str(i.uuid) for i in instances], "request_id": request_id},
     )
     return instances
+
+
+@dataclass(frozen=True)
+class ServerBoot:
+    """A create request as the client named things (by reference), parsed but not checked."""
+
+    name: str
+    flavor_ref: str
+    image_ref: str | None = None
+    block_device_mapping: list[dict] = field(default_factory=list)
+    # "none", "auto", or the networks (or ports) asked for.
+    networks: str | list[dict] = "none"
+    key_name: str | None = None
+    availability_zone: str | None = None
+    # The host and/or node of an admin's `zone:host[:node]`: the caller authorized forcing it.
+    host: str | None = None
+    node: str | None = None
+    group_id: str | None = None
+    hints: dict[str, list[str] | str] = field(default_factory=dict)
+    min_count: int = 1
+    max_count: int = 1
+    metadata: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    user_data: str | None = None
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
+    config_drive: bool = False
+
+
+def _boot_image_ref(boot: ServerBoot) -> str:
+    """The image of the root disk: imageRef, or a local image root in block_device_mapping_v2."""
+    image_ref = boot.image_ref
+    for bdm in boot.block_device_mapping:
+        is_image_root = (
+            bdm.get("source_type") == "image"
+            and bdm.get("destination_type", "local") == "local"
+            and str(bdm.get("boot_index")) == "0"
+        )
+        if not is_image_root:
+            raise BadRequest(
+                "Only a local root disk from an image is supported in "
+                "block_device_mapping_v2; volumes are not available yet."
+            )
+        image_ref = image_ref or bdm.get("uuid")
+        if bdm.get("uuid") and bdm["uuid"] != image_ref:
+            raise BadRequest("block_device_mapping_v2 names a different image than imageRef.")
+    if not image_ref:
+        raise BadRequest("imageRef is required: boot from volume is not available yet.")
+    return image_ref
+
+
+def _boot_image(*, context: RequestContext, boot: ServerBoot) -> Image:
+    image_ref = _boot_image_ref(boot)
+    image = image_get(image_id=image_ref, context=context)
+    if image is None:
+        raise BadRequest(f"Can not find requested image {image_ref}")
+    if image.status != ImageStatus.ACTIVE:
+        raise BadRequest(f"Image {image_ref} is not active (status {image.status}).")
+    return image
+
+
+def _boot_flavor(*, context: RequestContext, flavor_ref: str, image: Image) -> Flavor:
+    """An enabled flavor the caller may use, large enough for the image."""
+    flavor = Flavor.objects.filter(flavorid=flavor_ref, disabled=False).first()
+    if flavor is None or (not flavor.is_public and not context.is_admin):
+        raise BadRequest(f"Flavor {flavor_ref} could not be found.")
+    if image.min_ram > flavor.memory_mb:
+        raise BadRequest(
+            f"Flavor's memory is too small for requested image "
+            f"({flavor.memory_mb} MB < {image.min_ram} MB)."
+        )
+    if flavor.root_gb and image.min_disk > flavor.root_gb:
+        raise BadRequest(
+            f"Flavor's disk is too small for requested image "
+            f"({flavor.root_gb} GB < {image.min_disk} GB)."
+        )
+    return flavor
+
+
+def _boot_networks_check(networks: str | list[dict]) -> None:
+    """There are no networks yet: "none" and "auto" (which finds none) boot; any named fails."""
+    if isinstance(networks, list) and networks:
+        ids = ", ".join(str(n.get("uuid") or n.get("port")) for n in networks)
+        raise BadRequest(f"Network {ids} could not be found.")
+
+
+def _boot_forced_host(boot: ServerBoot) -> str | None:
+    forced = None
+    if boot.host or boot.node:
+        found = node_find(host=boot.host, node=boot.node)
+        if found is None:
+            named = ":".join(p for p in (boot.host, boot.node) if p)
+            raise BadRequest(f"Compute host {named} not found.")
+        forced = found.host
+    if boot.availability_zone and boot.availability_zone not in zone_names():
+        raise BadRequest("The requested availability zone is not available")
+    return forced
+
+
+def _boot_group(*, context: RequestContext, group_id: str | None) -> ServerGroup | None:
+    if group_id is None:
+        return None
+    group = server_group_find(group_id=group_id, context=context)
+    if group is None:
+        raise BadRequest(f"Instance group {group_id} could not be found.")
+    return group
+
+
+def _boot_key_data(*, context: RequestContext, key_name: str | None) -> str | None:
+    if key_name is None:
+        return None
+    try:
+        return keypairs.keypair_get(user_id=context.user_id, name=key_name).public_key
+    except keypairs.KeypairNotFound:
+        raise BadRequest("Invalid key_name provided.") from None
+
+
+def server_boot(*, context: RequestContext, request_id: str, boot: ServerBoot) -> list[Instance]:
+    """POST /servers: find and check what the request names (the image and its status, the
+    flavor and its size, networks, the host, zone and group, the key pair), 400 in Nova's
+    words for any that cannot be used; then create the servers (server_create)."""
+    image = _boot_image(context=context, boot=boot)
+    flavor = _boot_flavor(context=context, flavor_ref=boot.flavor_ref, image=image)
+    _boot_networks_check(boot.networks)
+    forced_host = _boot_forced_host(boot)
+    group = _boot_group(context=context, group_id=boot.group_id)
+    key_data = _boot_key_data(context=context, key_name=boot.key_name)
+    return server_create(
+        context=context,
+        request_id=request_id,
+        spec=ServerCreate(
+            name=boot.name,
+            flavor=flavor,
+            image=image,
+            min_count=boot.min_count,
+            max_count=boot.max_count,
+            metadata=boot.metadata,
+            description=boot.description,
+            availability_zone=boot.availability_zone,
+            forced_host=forced_host,
+            group=group,
+            hints=boot.hints,
+            user_data=boot.user_data,
+            access_ip_v4=boot.access_ip_v4,
+            access_ip_v6=boot.access_ip_v6,
+            config_drive=boot.config_drive,
+            key_name=boot.key_name,
+            key_data=key_data,
+        ),
+    )
 
 
 def instance_mark_deleted(*, instance: Instance) -> None:

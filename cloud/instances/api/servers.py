@@ -14,17 +14,12 @@ from cloud.api.errors import (
 )
 from cloud.api.pagination import next_link, paginate
 from cloud.api.views import base_url
-from cloud.hosts.models import ComputeNode
-from cloud.hosts.selectors import host_is_up
-from cloud.identity import keypairs
+from cloud.hosts.selectors import host_up
 from cloud.identity.views import ComputeView
-from cloud.images.models import ImageStatus
-from cloud.images.selectors import image_get
 from cloud.instances import selectors, services
 from cloud.instances.api.presenters import server_detail, server_summary
 from cloud.instances.api.scheduling import placement_requested
 from cloud.instances.api.serializers import ServerCreateSerializer
-from cloud.instances.models import Flavor
 from cloud.instances.states import VmState
 from cloud.rpc import HostUnreachable, call_compute
 from cloud.scheduler.selectors import server_groups_of
@@ -35,27 +30,6 @@ def _body(request, key: str) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
         raise BadRequest(f"The request body must be a JSON object with a '{key}' object.")
     return data[key]
-
-
-def _validate_boot_source(attrs: dict) -> str:
-    image_ref = attrs.get("imageRef")
-    for bdm in attrs.get("block_device_mapping_v2", []):
-        is_image_root = (
-            bdm.get("source_type") == "image"
-            and bdm.get("destination_type", "local") == "local"
-            and str(bdm.get("boot_index")) == "0"
-        )
-        if not is_image_root:
-            raise BadRequest(
-                "Only a local root disk from an image is supported in "
-                "block_device_mapping_v2; volumes are not available yet."
-            )
-        image_ref = image_ref or bdm.get("uuid")
-        if bdm.get("uuid") and bdm["uuid"] != image_ref:
-            raise BadRequest("block_device_mapping_v2 names a different image than imageRef.")
-    if not image_ref:
-        raise BadRequest("imageRef is required: boot from volume is not available yet.")
-    return image_ref
 
 
 def _target(instance) -> dict:
@@ -100,61 +74,32 @@ class ServerListView(ComputeView):
         if not serializer.is_valid():
             raise BadRequest(f"Invalid input for server: {flatten_detail(serializer.errors)}")
         attrs = serializer.validated_data
-        image_ref = _validate_boot_source(attrs)
-        image = image_get(image_id=image_ref, context=self.context)
-        if image is None:
-            raise BadRequest(f"Can not find requested image {image_ref}")
-        if image.status != ImageStatus.ACTIVE:
-            raise BadRequest(f"Image {image_ref} is not active (status {image.status}).")
-        flavor = Flavor.objects.filter(flavorid=attrs["flavorRef"], disabled=False).first()
-        if flavor is None or (not flavor.is_public and not self.context.is_admin):
-            raise BadRequest(f"Flavor {attrs['flavorRef']} could not be found.")
-        if image.min_ram > flavor.memory_mb:
-            raise BadRequest(
-                f"Flavor's memory is too small for requested image "
-                f"({flavor.memory_mb} MB < {image.min_ram} MB)."
-            )
-        if flavor.root_gb and image.min_disk > flavor.root_gb:
-            raise BadRequest(
-                f"Flavor's disk is too small for requested image "
-                f"({flavor.root_gb} GB < {image.min_disk} GB)."
-            )
-        networks = attrs.get("networks", "none")
-        if isinstance(networks, list) and networks:
-            ids = ", ".join(str(n.get("uuid") or n.get("port")) for n in networks)
-            raise BadRequest(f"Network {ids} could not be found.")
-        placement = placement_requested(
-            context=self.context, zone=attrs.get("availability_zone"), data=request.data
-        )
-        key_name = attrs.get("key_name")
-        key_data = None
-        if key_name is not None:
-            try:
-                keypair = keypairs.keypair_get(user_id=self.context.user_id, name=key_name)
-            except keypairs.KeypairNotFound:
-                raise BadRequest("Invalid key_name provided.") from None
-            key_data = keypair.public_key
-        instances = services.server_create(
+        placement = placement_requested(zone=attrs.get("availability_zone"), data=request.data)
+        if placement.forces_host:
+            self.authorize("os_compute_api:servers:create:forced_host")
+        instances = services.server_boot(
             context=self.context,
             request_id=request.request_id,
-            spec=services.ServerCreate(
+            boot=services.ServerBoot(
                 name=attrs["name"],
-                flavor=flavor,
-                image=image,
+                flavor_ref=attrs["flavorRef"],
+                image_ref=attrs.get("imageRef"),
+                block_device_mapping=attrs.get("block_device_mapping_v2", []),
+                networks=attrs.get("networks", "none"),
+                key_name=attrs.get("key_name"),
+                availability_zone=placement.availability_zone,
+                host=placement.host,
+                node=placement.node,
+                group_id=placement.group_id,
+                hints=placement.hints,
                 min_count=attrs["min_count"],
                 max_count=attrs["max_count"],
                 metadata=attrs["metadata"],
                 description=attrs.get("description"),
-                availability_zone=placement.availability_zone,
-                forced_host=placement.forced_host,
-                group=placement.group,
-                hints=placement.hints,
                 user_data=attrs.get("user_data"),
                 access_ip_v4=attrs.get("accessIPv4"),
                 access_ip_v6=attrs.get("accessIPv6"),
                 config_drive=attrs["config_drive"],
-                key_name=key_name,
-                key_data=key_data,
             ),
         )
         if request.data.get("server", {}).get("return_reservation_id"):
@@ -182,8 +127,7 @@ class ServerView(ComputeView):
         faults = selectors.latest_faults(instance_uuids=[instance.uuid])
         host_status = None
         if self.context.is_admin and instance.host:
-            node = ComputeNode.objects.filter(host=instance.host).first()
-            host_status = "UP" if node and host_is_up(node) else "DOWN"
+            host_status = "UP" if host_up(host=instance.host) else "DOWN"
         body = server_detail(
             instance,
             base_url(request),
