@@ -18,6 +18,7 @@ from cloud.hosts.selectors import host_up, node_find
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.models import Image, ImageStatus
+from cloud.images.selectors import image_get
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_start
 from cloud.instances.models import Instance, Migration, MigrationStatus
@@ -33,7 +34,7 @@ EVACUATE_EVENT = "conductor_evacuate_instance"
 
 @dataclass(frozen=True)
 class Rebuild:
-    image: Image
+    image_ref: str
     name: str | None = None
     metadata: dict[str, str] | None = None
     description: str | None = None
@@ -59,10 +60,17 @@ def rebuild_image_check(*, image: Image, instance: Instance) -> None:
         )
 
 
-def _values(rebuild: Rebuild) -> dict:
+def _image_find(*, context: RequestContext, image_ref: str) -> Image:
+    image = image_get(image_id=image_ref, context=context)
+    if image is None:
+        raise BadRequest(f"Can not find requested image {image_ref}")
+    return image
+
+
+def _values(rebuild: Rebuild, image: Image) -> dict:
     values: dict = {
-        "image_ref": str(rebuild.image.id),
-        "image_meta": image_meta(rebuild.image),
+        "image_ref": str(image.id),
+        "image_meta": image_meta(image),
         "progress": 0,
     }
     if rebuild.name is not None:
@@ -93,13 +101,14 @@ def server_rebuild(
     *, context: RequestContext, request_id: str, instance: Instance, rebuild: Rebuild
 ) -> Instance:
     """Start a rebuild on the server's host; the instance as it now is."""
+    image = _image_find(context=context, image_ref=rebuild.image_ref)
     if not instance.host:
         raise Conflict(f"Instance {instance.uuid} is not ready")
     if not host_up(host=instance.host):
         raise Conflict(
             f"Cannot 'rebuild' instance {instance.uuid}: its compute host {instance.host} is down"
         )
-    rebuild_image_check(image=rebuild.image, instance=instance)
+    rebuild_image_check(image=image, instance=instance)
     if rebuild.metadata is not None:
         quotas.metadata_check(project_id=instance.project_id, items=len(rebuild.metadata))
     instance_transition_start(
@@ -107,7 +116,7 @@ def server_rebuild(
         instance=instance,
         action="rebuild",
         method="rebuild",
-        values=_values(rebuild),
+        values=_values(rebuild, image),
     )
     current = Instance.objects.get(pk=instance.pk)
     uuid = str(current.uuid)

@@ -17,12 +17,13 @@ moved and answers 400 as Nova does), and the conductor finishes them.
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.api.errors import BadRequest, Conflict
+from cloud.api.errors import BadRequest, Conflict, NotFound
 from cloud.hosts.selectors import host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.instances import actions, lifecycle
 from cloud.instances.models import Flavor, Instance, Migration, MigrationStatus
+from cloud.instances.selectors import flavor_get
 from cloud.payloads import MigrationRequest, TerminateRequest
 from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor, host_too_old
@@ -50,6 +51,13 @@ def flavor_size(flavor: dict) -> dict[str, int]:
     return {"vcpus": flavor["vcpus"], "memory_mb": flavor["memory_mb"]}
 
 
+def _flavor_find(*, context: RequestContext, flavor_ref: str) -> Flavor:
+    try:
+        return flavor_get(flavor_id=flavor_ref, context=context)
+    except NotFound as exc:
+        raise BadRequest("Unable to locate requested flavor.") from exc
+
+
 def _check_flavor(instance: Instance, flavor: Flavor) -> None:
     old = instance.flavor
     if flavor.flavorid == old["flavorid"]:
@@ -75,10 +83,12 @@ def _check_source(instance: Instance) -> None:
 
 @transaction.atomic
 def server_resize(
-    *, context: RequestContext, request_id: str, instance: Instance, flavor: Flavor
+    *, context: RequestContext, request_id: str, instance: Instance, flavor_ref: str
 ) -> Migration:
-    """Start a resize: 409 unless active or stopped and idle, 400 for a flavor it cannot
-    take, 403 when the larger flavor does not fit in the quota; the conductor goes on."""
+    """Start a resize: 400 for a flavor it cannot find or take, 409 unless active or
+    stopped and idle, 403 when the larger flavor does not fit in the quota; the conductor
+    goes on."""
+    flavor = _flavor_find(context=context, flavor_ref=flavor_ref)
     lifecycle.instance_check(context=context, instance=instance, action="resize", method="resize")
     _check_flavor(instance, flavor)
     _check_source(instance)

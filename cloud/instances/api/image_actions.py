@@ -12,7 +12,6 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, flatten_detail
 from cloud.api.views import base_url
-from cloud.images.selectors import image_get
 from cloud.instances import rebuild, snapshot
 from cloud.instances.api.presenters import server_detail
 from cloud.instances.api.serializers import ServerCreateImageSerializer, ServerRebuildSerializer
@@ -66,16 +65,12 @@ class ImageActions:
         if not serializer.is_valid():
             raise BadRequest(f"Invalid input for rebuild: {flatten_detail(serializer.errors)}")
         attrs = serializer.validated_data
-        ref = _image_ref(attrs["imageRef"])
-        image = image_get(image_id=ref, context=self.context)
-        if image is None:
-            raise BadRequest(f"Can not find requested image {ref}")
         rebuilt = rebuild.server_rebuild(
             context=self.context,
             request_id=self.request.request_id,
             instance=instance,
             rebuild=rebuild.Rebuild(
-                image=image,
+                image_ref=_image_ref(attrs["imageRef"]),
                 name=attrs.get("name"),
                 metadata=attrs.get("metadata"),
                 description=attrs.get("description"),

@@ -8,9 +8,9 @@ no body; cloud.instances.resize does the work.
 from rest_framework import status
 from rest_framework.response import Response
 
-from cloud.api.errors import BadRequest, NotFound
-from cloud.instances import resize, selectors
-from cloud.instances.models import Flavor, Instance
+from cloud.api.errors import BadRequest
+from cloud.instances import resize
+from cloud.instances.models import Instance
 
 # request key -> the view's method
 RESIZE_ACTIONS = {
@@ -45,12 +45,6 @@ def _target(instance: Instance) -> dict:
 class ResizeActions:
     """Mixed into the server action view (which provides context, authorize, request)."""
 
-    def _flavor(self, ref: str) -> Flavor:
-        try:
-            return selectors.flavor_get(flavor_id=ref, context=self.context)
-        except NotFound as exc:
-            raise BadRequest("Unable to locate requested flavor.") from exc
-
     def resize(self, instance: Instance, body) -> Response:
         ref = _flavor_ref(body)
         self.authorize("os_compute_api:servers:resize", _target(instance))
@@ -58,7 +52,7 @@ class ResizeActions:
             context=self.context,
             request_id=self.request.request_id,
             instance=instance,
-            flavor=self._flavor(ref),
+            flavor_ref=ref,
         )
         return Response(status=status.HTTP_202_ACCEPTED)
 
