@@ -6,8 +6,6 @@ Shapes follow the microversion as in Nova: `type` (and 201/204 instead of
 is required (no server-side generation) while names may hold '@' and '.'.
 """
 
-from datetime import UTC, datetime
-
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -15,39 +13,10 @@ from cloud.api.errors import BadRequest
 from cloud.api.microversions import APIVersion
 from cloud.api.pagination import next_link, paginate
 from cloud.identity import keypairs
-from cloud.identity.models import KeyPair
 from cloud.identity.views import ComputeView
+from cloud.instances.api.presenters import keypair_detail, keypair_summary
 
 RULE = "os_compute_api:os-keypairs:%s"
-
-
-def _time(value: datetime | None) -> str | None:
-    """Nova's keypair timestamps: naive UTC with microseconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
-
-
-def keypair_summary(keypair: KeyPair, version: APIVersion) -> dict:
-    body = {
-        "name": keypair.name,
-        "public_key": keypair.public_key,
-        "fingerprint": keypair.fingerprint,
-    }
-    if version.at_least("2.2"):
-        body["type"] = keypair.type
-    return body
-
-
-def keypair_detail(keypair: KeyPair, version: APIVersion) -> dict:
-    """GET /os-keypairs/{name}: Nova also shows its row's id and soft-delete columns."""
-    return {
-        **keypair_summary(keypair, version),
-        "user_id": keypair.user_id,
-        "id": keypair.id,
-        "created_at": _time(keypair.created_at),
-        "updated_at": None,
-        "deleted": False,
-        "deleted_at": None,
-    }
 
 
 def _invalid(field: str, reason: str) -> BadRequest:

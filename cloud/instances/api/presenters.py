@@ -1,10 +1,12 @@
 """Response bodies of the compute API, shaped per microversion as Nova shapes them."""
 
 import hashlib
+from datetime import UTC, datetime
 
 from cloud.api.microversions import APIVersion
 from cloud.identity import policy
 from cloud.identity.context import RequestContext
+from cloud.identity.models import KeyPair
 from cloud.instances.models import Flavor, Instance, InstanceFault
 from cloud.instances.states import api_status
 
@@ -183,3 +185,32 @@ def server_detail(
     if fault is not None and status == "ERROR":
         body["fault"] = _fault(fault, context)
     return body
+
+
+def _keypair_time(value: datetime | None) -> str | None:
+    """Nova's keypair timestamps: naive UTC with microseconds."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def keypair_summary(keypair: KeyPair, version: APIVersion) -> dict:
+    body = {
+        "name": keypair.name,
+        "public_key": keypair.public_key,
+        "fingerprint": keypair.fingerprint,
+    }
+    if version.at_least("2.2"):
+        body["type"] = keypair.type
+    return body
+
+
+def keypair_detail(keypair: KeyPair, version: APIVersion) -> dict:
+    """GET /os-keypairs/{name}: Nova also shows its row's id and soft-delete columns."""
+    return {
+        **keypair_summary(keypair, version),
+        "user_id": keypair.user_id,
+        "id": keypair.id,
+        "created_at": _keypair_time(keypair.created_at),
+        "updated_at": None,
+        "deleted": False,
+        "deleted_at": None,
+    }
