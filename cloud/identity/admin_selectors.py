@@ -77,6 +77,11 @@ def role_find(*, role_id: str) -> Role | None:
     return Role.objects.filter(id=role_id).first()
 
 
+def role_ids(*, names: list[str]) -> dict[str, str]:
+    """The ids of the named roles, by name."""
+    return dict(Role.objects.filter(name__in=names).values_list("name", "id"))
+
+
 def role_is_immutable(role: Role) -> bool:
     """The default roles (admin, member, reader): policies and role implication name them."""
     return role.name in IMPLIED_ROLES

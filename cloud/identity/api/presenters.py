@@ -1,7 +1,11 @@
-"""Keystone v3 JSON shapes of identity entities, each with its `links.self`."""
+"""Keystone v3 JSON shapes of identity entities, each with its `links.self`, and of tokens."""
 
-from cloud.identity.admin_selectors import Assignment, role_is_immutable
-from cloud.identity.models import Domain, Project, Role, User
+from datetime import datetime
+
+from cloud.identity.admin_selectors import Assignment, domain_names, role_ids, role_is_immutable
+from cloud.identity.catalog import service_catalog
+from cloud.identity.context import RequestContext
+from cloud.identity.models import Domain, Project, Role, Token, User
 
 
 def url(base: str, *parts: str) -> str:
@@ -98,3 +102,41 @@ def assignment_shape(base: str, assignment: Assignment, domains: dict[str, str] 
             domain={"id": project.domain_id, "name": domains.get(project.domain_id)},
         )
     return body
+
+
+def _keystone_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+def token_shape(
+    base: str, token: Token, context: RequestContext, methods: list[str], catalog: bool = True
+) -> dict:
+    """A token as POST and GET /auth/tokens answer it (its catalog when project-scoped)."""
+    project = token.project
+    domains = domain_names(ids={token.user.domain_id, project.domain_id if project else ""})
+
+    def domain(domain_id: str) -> dict:
+        return {"id": domain_id, "name": domains.get(domain_id)}
+
+    body = {
+        "methods": methods,
+        "user": {
+            "id": context.user_id,
+            "name": context.user_name,
+            "domain": domain(token.user.domain_id),
+            "password_expires_at": None,
+        },
+        "audit_ids": [context.audit_id],
+        "expires_at": _keystone_time(token.expires_at),
+        "issued_at": _keystone_time(token.issued_at),
+    }
+    if project is not None:
+        roles = role_ids(names=context.roles)
+        body.update(
+            project={"id": project.id, "name": project.name, "domain": domain(project.domain_id)},
+            is_domain=False,
+            roles=[{"id": roles.get(name, name), "name": name} for name in context.roles],
+        )
+        if catalog:
+            body["catalog"] = service_catalog(base)
+    return {"token": body}

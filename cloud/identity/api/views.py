@@ -1,8 +1,6 @@
 """Keystone v3 discovery and tokens: issue (password, or re-scope with the token
 method), validate and revoke."""
 
-from datetime import datetime
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -10,10 +8,7 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound, Unauthorized
 from cloud.api.views import base_url
-from cloud.identity.admin_selectors import domain_names
-from cloud.identity.catalog import service_catalog
-from cloud.identity.context import RequestContext
-from cloud.identity.models import Role, Token
+from cloud.identity.api.presenters import token_shape
 from cloud.identity.selectors import ValidToken, token_validate
 from cloud.identity.services import (
     AuthenticationFailed,
@@ -28,10 +23,6 @@ from cloud.identity.views import OpenStackView
 VERSION_ID = "v3.14"
 VERSION_UPDATED = "2020-04-07T00:00:00Z"
 METHODS = {"password", "token"}
-
-
-def _keystone_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
 def version_document(request) -> dict:
@@ -65,39 +56,6 @@ class IdentityV3View(OpenStackView):
     @extend_schema(summary="Identity API v3 version document")
     def get(self, request):
         return Response({"version": version_document(request)})
-
-
-def _token_body(
-    request, token: Token, context: RequestContext, methods: list[str], catalog: bool = True
-) -> dict:
-    project = token.project
-    domains = domain_names(ids={token.user.domain_id, project.domain_id if project else ""})
-
-    def domain(domain_id: str) -> dict:
-        return {"id": domain_id, "name": domains.get(domain_id)}
-
-    body = {
-        "methods": methods,
-        "user": {
-            "id": context.user_id,
-            "name": context.user_name,
-            "domain": domain(token.user.domain_id),
-            "password_expires_at": None,
-        },
-        "audit_ids": [context.audit_id],
-        "expires_at": _keystone_time(token.expires_at),
-        "issued_at": _keystone_time(token.issued_at),
-    }
-    if project is not None:
-        roles = dict(Role.objects.filter(name__in=context.roles).values_list("name", "id"))
-        body.update(
-            project={"id": project.id, "name": project.name, "domain": domain(project.domain_id)},
-            is_domain=False,
-            roles=[{"id": roles.get(name, name), "name": name} for name in context.roles],
-        )
-        if catalog:
-            body["catalog"] = service_catalog(base_url(request))
-    return {"token": body}
 
 
 def _authenticate(auth: dict) -> IssuedToken:
@@ -165,7 +123,7 @@ class TokensView(OpenStackView):
         except AuthenticationFailed as exc:
             raise Unauthorized(str(exc)) from exc
         response = Response(
-            _token_body(request, issued.token, issued.context, issued.methods),
+            token_shape(base_url(request), issued.token, issued.context, issued.methods),
             status=status.HTTP_201_CREATED,
         )
         response["X-Subject-Token"] = issued.secret
@@ -174,8 +132,8 @@ class TokensView(OpenStackView):
     @extend_schema(summary="Validate a token", responses={200: dict})
     def get(self, request):
         secret, found = self._subject("identity:validate_token")
-        body = _token_body(
-            request,
+        body = token_shape(
+            base_url(request),
             found.token,
             found.context,
             found.methods,
