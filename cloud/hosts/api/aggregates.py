@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.hosts import services
-from cloud.hosts.api.presenters import nova_time
+from cloud.hosts.api.presenters import aggregate_body
 from cloud.hosts.models import Aggregate
 from cloud.hosts.selectors import aggregate_get, aggregate_list
 from cloud.identity.views import ComputeView
@@ -88,21 +88,7 @@ def _metadata(value) -> dict[str, str | None]:
 
 class _AggregateView(ComputeView):
     def body(self, aggregate: Aggregate, *, created: bool = False) -> dict:
-        body = {
-            "id": aggregate.pk,
-            "name": aggregate.name,
-            "availability_zone": aggregate.availability_zone,
-            "created_at": nova_time(aggregate.created_at),
-            "updated_at": nova_time(aggregate.updated_at),
-            "deleted_at": None,
-            "deleted": False,
-        }
-        if self.version.at_least("2.41"):
-            body["uuid"] = str(aggregate.uuid)
-        if not created:
-            body["hosts"] = sorted(h.host for h in aggregate.hosts.all())
-            body["metadata"] = dict(aggregate.metadata)
-        return body
+        return aggregate_body(aggregate, self.version, created=created)
 
     def reply(self, aggregate: Aggregate) -> Response:
         return Response({"aggregate": self.body(aggregate)})

@@ -7,14 +7,13 @@ in Nova (clients read placement instead). Beyond Nova, the detail lists the host
 cloud.conductor.power_sync).
 """
 
-import json
 import uuid
 
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import next_link, paginate
-from cloud.hosts.api.presenters import node_id, state, status
+from cloud.hosts.api.presenters import hypervisor_detail, hypervisor_summary, node_id
 from cloud.hosts.models import ComputeNode
 from cloud.identity.views import ComputeView
 from cloud.instances.selectors import instance_counts_by_host, instances_on_host
@@ -26,54 +25,6 @@ def _truthy(value: str | None) -> bool:
 
 
 class _Hypervisors(ComputeView):
-    def summary(self, node: ComputeNode) -> dict:
-        return {
-            "id": node_id(node, self.version),
-            "hypervisor_hostname": node.hypervisor_hostname or node.host,
-            "state": state(node),
-            "status": status(node),
-        }
-
-    def detail(self, node: ComputeNode, used: dict[str, int], counts: dict[str, int]) -> dict:
-        body = {
-            **self.summary(node),
-            "host_ip": None,
-            "hypervisor_type": node.hypervisor_type,
-            "hypervisor_version": node.hypervisor_version,
-            "service": {
-                "host": node.host,
-                "id": node_id(node, self.version),
-                "disabled_reason": node.disabled_reason or None,
-            },
-            # Not in Nova: guests the hypervisor has that are no instance of ours, as the
-            # host last reported (the platform leaves them alone; the operator decides).
-            "unknown_domains": node.unknown_domains,
-        }
-        if self.version.at_least("2.88"):
-            body["uptime"] = None
-            return body
-        memory_used = used.get("MEMORY_MB", 0)
-        disk_used = used.get("DISK_GB", 0)
-        body.update(
-            {
-                "vcpus": node.vcpus,
-                "memory_mb": node.memory_mb,
-                "local_gb": node.local_gb,
-                "vcpus_used": used.get("VCPU", 0),
-                "memory_mb_used": memory_used,
-                "local_gb_used": disk_used,
-                "free_ram_mb": node.memory_mb - memory_used,
-                "free_disk_gb": node.local_gb - disk_used,
-                "disk_available_least": node.local_gb - disk_used,
-                "running_vms": counts.get("running", 0),
-                "current_workload": counts.get("busy", 0),
-                "cpu_info": node.cpu_info
-                if self.version.at_least("2.28")
-                else json.dumps(node.cpu_info),
-            }
-        )
-        return body
-
     def nodes(self, request):
         nodes = ComputeNode.objects.order_by("id")
         pattern = request.GET.get("hypervisor_hostname_pattern")
@@ -118,9 +69,11 @@ class _Hypervisors(ComputeView):
         items = []
         for node in rows:
             body = (
-                self.detail(node, used.get(node.host, {}), counts.get(node.host, {}))
+                hypervisor_detail(
+                    node, self.version, used.get(node.host, {}), counts.get(node.host, {})
+                )
                 if detailed
-                else self.summary(node)
+                else hypervisor_summary(node, self.version)
             )
             items.append(self.with_servers(node, body) if servers else body)
         reply = {"hypervisors": items}
@@ -151,8 +104,9 @@ class HypervisorView(_Hypervisors):
     def get(self, request, hypervisor_id: str):
         self.authorize("os_compute_api:os-hypervisors:show")
         node = self.lookup(hypervisor_id)
-        body = self.detail(
+        body = hypervisor_detail(
             node,
+            self.version,
             usage_by_provider(names=[node.host])[node.host],
             instance_counts_by_host(hosts=[node.host]).get(node.host, {}),
         )
