@@ -7,7 +7,14 @@ from cloud.api.microversions import APIVersion
 from cloud.identity import policy
 from cloud.identity.context import RequestContext
 from cloud.identity.models import KeyPair
-from cloud.instances.models import Flavor, Instance, InstanceFault
+from cloud.instances.models import (
+    Flavor,
+    Instance,
+    InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
+    Migration,
+)
 from cloud.instances.states import api_status
 
 PROGRESS_STATUSES = {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
@@ -17,7 +24,7 @@ def _iso(value) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def _usg(value) -> str | None:
+def _nova_time(value) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
 
 
@@ -136,8 +143,8 @@ def server_detail(
         "OS-EXT-AZ:availability_zone": instance.availability_zone or "nova",
         "config_drive": "True" if instance.config_drive else "",
         "key_name": instance.key_name,
-        "OS-SRV-USG:launched_at": _usg(instance.launched_at),
-        "OS-SRV-USG:terminated_at": _usg(instance.terminated_at),
+        "OS-SRV-USG:launched_at": _nova_time(instance.launched_at),
+        "OS-SRV-USG:terminated_at": _nova_time(instance.terminated_at),
         "OS-EXT-STS:task_state": instance.task_state,
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state,
@@ -214,3 +221,72 @@ def keypair_detail(keypair: KeyPair, version: APIVersion) -> dict:
         "deleted": False,
         "deleted_at": None,
     }
+
+
+def instance_action_body(action: InstanceAction, with_updated_at: bool) -> dict:
+    body = {
+        "action": action.action,
+        "instance_uuid": str(action.instance_uuid),
+        "request_id": action.request_id,
+        "user_id": action.user_id,
+        "project_id": action.project_id,
+        "start_time": _nova_time(action.start_time),
+        "message": action.message,
+    }
+    if with_updated_at:
+        body["updated_at"] = _nova_time(action.updated_at)
+    return body
+
+
+def instance_action_event_body(
+    event: InstanceActionEvent,
+    version: APIVersion,
+    project_id: str,
+    *,
+    privileged: bool,
+    details: bool,
+) -> dict:
+    """An event; its traceback and host for the privileged, hostId from 2.62, details
+    (2.84) when allowed."""
+    body = {
+        "event": event.event,
+        "start_time": _nova_time(event.start_time),
+        "finish_time": _nova_time(event.finish_time),
+        "result": event.result,
+    }
+    if privileged:
+        body["traceback"] = event.traceback
+    if version.at_least("2.62"):
+        body["hostId"] = host_id(project_id, event.host)
+        if privileged:
+            body["host"] = event.host or ""
+    if details:
+        body["details"] = event.details
+    return body
+
+
+def migration_body(migration: Migration, flavor_ids: dict[str, int], version: APIVersion) -> dict:
+    """os-migrations: `migration_type` from 2.23, `uuid` from 2.59, project and user from
+    2.80; flavors by their integer ids."""
+    body = {
+        "id": migration.pk,
+        "instance_uuid": str(migration.instance_uuid),
+        "source_compute": migration.source_compute,
+        "source_node": migration.source_node,
+        "dest_compute": migration.dest_compute,
+        "dest_node": migration.dest_node,
+        "dest_host": None,
+        "status": migration.status,
+        "old_instance_type_id": flavor_ids.get(migration.old_flavor["flavorid"]),
+        "new_instance_type_id": flavor_ids.get(migration.new_flavor["flavorid"]),
+        "created_at": _nova_time(migration.created_at),
+        "updated_at": _nova_time(migration.updated_at),
+    }
+    if version.at_least("2.23"):
+        body["migration_type"] = migration.migration_type
+    if version.at_least("2.59"):
+        body["uuid"] = str(migration.uuid)
+    if version.at_least("2.80"):
+        body["project_id"] = migration.project_id
+        body["user_id"] = migration.user_id
+    return body
