@@ -8,20 +8,17 @@ policy, and calls one service; host actions answer 202 with no body and run
 on the host, console output asks the host synchronously.
 """
 
-from django.conf import settings
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from cloud.api.errors import BadRequest, Conflict, GatewayTimeout
+from cloud.api.errors import BadRequest
 from cloud.identity.views import ComputeView
-from cloud.instances import lifecycle, selectors, server_actions
+from cloud.instances import host_reads, selectors, server_actions
 from cloud.instances.api.image_actions import IMAGE_ACTIONS, ImageActions
 from cloud.instances.api.resize_actions import RESIZE_ACTIONS, ResizeActions
 from cloud.instances.models import Instance
 from cloud.instances.states import RESET_STATES
-from cloud.payloads import ConsoleOutput, ConsoleRequest
-from cloud.rpc import HostUnreachable, call_compute
 
 REBOOT_TYPES = {"SOFT": "reboot", "HARD": "reboot_hard"}
 
@@ -183,22 +180,7 @@ class ServerActionView(ResizeActions, ImageActions, ComputeView):
     def console_output(self, instance: Instance, body) -> Response:
         length = _console_length(body)
         self.authorize("os_compute_api:os-console-output", _target(instance))
-        lifecycle.instance_check(
-            context=self.context,
-            instance=instance,
-            action="get_console_output",
-            method="get_console_output",
+        output = host_reads.server_console_output(
+            context=self.context, instance=instance, length=length
         )
-        try:
-            answer = call_compute(
-                instance.host,
-                "compute.get_console_output",
-                ConsoleRequest(instance_uuid=str(instance.uuid), length=length),
-                timeout=settings.SYNC_CALL_TIMEOUT,
-            )
-        except HostUnreachable as exc:
-            raise GatewayTimeout(str(exc)) from exc
-        console = ConsoleOutput.from_dict(answer)
-        if not console.available:
-            raise Conflict(f"Unable to get console output: {console.message}")
-        return Response({"output": console.output})
+        return Response({"output": output})

@@ -1,27 +1,19 @@
 """Compute API: servers (create, list, list detail, show, delete, diagnostics)."""
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from cloud.api.errors import (
-    BadRequest,
-    Conflict,
-    GatewayTimeout,
-    NotFound,
-    flatten_detail,
-)
+from cloud.api.errors import BadRequest, flatten_detail
 from cloud.api.pagination import next_link, paginate
 from cloud.api.views import base_url
 from cloud.hosts.selectors import host_up
 from cloud.identity.views import ComputeView
-from cloud.instances import selectors, services
+from cloud.instances import host_reads, selectors, services
 from cloud.instances.api.presenters import server_detail, server_summary
 from cloud.instances.api.scheduling import placement_requested
 from cloud.instances.api.serializers import ServerCreateSerializer
 from cloud.instances.states import VmState
-from cloud.rpc import HostUnreachable, call_compute
 from cloud.scheduler.selectors import server_groups_of
 
 
@@ -154,22 +146,7 @@ class ServerDiagnosticsView(ComputeView):
     def get(self, request, server_id: str):
         instance = selectors.instance_get(server_id=server_id, context=self.context)
         self.authorize("os_compute_api:os-server-diagnostics", _target(instance))
-        if not instance.host or instance.vm_state == VmState.BUILDING:
-            raise Conflict(
-                f"Cannot 'get_diagnostics' instance {instance.uuid} while it is "
-                f"in vm_state {instance.vm_state}"
-            )
-        try:
-            diagnostics = call_compute(
-                instance.host,
-                "compute.get_diagnostics",
-                str(instance.uuid),
-                timeout=settings.SYNC_CALL_TIMEOUT,
-            )
-        except HostUnreachable as exc:
-            raise GatewayTimeout(str(exc)) from exc
-        if diagnostics is None:
-            raise NotFound(f"Instance {instance.uuid} is not on host {instance.host}.")
+        diagnostics = host_reads.server_diagnostics(instance=instance)
         if not self.version.at_least("2.48"):
             return Response(
                 {
