@@ -1,5 +1,6 @@
 """Compute host reads: which hosts are up and enabled, host aggregates, and zones."""
 
+import uuid as uuidlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -84,6 +85,24 @@ def aggregate_zones_of(*, hosts: list[str], exclude_id: int | None = None) -> di
     for host, metadata in rows.values_list("host", "aggregate__metadata"):
         found[host].add(metadata["availability_zone"])
     return found
+
+
+def nodes_list(*, hostname_pattern: str | None = None, after_id: int | None = None) -> QuerySet:
+    """Compute nodes in id order (os-hypervisors), those whose hypervisor hostname holds
+    the pattern, after the marker's id."""
+    nodes = ComputeNode.objects.order_by("id")
+    if hostname_pattern:
+        nodes = nodes.filter(hypervisor_hostname__icontains=hostname_pattern)
+    if after_id is not None:
+        nodes = nodes.filter(id__gt=after_id)
+    return nodes
+
+
+def node_get(*, node_uuid: uuidlib.UUID | None = None, node_id: int | None = None):
+    """The compute node with this uuid (or legacy integer id), or None."""
+    if node_uuid is not None:
+        return ComputeNode.objects.filter(uuid=node_uuid).first()
+    return ComputeNode.objects.filter(id=node_id).first()
 
 
 def node_find(*, host: str | None, node: str | None) -> ComputeNode | None:

@@ -1,14 +1,16 @@
 """Compute API routes: every /compute (Nova v2.1) route, the hosts app's views included.
 
 The compute API is one OpenStack service, so its map is declared once, here;
-cloud.hosts.api holds the views for services, hypervisors, zones and aggregates.
+cloud.hosts.api holds the views for services, zones and aggregates; os-hypervisors,
+which lists each host's servers, is the instances app's (cloud.instances.api.hypervisors).
 """
 
 from django.urls import path
 
-from cloud.hosts.api import aggregates, hypervisors, os_services, zones
+from cloud.hosts.api import aggregates, os_services, zones
 from cloud.instances.api import (
     flavors,
+    hypervisors,
     instance_actions,
     keypairs,
     migrations,

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import next_link, paginate
 from cloud.hosts.api.presenters import hypervisor_detail, hypervisor_summary, node_id
-from cloud.hosts.models import ComputeNode
+from cloud.hosts.selectors import node_get, nodes_list
 from cloud.identity.views import ComputeView
 from cloud.instances.selectors import instance_counts_by_host, instances_on_host
 from cloud.placement.selectors import usage_by_provider
@@ -26,35 +26,26 @@ def _truthy(value: str | None) -> bool:
 
 class _Hypervisors(ComputeView):
     def nodes(self, request):
-        nodes = ComputeNode.objects.order_by("id")
         pattern = request.GET.get("hypervisor_hostname_pattern")
-        if pattern:
-            if not self.version.at_least("2.53"):
-                raise BadRequest("hypervisor_hostname_pattern needs microversion 2.53.")
-            nodes = nodes.filter(hypervisor_hostname__icontains=pattern)
+        if pattern and not self.version.at_least("2.53"):
+            raise BadRequest("hypervisor_hostname_pattern needs microversion 2.53.")
         marker = request.GET.get("marker")
-        if marker:
-            found = self.lookup(marker)
-            nodes = nodes.filter(id__gt=found.id)
-        return nodes
+        after = self.lookup(marker).id if marker else None
+        return nodes_list(hostname_pattern=pattern, after_id=after)
 
-    def lookup(self, hypervisor_id: str) -> ComputeNode:
+    def lookup(self, hypervisor_id: str):
         if self.version.at_least("2.53"):
             try:
-                found = ComputeNode.objects.filter(uuid=uuid.UUID(hypervisor_id)).first()
+                found = node_get(node_uuid=uuid.UUID(hypervisor_id))
             except ValueError:
                 raise BadRequest(f"Invalid uuid {hypervisor_id}") from None
         else:
-            found = (
-                ComputeNode.objects.filter(id=int(hypervisor_id)).first()
-                if hypervisor_id.isdigit()
-                else None
-            )
+            found = node_get(node_id=int(hypervisor_id)) if hypervisor_id.isdigit() else None
         if found is None:
             raise NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
         return found
 
-    def with_servers(self, node: ComputeNode, body: dict) -> dict:
+    def with_servers(self, node, body: dict) -> dict:
         servers = instances_on_host(host=node.host)
         if servers:
             body["servers"] = [{"uuid": uid, "name": name} for uid, name in servers]
