@@ -52,6 +52,18 @@ def aggregate_list() -> QuerySet:
     return Aggregate.objects.prefetch_related("hosts")
 
 
+def aggregate_metadata_by_host() -> dict[str, dict[str, set[str]]]:
+    """Each host in an aggregate: every metadata key of its aggregates, with the values
+    they give it (a comma-separated value is several), in two queries."""
+    per_host: dict[str, dict[str, set[str]]] = {}
+    aggregates = {a.id: a.metadata for a in Aggregate.objects.all()}
+    for aggregate_id, host in AggregateHost.objects.values_list("aggregate_id", "host"):
+        metadata = per_host.setdefault(host, {})
+        for key, value in aggregates[aggregate_id].items():
+            metadata.setdefault(key, set()).update(v.strip() for v in str(value).split(","))
+    return per_host
+
+
 def aggregate_get(*, aggregate_id: int) -> Aggregate | None:
     return aggregate_list().filter(pk=aggregate_id).first()
 

@@ -4,21 +4,7 @@ import uuid
 
 from django.db import models
 
-
-class ImageStatus(models.TextChoices):
-    QUEUED = "queued"
-    SAVING = "saving"
-    ACTIVE = "active"
-    KILLED = "killed"
-    DELETED = "deleted"
-    DEACTIVATED = "deactivated"
-
-
-class Visibility(models.TextChoices):
-    PUBLIC = "public"
-    PRIVATE = "private"
-    SHARED = "shared"
-    COMMUNITY = "community"
+from cloud.images.choices import ImageStatus, Visibility
 
 
 class Image(models.Model):

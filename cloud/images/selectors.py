@@ -8,7 +8,8 @@ from django.db.models import Q, QuerySet
 from cloud.api.errors import BadRequest
 from cloud.api.pagination import after
 from cloud.identity.context import RequestContext
-from cloud.images.models import Image, ImageStatus, Visibility
+from cloud.images.choices import ImageStatus, Visibility
+from cloud.images.models import Image
 
 SORT_KEYS = {"created_at", "updated_at", "name", "size", "status", "id"}
 

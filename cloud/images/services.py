@@ -3,7 +3,8 @@
 import hashlib
 from pathlib import Path
 
-from cloud.images.models import Image, ImageStatus, Visibility
+from cloud.images.choices import ImageStatus, Visibility
+from cloud.images.models import Image
 
 
 def _hashes(path: Path) -> tuple[str, str]:

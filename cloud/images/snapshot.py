@@ -13,7 +13,8 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from cloud.images.models import Image, ImageStatus, Visibility
+from cloud.images.choices import ImageStatus, Visibility
+from cloud.images.models import Image
 
 # Nova's non-inheritable image properties: what describes the base image's own data
 # or signature, not the guest (nova.conf [DEFAULT] non_inheritable_image_properties).

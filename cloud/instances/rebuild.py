@@ -9,7 +9,10 @@ migration (type `evacuation`) and hands it to the conductor, which asks the
 scheduler for another host (cloud.conductor.evacuate).
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -17,7 +20,7 @@ from cloud.api.errors import BadRequest, Conflict, NotFound
 from cloud.hosts.selectors import host_up, node_find
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
-from cloud.images.models import Image, ImageStatus
+from cloud.images.choices import ImageStatus
 from cloud.images.selectors import image_get
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_start
@@ -27,6 +30,9 @@ from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import RebuildRequest
 from cloud.rpc import cast_compute, cast_conductor
+
+if TYPE_CHECKING:
+    from cloud.images.models import Image
 
 REBUILD_EVENT = "compute_rebuild_instance"
 EVACUATE_EVENT = "conductor_evacuate_instance"

@@ -5,8 +5,11 @@ every state change goes through the state machine (cloud.instances.lifecycle)
 as a conditional update.
 """
 
+from __future__ import annotations
+
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +18,7 @@ from cloud.api.errors import BadRequest, Conflict
 from cloud.hosts.selectors import host_up, node_find, zone_names
 from cloud.identity import keypairs, quotas
 from cloud.identity.context import RequestContext
-from cloud.images.models import Image, ImageStatus
+from cloud.images.choices import ImageStatus
 from cloud.images.selectors import image_boot_files, image_get
 from cloud.instances import actions, lifecycle, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
@@ -23,8 +26,11 @@ from cloud.payloads import TerminateRequest
 from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor
 from cloud.scheduler import groups
-from cloud.scheduler.models import ServerGroup
 from cloud.scheduler.selectors import server_group_find
+
+if TYPE_CHECKING:
+    from cloud.images.models import Image
+    from cloud.scheduler.models import ServerGroup
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ copies the root disk into the image store; the conductor writes the outcome
 before anything is written: there is nothing true to put in the image.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 
 from cloud.api.errors import Conflict
 from cloud.hosts.selectors import host_capabilities, host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
-from cloud.images.models import Image
 from cloud.images.snapshot import image_snapshot_create
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_start
@@ -23,6 +26,9 @@ from cloud.instances.models import Instance
 from cloud.instances.states import TaskState
 from cloud.payloads import SnapshotRequest
 from cloud.rpc import cast_compute, host_too_old
+
+if TYPE_CHECKING:
+    from cloud.images.models import Image
 
 SNAPSHOT_EVENT = "compute_snapshot_instance"
 

@@ -1,12 +1,14 @@
 """Response bodies of the compute API, shaped per microversion as Nova shapes them."""
 
+from __future__ import annotations
+
 import hashlib
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cloud.api.microversions import APIVersion
 from cloud.identity import policy
 from cloud.identity.context import RequestContext
-from cloud.identity.models import KeyPair
 from cloud.instances.models import (
     Flavor,
     Instance,
@@ -16,6 +18,9 @@ from cloud.instances.models import (
     Migration,
 )
 from cloud.instances.states import api_status
+
+if TYPE_CHECKING:
+    from cloud.identity.models import KeyPair
 
 PROGRESS_STATUSES = {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
 

@@ -6,6 +6,10 @@ and user_id from 2.13; soft policies from 2.15; unknown query parameters are
 refused from 2.75. Another project's group answers 404, like an unknown id.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from rest_framework import status
 from rest_framework.response import Response
@@ -14,12 +18,14 @@ from cloud.api.errors import BadRequest, NotFound, flatten_detail
 from cloud.identity.views import ComputeView
 from cloud.instances.api.serializers import ServerGroupSerializer
 from cloud.scheduler import groups
-from cloud.scheduler.models import ServerGroup
 from cloud.scheduler.selectors import (
     server_group_find,
     server_group_members,
     server_group_visible,
 )
+
+if TYPE_CHECKING:
+    from cloud.scheduler.models import ServerGroup
 
 RULE = "os_compute_api:os-server-groups:%s"
 QUERY = {"all_projects", "limit", "offset"}

@@ -7,7 +7,7 @@ hosts of the matching aggregates narrow the SQL query.
 
 from django.db.models import QuerySet
 
-from cloud.hosts.models import Aggregate, AggregateHost
+from cloud.hosts.selectors import aggregate_metadata_by_host
 from cloud.scheduler.filters import HostFilter
 from cloud.scheduler.request import Scheduling
 
@@ -46,12 +46,7 @@ class AggregateInstanceExtraSpecsFilter(HostFilter):
 
     def allowed_hosts(self, ctx: Scheduling) -> set[str]:
         specs = aggregate_specs(ctx.request.flavor_extra_specs)
-        per_host: dict[str, dict[str, set[str]]] = {}
-        aggregates = {a.id: a.metadata for a in Aggregate.objects.all()}
-        for aggregate_id, host in AggregateHost.objects.values_list("aggregate_id", "host"):
-            metadata = per_host.setdefault(host, {})
-            for key, value in aggregates[aggregate_id].items():
-                metadata.setdefault(key, set()).update(v.strip() for v in str(value).split(","))
+        per_host = aggregate_metadata_by_host()
         return {
             host
             for host, metadata in per_host.items()

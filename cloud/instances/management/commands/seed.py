@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from cloud.identity.services import project_user_ensure
-from cloud.images.models import Image, ImageStatus, Visibility
+from cloud.images.services import image_register_file
 from cloud.instances.models import Flavor
 
 FLAVORS = [
@@ -29,19 +29,14 @@ def seed_catalog(*, image_owner: str = "") -> None:
             flavorid=flavorid,
             defaults={"name": name, "memory_mb": ram, "root_gb": disk, "vcpus": vcpus},
         )
-    Image.objects.update_or_create(
-        id=TINY_IMAGE_ID,
-        defaults={
-            "name": "tiny",
-            "status": ImageStatus.ACTIVE,
-            "visibility": Visibility.PUBLIC,
-            "owner": image_owner,
-            "disk_format": "qcow2",
-            "container_format": "bare",
-            "min_disk": 0,
-            "min_ram": 0,
-            "properties": {"architecture": "x86_64"},
-        },
+    image_register_file(
+        image_id=TINY_IMAGE_ID,
+        name="tiny",
+        path=None,
+        disk_format="qcow2",
+        container_format="bare",
+        properties={"architecture": "x86_64"},
+        owner=image_owner,
     )
 
 
