@@ -77,7 +77,9 @@ def upgrade_level(service: str) -> str:
     return min(level, speaks, key=version_key)
 
 
-def _for_service(service: str, task_name: str, payload: Payload) -> dict[str, Any]:
+def for_service(service: str, task_name: str, payload: Payload) -> dict[str, Any]:
+    """`payload` as the conductors or schedulers read it: built in their upgrade level;
+    ServiceTooOld (a 409, before anything is committed) for a message they cannot read."""
     version = upgrade_level(service)
     try:
         return payload.to_dict(version)
@@ -89,14 +91,14 @@ def _for_service(service: str, task_name: str, payload: Payload) -> dict[str, An
 
 
 def cast_conductor(task_name: str, payload: Payload) -> None:
-    message = _for_service("conductor", task_name, payload)
+    message = for_service("conductor", task_name, payload)
     transaction.on_commit(lambda: app.send_task(task_name, args=[message], queue=CONDUCTOR_QUEUE))
 
 
 def scheduler_select(request: SchedulingRequest, *, answer_to: str) -> None:
     """Ask a scheduler for a host for `request`; its answer (a SchedulerAnswer) goes to
     the conductor task `answer_to`. A chain: no task waits on another."""
-    message = _for_service("scheduler", "scheduler.select_destinations", request)
+    message = for_service("scheduler", "scheduler.select_destinations", request)
     transaction.on_commit(
         lambda: chain(
             app.signature("scheduler.select_destinations", args=(message,)),
@@ -109,7 +111,7 @@ def scheduler_select_batch(requests: list[SchedulingRequest], *, answer_to: str)
     """The instances of one request decided together (one candidate scan, one claim);
     the list of answers goes to the conductor task `answer_to`."""
     task = "scheduler.select_destinations_batch"
-    messages = [_for_service("scheduler", task, request) for request in requests]
+    messages = [for_service("scheduler", task, request) for request in requests]
     transaction.on_commit(
         lambda: chain(app.signature(task, args=(messages,)), app.signature(answer_to)).apply_async()
     )

@@ -21,8 +21,9 @@ def _request(data: dict[str, Any]) -> SchedulingRequest:
     return SchedulingRequest.from_dict(data, speaks=settings.PAYLOAD_VERSION_PIN)
 
 
-def _answer(data: dict[str, Any], request: SchedulingRequest, selection: Selection) -> dict:
-    answer = SchedulerAnswer(
+def answer(data: dict[str, Any], request: SchedulingRequest, selection: Selection) -> dict:
+    """The answer to `request` (received as `data`), in the version it was asked in."""
+    reply = SchedulerAnswer(
         instance_uuid=request.instance_uuid,
         request_id=request.request_id,
         host=selection.host,
@@ -31,7 +32,7 @@ def _answer(data: dict[str, Any], request: SchedulingRequest, selection: Selecti
         attempt=request.attempt,
         migration_uuid=request.migration_uuid,
     )
-    return answer.to_dict(data.get("version") or SchedulingRequest.UNVERSIONED)
+    return reply.to_dict(data.get("version") or SchedulingRequest.UNVERSIONED)
 
 
 @app.task(**DATABASE_RETRY, name="scheduler.select_destinations")
@@ -39,7 +40,7 @@ def select_destinations_one(spec: dict[str, Any]) -> dict[str, Any]:
     """Choose and claim a host; the result is handed to the next task in the chain."""
     request = _request(spec)
     (selection,) = passes.decide([request])
-    return _answer(spec, request, selection)
+    return answer(spec, request, selection)
 
 
 @app.task(**DATABASE_RETRY, name="scheduler.select_destinations_batch")
@@ -48,6 +49,6 @@ def select_destinations_batch(specs: list[dict[str, Any]]) -> list[dict[str, Any
     requests = [_request(spec) for spec in specs]
     selections = passes.decide(requests)
     return [
-        _answer(spec, request, selection)
+        answer(spec, request, selection)
         for spec, request, selection in zip(specs, requests, selections, strict=True)
     ]
