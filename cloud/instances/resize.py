@@ -23,7 +23,7 @@ from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.instances import actions, lifecycle
 from cloud.instances.models import Flavor, Instance, Migration, MigrationStatus
-from cloud.payloads import MigrationRequest, TerminateRequest
+from cloud.payloads import MigrationRequest, MigrationTask, TerminateRequest
 from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor, host_too_old
 
@@ -117,7 +117,7 @@ def server_resize(
     )
     cast_conductor(
         "conductor.resize_instance",
-        {"migration_uuid": str(migration.uuid), "request_id": request_id},
+        MigrationTask(migration_uuid=str(migration.uuid), request_id=request_id),
     )
     return migration
 
@@ -165,7 +165,7 @@ def server_confirm_resize(*, context: RequestContext, request_id: str, instance:
     )
     cast_conductor(
         "conductor.confirm_resize",
-        {"migration_uuid": str(migration.uuid), "request_id": request_id},
+        MigrationTask(migration_uuid=str(migration.uuid), request_id=request_id),
     )
 
 
@@ -185,7 +185,7 @@ def server_revert_resize(*, context: RequestContext, request_id: str, instance: 
     )
     cast_conductor(
         "conductor.revert_resize",
-        {"migration_uuid": str(migration.uuid), "request_id": request_id},
+        MigrationTask(migration_uuid=str(migration.uuid), request_id=request_id),
     )
 
 
