@@ -277,7 +277,7 @@ def worker(batches: list[list[dict]], start_at: float, out, threads: int) -> Non
             if specs is None:
                 return
             began = time.perf_counter()
-            selections = passes.decide([SchedulingRequest.from_spec(s) for s in specs])
+            selections = passes.decide([SchedulingRequest.from_dict(s) for s in specs])
             elapsed = time.perf_counter() - began
             with lock:
                 latencies.append(elapsed)

@@ -42,12 +42,28 @@ History:
            starts) and ReconcileRequest (conductor -> compute.reconcile: the work
            the host had in hand when it stopped). New messages only: a 1.4 compute
            sends none of them, so it is neither synced nor reconciled.
+    1.6 -- the control plane's own messages: BuildInstances (api ->
+           conductor.build_instances), MigrationTask (api -> conductor.resize_instance,
+           confirm_resize, revert_resize, evacuate_instance), SchedulingRequest (conductor
+           -> scheduler.select_destinations(_batch)) and SchedulerAnswer (scheduler ->
+           the conductor task the request names: schedule_done(_batch),
+           resize_scheduled, evacuate_scheduled). Up to 1.5 they were plain dicts of the
+           same fields: a 1.5 conductor or scheduler reads one of these as before (it
+           ignores `version`), and a dict without a version is read as 1.5.
+           SchedulingRequest.same_host_hosts, different_host_hosts and group_hosts: the
+           hosts of the instances named by the hints and of the group's other members,
+           resolved by the conductor, so the scheduler never reads instances. A 1.5
+           scheduler ignores them and looks the hosts up itself from same_host,
+           different_host and group_uuid, which the request still carries. The api
+           builds for the conductor, and the conductor for the scheduler, in the
+           version UPGRADE_LEVEL_CONDUCTOR / UPGRADE_LEVEL_SCHEDULER pins (cloud.rpc);
+           a conductor or scheduler speaks an older one under PAYLOAD_VERSION_PIN.
 """
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
-PAYLOAD_VERSION = "1.5"
+PAYLOAD_VERSION = "1.6"
 MAJOR = PAYLOAD_VERSION.split(".")[0]
 
 
@@ -73,6 +89,16 @@ def previous_version(version: str = PAYLOAD_VERSION) -> str:
     return f"{major}.{max(minor - 1, 0)}"
 
 
+def version_pin(value: str, name: str) -> str:
+    """A configured version to speak or to write (`name` says which setting): empty for
+    ours, else an older minor of our major (a rolling upgrade's N-1), never a newer one."""
+    if not value:
+        return PAYLOAD_VERSION
+    if value.split(".")[0] != MAJOR or version_key(value) > version_key(PAYLOAD_VERSION):
+        raise ValueError(f"{name}={value!r}: this side speaks {MAJOR}.0 to {PAYLOAD_VERSION}")
+    return value
+
+
 def _check_version(data: dict[str, Any], kind: str) -> None:
     version = data.get("version")
     if not isinstance(version, str) or version.split(".")[0] != MAJOR:
@@ -90,6 +116,9 @@ class Payload:
 
     KIND = "payload"
     SINCE = "1.0"
+    # The version a message without one is read as: set on the messages that were
+    # plain dicts before they became payloads (a peer of that age sends no version).
+    UNVERSIONED: str | None = None
 
     @classmethod
     def downgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
@@ -124,6 +153,8 @@ class Payload:
         newer than it and ignores the fields its version did not have."""
         if not isinstance(data, dict):
             raise PayloadError(f"{cls.KIND}: expected an object, got {type(data).__name__}")
+        if cls.UNVERSIONED and "version" not in data:
+            data = {**data, "version": cls.UNVERSIONED}
         _check_version(data, cls.KIND)
         if speaks != PAYLOAD_VERSION:
             pinned = version_key(speaks)
@@ -520,3 +551,78 @@ class ReconcileRequest(Payload):
         return [
             TerminateRequest.from_dict({**t, "version": PAYLOAD_VERSION}) for t in self.terminations
         ]
+
+
+# -- the control plane's messages (1.6; plain dicts of the same fields before) -------
+
+
+@dataclass(frozen=True)
+class BuildInstances(Payload):
+    """api -> conductor.build_instances: schedule and build the instances of one create."""
+
+    KIND = "build_instances"
+    UNVERSIONED = "1.5"
+    instance_uuids: list[str]
+    request_id: str
+
+
+@dataclass(frozen=True)
+class MigrationTask(Payload):
+    """api -> conductor.resize_instance, confirm_resize, revert_resize, evacuate_instance:
+    the migration the api recorded, for the conductor to carry on."""
+
+    KIND = "migration_task"
+    SINCE = "1.3"
+    UNVERSIONED = "1.5"
+    migration_uuid: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class SchedulingRequest(Payload):
+    """conductor -> scheduler.select_destinations(_batch): what one decision must satisfy,
+    with the hosts the scheduler needs resolved (it never reads instances)."""
+
+    KIND = "scheduling_request"
+    UNVERSIONED = "1.5"
+    instance_uuid: str
+    project_id: str
+    resources: dict[str, int]
+    user_id: str = ""
+    availability_zone: str | None = None
+    forced_host: str | None = None
+    flavor_extra_specs: dict[str, str] = field(default_factory=dict)
+    image_properties: dict[str, str] = field(default_factory=dict)
+    group_uuid: str | None = None
+    # Instance uuids named by the hints (what the user asked, kept for a 1.5 scheduler).
+    same_host: list[str] = field(default_factory=list)
+    different_host: list[str] = field(default_factory=list)
+    # The `query` hint as JSON text (cloud.scheduler.query); empty when not given.
+    query: str = ""
+    ignore_hosts: list[str] = field(default_factory=list)
+    # Echoed in the answer, for the conductor task that reads it.
+    request_id: str = ""
+    attempt: int = 1
+    migration_uuid: str = ""
+    # The hosts of the live instances named by same_host / different_host.
+    same_host_hosts: list[str] = field(default_factory=list, metadata=since("1.6"))
+    different_host_hosts: list[str] = field(default_factory=list, metadata=since("1.6"))
+    # The hosts of the group's other live members when the conductor asked (host: how
+    # many); None when not resolved (a 1.5 request), then read from the group's table.
+    group_hosts: dict[str, int] | None = field(default=None, metadata=since("1.6"))
+
+
+@dataclass(frozen=True)
+class SchedulerAnswer(Payload):
+    """scheduler -> conductor.schedule_done(_batch), resize_scheduled, evacuate_scheduled:
+    the host claimed for a request (and alternates for reschedules), or why none."""
+
+    KIND = "scheduler_answer"
+    UNVERSIONED = "1.5"
+    instance_uuid: str
+    request_id: str
+    host: str | None = None
+    alternates: list[str] = field(default_factory=list)
+    error: str | None = None
+    attempt: int = 1
+    migration_uuid: str = ""

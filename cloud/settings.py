@@ -9,6 +9,8 @@ from pathlib import Path
 
 import environ
 
+from cloud.payloads import version_pin
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -259,6 +261,19 @@ QUOTA_DEFAULTS = {
 }
 MAX_INSTANCES_PER_REQUEST = env.int("MAX_INSTANCES_PER_REQUEST", default=100)
 SYNC_CALL_TIMEOUT = env.float("SYNC_CALL_TIMEOUT", default=10.0)
+
+# Rolling upgrade, as Nova's [upgrade_levels]: while the conductors or schedulers still
+# run the previous release, the processes sending to them build messages in the payload
+# version set here (cloud.rpc); a conductor or scheduler of this release stands in for
+# an older one (reads and writes as it did) under PAYLOAD_VERSION_PIN.
+UPGRADE_LEVELS = {
+    service: version_pin(env.str(name, default=""), name)
+    for service, name in (
+        ("conductor", "UPGRADE_LEVEL_CONDUCTOR"),
+        ("scheduler", "UPGRADE_LEVEL_SCHEDULER"),
+    )
+}
+PAYLOAD_VERSION_PIN = version_pin(env.str("PAYLOAD_VERSION_PIN", default=""), "PAYLOAD_VERSION_PIN")
 
 LOGGING = {
     "version": 1,

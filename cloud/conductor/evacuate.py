@@ -29,7 +29,7 @@ from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
 from cloud.instances.resize_selectors import migration_locked
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
-from cloud.payloads import RebuildRequest
+from cloud.payloads import RebuildRequest, SchedulerAnswer
 from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
@@ -92,9 +92,9 @@ def _no_host(migration: Migration, instance: Instance, request_id: str, reason: 
 
 
 @transaction.atomic
-def evacuate_scheduled(*, selection: dict) -> None:
+def evacuate_scheduled(*, selection: SchedulerAnswer) -> None:
     """The scheduler's answer: rebuild on the new host, or end the evacuation."""
-    request_id = selection["request_id"]
+    request_id = selection.request_id
     found = migration_answered(selection)
     if found is None:
         return
@@ -102,8 +102,8 @@ def evacuate_scheduled(*, selection: dict) -> None:
     uuid = str(instance.uuid)
     if not _awaited(migration, instance, Status.PRE_MIGRATING):
         return
-    host = selection.get("host")
-    error = selection.get("error") or (host and host_too_old(host, RebuildRequest))
+    host = selection.host
+    error = selection.error or (host and host_too_old(host, RebuildRequest))
     if error:
         _no_host(migration, instance, request_id, error)
         return

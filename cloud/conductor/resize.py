@@ -39,7 +39,7 @@ from cloud.instances.resize_selectors import migration_locked
 from cloud.instances.services import flavor_resources
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
-from cloud.payloads import MigrationRequest, MigrationResult, TerminateRequest
+from cloud.payloads import MigrationRequest, MigrationResult, SchedulerAnswer, TerminateRequest
 from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
@@ -205,10 +205,10 @@ def resize_schedule(*, migration_uuid: str, request_id: str) -> None:
 
 
 @transaction.atomic
-def resize_scheduled(*, selection: dict) -> None:
+def resize_scheduled(*, selection: SchedulerAnswer) -> None:
     """The scheduler's answer: stop the guest on the source, or end the resize (the
     server stays as it was, with a fault, as after Nova's NoValidHost)."""
-    request_id = selection["request_id"]
+    request_id = selection.request_id
     found = migration_answered(selection)
     if found is None:
         return
@@ -216,8 +216,8 @@ def resize_scheduled(*, selection: dict) -> None:
     uuid = str(instance.uuid)
     if migration.status != Status.PRE_MIGRATING or instance.task_state != TaskState.RESIZE_PREP:
         return
-    host = selection.get("host")
-    error = selection.get("error") or (host and host_too_old(host, MigrationRequest))
+    host = selection.host
+    error = selection.error or (host and host_too_old(host, MigrationRequest))
     if error:
         _failed(
             migration,

@@ -7,19 +7,19 @@ stands, and does only what is still missing.
 
 import logging
 import uuid as uuidlib
+from dataclasses import replace
 from datetime import timedelta
 
-from celery import chain
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cloud.celery import app
 from cloud.hosts.services import compute_node_build_outcome, compute_node_report
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
 from cloud.instances.models import Instance, InstanceAction, Migration, RequestSpec
 from cloud.instances.resize_selectors import migration_locked, migrations_holding
+from cloud.instances.selectors import instance_hosts, instances_live
 from cloud.instances.services import instance_mark_deleted
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
@@ -27,6 +27,8 @@ from cloud.payloads import (
     BuildFailure,
     BuildRequest,
     HostReport,
+    SchedulerAnswer,
+    SchedulingRequest,
     SpawnResult,
     Terminated,
     TerminateRequest,
@@ -38,9 +40,9 @@ from cloud.placement.claims import (
     provider_sync,
 )
 from cloud.placement.selectors import consumer_provider, consumers_claimed_before
-from cloud.rpc import cast_compute
+from cloud.rpc import cast_compute, scheduler_select, scheduler_select_batch
 from cloud.scheduler.groups import group_member_remove
-from cloud.scheduler.request import SchedulingRequest
+from cloud.scheduler.selectors import server_group_placed_members
 from cloud.scheduler.services import claim_on
 
 log = logging.getLogger(__name__)
@@ -49,23 +51,45 @@ SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 BUILD_EVENT = "compute_build_and_run_instance"
 
 
-def scheduling_request(spec: RequestSpec, instance: Instance) -> dict:
-    """What the scheduler needs to decide for this instance (a SchedulingRequest's fields)."""
-    return {
-        "instance_uuid": str(spec.instance_uuid),
-        "project_id": spec.project_id,
-        "user_id": spec.user_id,
-        "resources": spec.resources,
-        "availability_zone": spec.availability_zone,
-        "forced_host": spec.forced_host,
-        "flavor_extra_specs": dict(instance.flavor.get("extra_specs") or {}),
-        "image_properties": dict(instance.image_meta.get("properties") or {}),
-        "group_uuid": str(spec.group_uuid) if spec.group_uuid else None,
-        "same_host": list(spec.hints.get("same_host", [])),
-        "different_host": list(spec.hints.get("different_host", [])),
-        "query": spec.hints.get("query", ""),
-        "ignore_hosts": list(spec.ignore_hosts),
-    }
+def group_hosts(*, group_uuid: str, instance_uuid: str) -> dict[str, int]:
+    """Hosts of the group's other placed members whose instance is not deleted, with how
+    many members each holds: the scheduler's starting view of the group's policy."""
+    placed = server_group_placed_members(group_uuid=group_uuid)
+    live = instances_live(uuids=[uuid for uuid in placed if uuid != instance_uuid])
+    counts: dict[str, int] = {}
+    for uuid in live:
+        counts[placed[uuid]] = counts.get(placed[uuid], 0) + 1
+    return counts
+
+
+def scheduling_request(spec: RequestSpec, instance: Instance) -> SchedulingRequest:
+    """What the scheduler needs to decide for this instance, with the hosts of the
+    instances the hints and the server group name resolved (it never reads instances)."""
+    same_host = list(spec.hints.get("same_host", []))
+    different_host = list(spec.hints.get("different_host", []))
+    group_uuid = str(spec.group_uuid) if spec.group_uuid else None
+    return SchedulingRequest(
+        instance_uuid=str(spec.instance_uuid),
+        project_id=spec.project_id,
+        user_id=spec.user_id,
+        resources=spec.resources,
+        availability_zone=spec.availability_zone,
+        forced_host=spec.forced_host,
+        flavor_extra_specs=dict(instance.flavor.get("extra_specs") or {}),
+        image_properties=dict(instance.image_meta.get("properties") or {}),
+        group_uuid=group_uuid,
+        same_host=same_host,
+        different_host=different_host,
+        query=spec.hints.get("query", ""),
+        ignore_hosts=list(spec.ignore_hosts),
+        same_host_hosts=instance_hosts(uuids=same_host),
+        different_host_hosts=instance_hosts(uuids=different_host),
+        group_hosts=(
+            group_hosts(group_uuid=group_uuid, instance_uuid=str(spec.instance_uuid))
+            if group_uuid
+            else None
+        ),
+    )
 
 
 def migration_schedule(
@@ -84,25 +108,20 @@ def migration_schedule(
             user_id=instance.user_id,
         )
     spec = RequestSpec.objects.get(instance_uuid=instance.uuid)
-    message = {
-        **scheduling_request(spec, instance),
+    request = replace(
+        scheduling_request(spec, instance),
         **overrides,
-        "migration_uuid": migration_uuid,
-        "request_id": request_id,
-    }
-    transaction.on_commit(
-        lambda: chain(
-            app.signature("scheduler.select_destinations", args=(message,)),
-            app.signature(answer_to),
-        ).apply_async()
+        migration_uuid=migration_uuid,
+        request_id=request_id,
     )
+    scheduler_select(request, answer_to=answer_to)
 
 
-def migration_answered(selection: dict) -> tuple[Migration, Instance] | None:
+def migration_answered(selection: SchedulerAnswer) -> tuple[Migration, Instance] | None:
     """The locked migration and instance a scheduler's answer is for; None when the
     migration is gone, or the server was deleted meanwhile (the claim the scheduler made
     for it after the delete is freed)."""
-    found = migration_locked(selection["migration_uuid"])
+    found = migration_locked(selection.migration_uuid)
     if found is None:
         return None
     if found[1].deleted:
@@ -114,25 +133,16 @@ def migration_answered(selection: dict) -> tuple[Migration, Instance] | None:
 def _schedule_after_commit(specs: list[tuple[RequestSpec, Instance]], request_id: str) -> None:
     """Ask the scheduler, then hand its answer to `conductor.schedule_done`; the instances
     of one request go together (one candidate scan, one claim transaction)."""
-    messages = [
-        {
-            **scheduling_request(spec, instance),
-            "attempt": spec.num_attempts,
-            "request_id": request_id,
-        }
+    requests = [
+        replace(
+            scheduling_request(spec, instance), attempt=spec.num_attempts, request_id=request_id
+        )
         for spec, instance in specs
     ]
-    if len(messages) == 1:
-        tasks = ("scheduler.select_destinations", "conductor.schedule_done")
-        argument = messages[0]
+    if len(requests) == 1:
+        scheduler_select(requests[0], answer_to="conductor.schedule_done")
     else:
-        tasks = ("scheduler.select_destinations_batch", "conductor.schedule_done_batch")
-        argument = messages
-    transaction.on_commit(
-        lambda: chain(
-            app.signature(tasks[0], args=(argument,)), app.signature(tasks[1])
-        ).apply_async()
-    )
+        scheduler_select_batch(requests, answer_to="conductor.schedule_done_batch")
 
 
 @transaction.atomic
@@ -171,9 +181,9 @@ def _fail_build(
 
 
 @transaction.atomic
-def schedule_done(*, selection: dict) -> None:
-    uuid = selection["instance_uuid"]
-    request_id = selection["request_id"]
+def schedule_done(*, selection: SchedulerAnswer) -> None:
+    uuid = selection.instance_uuid
+    request_id = selection.request_id
     instance = Instance.objects.select_for_update().filter(uuid=uuid).first()
     if instance is None or instance.deleted or instance.task_state != TaskState.SCHEDULING:
         # Deleted (or moved on) while the scheduler worked: give back what it took,
@@ -182,21 +192,21 @@ def schedule_done(*, selection: dict) -> None:
             allocations_delete(consumer_id=uuid)
             group_member_remove(instance_uuid=uuid)
         return
-    if selection.get("error"):
+    if selection.error:
         actions.event_finish(
             instance_uuid=uuid,
             request_id=request_id,
             event=SCHEDULE_EVENT,
             host=None,
             result="Error",
-            details=selection["error"],
+            details=selection.error,
         )
-        _fail_build(instance, request_id, selection["error"], "", None)
+        _fail_build(instance, request_id, selection.error, "", None)
         return
     RequestSpec.objects.filter(instance_uuid=uuid).update(
-        alternates=list(selection.get("alternates") or []), updated_at=timezone.now()
+        alternates=list(selection.alternates), updated_at=timezone.now()
     )
-    _build_on(instance, selection["host"], request_id, selection["attempt"], "")
+    _build_on(instance, selection.host, request_id, selection.attempt, "")
 
 
 def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how: str) -> None:
@@ -292,7 +302,7 @@ def build_failed(*, failure: BuildFailure) -> None:
     actions.event_start(
         instance_uuid=uuid, request_id=failure.request_id, event=SCHEDULE_EVENT, host=None
     )
-    request = SchedulingRequest.from_spec(scheduling_request(spec, instance))
+    request = scheduling_request(spec, instance)
     while spec.alternates:
         alternate = spec.alternates.pop(0)
         if alternate in spec.ignore_hosts or not claim_on(request, alternate):
@@ -389,9 +399,9 @@ def allocations_reap_orphans(*, older_than_seconds: int) -> int:
     """Free claims whose instance is deleted or was never written.
 
     Normally the delete that marks an instance deleted frees its claim, and a
-    claim that lands after a delete is given back by `schedule_done`; this
-    sweeps what an interrupted hand-off (a broker outage, a stopped stack)
-    left behind.
+    claim that lands after a delete is given back by `schedule_done` (with the
+    group membership written with it); this sweeps what an interrupted hand-off
+    (a broker outage, a stopped stack) left behind.
     """
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     consumers = {c: _as_uuid(c) for c in consumers_claimed_before(cutoff=cutoff)}
@@ -408,6 +418,9 @@ def allocations_reap_orphans(*, older_than_seconds: int) -> int:
         with transaction.atomic():
             if uuid is None or not Instance.objects.filter(uuid=uuid, deleted=False).exists():
                 freed += 1 if allocations_delete(consumer_id=consumer) else 0
+                # A claim that landed after the delete wrote a membership with it.
+                if uuid is not None:
+                    group_member_remove(instance_uuid=consumer)
     if freed:
         log.warning("freed the claims of %d deleted or unknown instances", freed)
     return freed

@@ -1,9 +1,12 @@
 """Conductor tasks (queue `conductor`): read the payload, call one service.
 
-Task names are part of the message format; never rename one.
+Task names are part of the message format; never rename one. The control plane's
+own messages (from the api and the schedulers) are read in the version this
+conductor speaks (settings.PAYLOAD_VERSION_PIN: a rolling upgrade's older release);
+computes are upgraded after the control plane, so theirs are read as they come.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -23,33 +26,43 @@ from cloud.conductor import (
 from cloud.payloads import (
     ActionResult,
     BuildFailure,
+    BuildInstances,
     ComputeStarted,
     GuestStates,
     HostReport,
     MigrationResult,
+    MigrationTask,
+    Payload,
+    SchedulerAnswer,
     SnapshotResult,
     SpawnResult,
     TaskProgress,
     Terminated,
 )
 
+P = TypeVar("P", bound=Payload)
+
+
+def _read(cls: type[P], data: dict[str, Any]) -> P:
+    """A message of the control plane, as this conductor's version reads it."""
+    return cls.from_dict(data, speaks=settings.PAYLOAD_VERSION_PIN)
+
 
 @app.task(**DATABASE_RETRY, name="conductor.build_instances")
 def build_instances(payload: dict[str, Any]) -> None:
-    services.instances_schedule(
-        instance_uuids=payload["instance_uuids"], request_id=payload["request_id"]
-    )
+    build = _read(BuildInstances, payload)
+    services.instances_schedule(instance_uuids=build.instance_uuids, request_id=build.request_id)
 
 
 @app.task(**DATABASE_RETRY, name="conductor.schedule_done")
 def schedule_done(selection: dict[str, Any]) -> None:
-    services.schedule_done(selection=selection)
+    services.schedule_done(selection=_read(SchedulerAnswer, selection))
 
 
 @app.task(**DATABASE_RETRY, name="conductor.schedule_done_batch")
 def schedule_done_batch(selections: list[dict[str, Any]]) -> None:
     for selection in selections:
-        services.schedule_done(selection=selection)
+        services.schedule_done(selection=_read(SchedulerAnswer, selection))
 
 
 @app.task(**DATABASE_RETRY, name="conductor.instance_spawned")
@@ -110,26 +123,25 @@ def reap_orphan_claims() -> int:
 # -- resize (cloud.conductor.resize) ----------------------------------------------
 @app.task(**DATABASE_RETRY, name="conductor.resize_instance")
 def resize_instance(payload: dict[str, Any]) -> None:
-    resize.resize_schedule(
-        migration_uuid=payload["migration_uuid"], request_id=payload["request_id"]
-    )
+    task = _read(MigrationTask, payload)
+    resize.resize_schedule(migration_uuid=task.migration_uuid, request_id=task.request_id)
 
 
 @app.task(**DATABASE_RETRY, name="conductor.resize_scheduled")
 def resize_scheduled(selection: dict[str, Any]) -> None:
-    resize.resize_scheduled(selection=selection)
+    resize.resize_scheduled(selection=_read(SchedulerAnswer, selection))
 
 
 @app.task(**DATABASE_RETRY, name="conductor.confirm_resize")
 def confirm_resize(payload: dict[str, Any]) -> None:
-    resize.resize_confirm(
-        migration_uuid=payload["migration_uuid"], request_id=payload["request_id"]
-    )
+    task = _read(MigrationTask, payload)
+    resize.resize_confirm(migration_uuid=task.migration_uuid, request_id=task.request_id)
 
 
 @app.task(**DATABASE_RETRY, name="conductor.revert_resize")
 def revert_resize(payload: dict[str, Any]) -> None:
-    resize.resize_revert(migration_uuid=payload["migration_uuid"], request_id=payload["request_id"])
+    task = _read(MigrationTask, payload)
+    resize.resize_revert(migration_uuid=task.migration_uuid, request_id=task.request_id)
 
 
 @app.task(**DATABASE_RETRY, name="conductor.migration_step_done")
@@ -175,11 +187,10 @@ def snapshot_failed(payload: dict[str, Any]) -> None:
 
 @app.task(**DATABASE_RETRY, name="conductor.evacuate_instance")
 def evacuate_instance(payload: dict[str, Any]) -> None:
-    evacuate.evacuate_schedule(
-        migration_uuid=payload["migration_uuid"], request_id=payload["request_id"]
-    )
+    task = _read(MigrationTask, payload)
+    evacuate.evacuate_schedule(migration_uuid=task.migration_uuid, request_id=task.request_id)
 
 
 @app.task(**DATABASE_RETRY, name="conductor.evacuate_scheduled")
 def evacuate_scheduled(selection: dict[str, Any]) -> None:
-    evacuate.evacuate_scheduled(selection=selection)
+    evacuate.evacuate_scheduled(selection=_read(SchedulerAnswer, selection))

@@ -28,7 +28,7 @@ from cloud.instances.models import Instance, Migration, MigrationStatus
 from cloud.instances.services import image_meta
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
-from cloud.payloads import RebuildRequest
+from cloud.payloads import MigrationTask, RebuildRequest
 from cloud.rpc import cast_compute, cast_conductor
 
 if TYPE_CHECKING:
@@ -193,5 +193,5 @@ def server_evacuate(
     actions.event_start(instance_uuid=uuid, request_id=request_id, event=EVACUATE_EVENT, host=None)
     cast_conductor(
         "conductor.evacuate_instance",
-        {"migration_uuid": str(migration.uuid), "request_id": request_id},
+        MigrationTask(migration_uuid=str(migration.uuid), request_id=request_id),
     )

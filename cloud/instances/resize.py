@@ -24,7 +24,7 @@ from cloud.identity.context import RequestContext
 from cloud.instances import actions, lifecycle
 from cloud.instances.models import Flavor, Instance, Migration, MigrationStatus
 from cloud.instances.selectors import flavor_get
-from cloud.payloads import MigrationRequest, TerminateRequest
+from cloud.payloads import MigrationRequest, MigrationTask, TerminateRequest
 from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor, host_too_old
 
@@ -127,7 +127,7 @@ def server_resize(
     )
     cast_conductor(
         "conductor.resize_instance",
-        {"migration_uuid": str(migration.uuid), "request_id": request_id},
+        MigrationTask(migration_uuid=str(migration.uuid), request_id=request_id),
     )
     return migration
 
@@ -175,7 +175,7 @@ def server_confirm_resize(*, context: RequestContext, request_id: str, instance:
     )
     cast_conductor(
         "conductor.confirm_resize",
-        {"migration_uuid": str(migration.uuid), "request_id": request_id},
+        MigrationTask(migration_uuid=str(migration.uuid), request_id=request_id),
     )
 
 
@@ -195,7 +195,7 @@ def server_revert_resize(*, context: RequestContext, request_id: str, instance: 
     )
     cast_conductor(
         "conductor.revert_resize",
-        {"migration_uuid": str(migration.uuid), "request_id": request_id},
+        MigrationTask(migration_uuid=str(migration.uuid), request_id=request_id),
     )
 
 

@@ -216,3 +216,21 @@ def instances_on_host(*, host: str) -> list[tuple[str, str]]:
         (str(i.uuid), i.domain_name)
         for i in Instance.objects.filter(host=host, deleted=False).only("id", "uuid")
     ]
+
+
+def instance_hosts(*, uuids: list[str]) -> list[str]:
+    """The hosts of the live, placed instances among `uuids` (scheduler hints)."""
+    if not uuids:
+        return []
+    rows = Instance.objects.filter(uuid__in=uuids, deleted=False, host__isnull=False)
+    return sorted(set(rows.values_list("host", flat=True)))
+
+
+def instances_live(*, uuids: list[str], user_id: str | None = None) -> list[str]:
+    """The uuids among `uuids` of instances not deleted (created by `user_id`, if given)."""
+    if not uuids:
+        return []
+    rows = Instance.objects.filter(uuid__in=uuids, deleted=False)
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    return [str(uuid) for uuid in rows.values_list("uuid", flat=True)]

@@ -22,11 +22,12 @@ from cloud.images.choices import ImageStatus
 from cloud.images.selectors import image_boot_files, image_get
 from cloud.instances import actions, lifecycle, resize, states
 from cloud.instances.models import Flavor, Instance, RequestSpec
-from cloud.payloads import TerminateRequest
+from cloud.instances.selectors import instances_live
+from cloud.payloads import BuildInstances, TerminateRequest
 from cloud.placement.claims import allocations_delete
 from cloud.rpc import cast_compute, cast_conductor
 from cloud.scheduler import groups
-from cloud.scheduler.selectors import server_group_find
+from cloud.scheduler.selectors import server_group_find, server_group_members
 
 if TYPE_CHECKING:
     from cloud.images.models import Image
@@ -151,12 +152,10 @@ def server_create(
         )
         instances.append(instance)
     if spec.group is not None:
-        groups.group_members_add(
-            context=context, group=spec.group, instance_uuids=[str(i.uuid) for i in instances]
-        )
+        _group_join(context=context, group=spec.group, instances=instances)
     cast_conductor(
         "conductor.build_instances",
-        {"instance_uuids": [str(i.uuid) for i in instances], "request_id": request_id},
+        BuildInstances(instance_uuids=[str(i.uuid) for i in instances], request_id=request_id),
     )
     return instances
 
@@ -308,6 +307,19 @@ def server_boot(*, context: RequestContext, request_id: str, boot: ServerBoot) -
             key_name=boot.key_name,
             key_data=key_data,
         ),
+    )
+
+
+def _group_join(*, context: RequestContext, group: ServerGroup, instances: list[Instance]) -> None:
+    """The new instances join their server group, under its row lock, within the members
+    the creating user may have in it."""
+    locked = groups.server_group_lock(group=group)
+    members = server_group_members(group_ids=[locked.pk])[locked.pk]
+    groups.group_members_add(
+        context=context,
+        group=locked,
+        instance_uuids=[str(i.uuid) for i in instances],
+        used=len(instances_live(uuids=members, user_id=context.user_id)),
     )
 
 

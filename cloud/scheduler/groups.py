@@ -12,7 +12,6 @@ from cloud.api.errors import BadRequest
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.scheduler.models import ServerGroup, ServerGroupMember, ServerGroupPolicy
-from cloud.scheduler.selectors import server_group_member_count
 
 MAX_PER_HOST = "max_server_per_host"
 
@@ -44,23 +43,27 @@ def server_group_delete(*, group: ServerGroup) -> None:
     ServerGroup.objects.filter(pk=group.pk).delete()
 
 
-def group_members_add(
-    *, context: RequestContext, group: ServerGroup, instance_uuids: list[str]
-) -> None:
-    """Join instances being created to the group, in the caller's transaction.
-
-    The quota is Nova's: members per group (counted for the creating user), checked
-    under the group's row lock, which the scheduler's claims also take.
-    """
+def server_group_lock(*, group: ServerGroup) -> ServerGroup:
+    """The group's row, locked for the caller's transaction (the scheduler's claims take
+    this lock too); BadRequest when the group was deleted meanwhile."""
     locked = ServerGroup.objects.select_for_update().filter(pk=group.pk).first()
     if locked is None:
         raise BadRequest(f"Instance group {group.uuid} could not be found.")
+    return locked
+
+
+def group_members_add(
+    *, context: RequestContext, group: ServerGroup, instance_uuids: list[str], used: int
+) -> None:
+    """Join instances being created to a group locked by `server_group_lock`, in the
+    caller's transaction, within Nova's server_group_members quota: members per group
+    counted for the creating user, who has `used` of them already (their instances
+    are the instances app's to count)."""
     limit = quotas.limits(project_id=context.project_id)["server_group_members"]
-    used = server_group_member_count(group=locked, user_id=context.user_id)
     if 0 <= limit < used + len(instance_uuids):
         raise quotas.QuotaExceeded("Quota exceeded, too many servers in group")
     ServerGroupMember.objects.bulk_create(
-        ServerGroupMember(group=locked, instance_uuid=uuid) for uuid in instance_uuids
+        ServerGroupMember(group=group, instance_uuid=uuid) for uuid in instance_uuids
     )
 
 

@@ -1,9 +1,15 @@
 """What one scheduling decision must satisfy, and the lookups its filters share.
 
-`SchedulingRequest` is built from the request spec the API wrote (a plain,
-serialisable record); `Scheduling` adds what filters and weighers look up
-once per decision (the server group's member hosts, the hosts named by
-scheduler hints), so no filter queries per host.
+`SchedulingRequest` (cloud.payloads) is the message the conductor builds from the
+request spec the API wrote, with what the scheduler needs about instances
+resolved: the hosts named by the scheduler hints and those of the server group's
+other members (the scheduler never reads instances). `Scheduling` adds what
+filters and weighers look up once per decision (the server group), so no filter
+queries per host. The group's member hosts are read from the scheduler's own
+membership table when the request did not bring them (a 1.5 request), for a pass
+(cloud.scheduler.services._load_groups) and for the re-check under the group's
+lock; a deleted instance has left its group (instance_mark_deleted), and a
+membership its claim wrote after the delete is removed by conductor.schedule_done.
 """
 
 import uuid as uuidlib
@@ -13,31 +19,10 @@ from functools import cached_property
 
 from django.db import connection
 
-from cloud.instances.models import Instance
+from cloud.payloads import SchedulingRequest
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
 
-
-@dataclass(frozen=True)
-class SchedulingRequest:
-    instance_uuid: str
-    project_id: str
-    resources: dict[str, int]
-    user_id: str = ""
-    availability_zone: str | None = None
-    forced_host: str | None = None
-    flavor_extra_specs: dict[str, str] = field(default_factory=dict)
-    image_properties: dict[str, str] = field(default_factory=dict)
-    group_uuid: str | None = None
-    same_host: list[str] = field(default_factory=list)
-    different_host: list[str] = field(default_factory=list)
-    # The `query` hint as JSON text (cloud.scheduler.query); empty when not given.
-    query: str = ""
-    ignore_hosts: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_spec(cls, spec: dict) -> "SchedulingRequest":
-        known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in spec.items() if k in known})
+__all__ = ["HostState", "Scheduling", "SchedulingRequest"]
 
 
 @dataclass(frozen=True)
@@ -84,24 +69,21 @@ class Scheduling:
 
     @cached_property
     def group_hosts(self) -> dict[str, int]:
-        """Hosts of the group's other placed members, with how many members each holds."""
+        """Hosts of the group's other placed members, with how many members each holds:
+        as the conductor resolved them, else from the membership table."""
         if self.group is None:
             return {}
+        if self.request.group_hosts is not None:
+            return dict(self.request.group_hosts)
         return member_hosts(self.group, exclude=[self.request.instance_uuid])
 
     @cached_property
     def hint_hosts(self) -> dict[str, set[str]]:
-        """Hosts of the instances named by the same_host / different_host hints."""
+        """Hosts of the instances named by the same_host / different_host hints (resolved
+        by the conductor)."""
         return {
-            hint: set(
-                Instance.objects.filter(
-                    uuid__in=uuids, deleted=False, host__isnull=False
-                ).values_list("host", flat=True)
-            )
-            for hint, uuids in (
-                ("same_host", self.request.same_host),
-                ("different_host", self.request.different_host),
-            )
+            "same_host": set(self.request.same_host_hosts),
+            "different_host": set(self.request.different_host_hosts),
         }
 
 
@@ -114,21 +96,19 @@ def member_hosts(group: ServerGroup, exclude: Collection[str] = ()) -> dict[str,
 _MEMBER_HOSTS = """
 SELECT m.group_id, m.host, m.instance_uuid FROM {member} m
 WHERE m.group_id IN ({groups}) AND m.host IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM {instance} i WHERE i.uuid = m.instance_uuid AND i.deleted)
 """
 
 
 def groups_member_hosts(
     groups: Collection[ServerGroup], exclude: Collection[str] = ()
 ) -> dict[int, dict[str, int]]:
-    """member_hosts of several groups (by primary key), in one query; a deleted instance
-    no longer holds its host. Plain SQL: the scheduler asks this on every pass."""
+    """member_hosts of several groups (by primary key), in one query. Plain SQL: the
+    scheduler asks this on every pass."""
     counts: dict[int, dict[str, int]] = {group.pk: {} for group in groups}
     if not counts:
         return counts
     sql = _MEMBER_HOSTS.format(
         member=ServerGroupMember._meta.db_table,
-        instance=Instance._meta.db_table,
         groups=", ".join(["%s"] * len(counts)),
     )
     excluded = {canonical_uuid(uuid) for uuid in exclude}

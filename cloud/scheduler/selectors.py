@@ -1,5 +1,5 @@
 """Scheduler reads: candidate hosts with room, as filters and weighers see them; server
-groups as their owners see them, and their live members.
+groups as their owners see them, and their members.
 
 Candidates are found in SQL, by an index scan on free capacity (placement's
 inventories keep capacity and usage in columns, see cloud.placement.models),
@@ -13,15 +13,14 @@ import json
 import uuid as uuidlib
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 
 from cloud.hosts.models import ComputeNode
 from cloud.identity.context import RequestContext
-from cloud.instances.models import Instance
 from cloud.placement.models import Inventory, ResourceClass, ResourceProvider
 from cloud.placement.selectors import provider_capacities
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
-from cloud.scheduler.request import HostState
+from cloud.scheduler.request import HostState, canonical_uuid
 
 _CANDIDATES = """
 WITH top AS (
@@ -192,26 +191,23 @@ def server_group_find(*, group_id: str, context: RequestContext) -> ServerGroup 
     return server_group_visible(context=context).filter(uuid=uuid).first()
 
 
-def _live_members(user_id: str | None = None) -> QuerySet:
-    instances = Instance.objects.filter(uuid=OuterRef("instance_uuid"), deleted=False)
-    if user_id is not None:
-        instances = instances.filter(user_id=user_id)
-    return ServerGroupMember.objects.filter(Exists(instances))
-
-
 def server_group_members(*, group_ids: list[int]) -> dict[int, list[str]]:
-    """UUIDs of each group's members whose instance is not deleted, in one query."""
+    """UUIDs of each group's members, in one query (an instance leaves its group when it
+    is deleted)."""
     found: dict[int, list[str]] = {pk: [] for pk in group_ids}
-    rows = _live_members().filter(group_id__in=group_ids).order_by("id")
+    rows = ServerGroupMember.objects.filter(group_id__in=group_ids).order_by("id")
     for group_id, uuid in rows.values_list("group_id", "instance_uuid"):
         found[group_id].append(str(uuid))
     return found
 
 
-def server_group_member_count(*, group: ServerGroup, user_id: str) -> int:
-    """The group's live members created by this user: Nova counts the
-    server_group_members quota per group and user."""
-    return _live_members(user_id).filter(group=group).count()
+def server_group_placed_members(*, group_uuid: str) -> dict[str, str]:
+    """The group's members that have a host: instance uuid -> host."""
+    uuid = canonical_uuid(group_uuid)
+    if uuid is None:
+        return {}
+    rows = ServerGroupMember.objects.filter(group__uuid=uuid, host__isnull=False)
+    return {str(member): host for member, host in rows.values_list("instance_uuid", "host")}
 
 
 def server_groups_of(*, instance_uuid: str) -> list[str]:

@@ -6,19 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud.messaging import load_env_file
-from cloud.payloads import MAJOR, PAYLOAD_VERSION, version_key
-
-
-def _payload_version(value: str) -> str:
-    """COMPUTE_PAYLOAD_VERSION: speak an older minor of our major (a rolling upgrade's
-    N-1 host, or a test standing in for one); never a newer one."""
-    if not value:
-        return PAYLOAD_VERSION
-    if value.split(".")[0] != MAJOR or version_key(value) > version_key(PAYLOAD_VERSION):
-        raise ValueError(
-            f"COMPUTE_PAYLOAD_VERSION={value!r}: this compute speaks {MAJOR}.0 to {PAYLOAD_VERSION}"
-        )
-    return value
+from cloud.payloads import PAYLOAD_VERSION, version_pin
 
 
 @dataclass(frozen=True)
@@ -49,7 +37,10 @@ class ComputeConfig:
             ),
             heartbeat_interval=float(os.environ.get("HEARTBEAT_INTERVAL", "10")),
             disk_gb=int(disk) if disk else None,
-            payload_version=_payload_version(os.environ.get("COMPUTE_PAYLOAD_VERSION", "")),
+            # COMPUTE_PAYLOAD_VERSION: a rolling upgrade's N-1 host, or a test standing in for one.
+            payload_version=version_pin(
+                os.environ.get("COMPUTE_PAYLOAD_VERSION", ""), "COMPUTE_PAYLOAD_VERSION"
+            ),
             images_path=Path(os.environ.get("COMPUTE_IMAGES_PATH", "/var/lib/stratus/images")),
             power_sync_interval=float(os.environ.get("POWER_SYNC_INTERVAL", "60")),
         )

@@ -83,6 +83,7 @@ HOSTS = {"itest-a": 2560, "itest-b": 2560}
 HOST_CPUS = 4
 HOST_DISK_GB = 100
 HEARTBEAT = 1.0
+WORKER_OPTIONS = ["--without-mingle", "--without-gossip", "-l", "INFO"]
 
 
 def _database_url() -> str:
@@ -138,6 +139,56 @@ class Workers:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def start_conductor(self, name: str = "conductor", **extra: str) -> None:
+        """The conductor worker; `extra` adds to its environment (e.g. PAYLOAD_VERSION_PIN
+        to pin it to an older payload version)."""
+        self.start(
+            name,
+            [
+                "-A",
+                "cloud.celery",
+                "worker",
+                "-Q",
+                "conductor,conductor.heartbeat",
+                "-n",
+                f"{name}@%h",
+                "-P",
+                "threads",
+                "-c",
+                "4",
+                *WORKER_OPTIONS,
+            ],
+            self._env(**extra),
+        )
+
+    def start_scheduler(self, index: int, **extra: str) -> None:
+        """Scheduler worker `scheduler-<index>`; `extra` adds to its environment."""
+        self.start(
+            f"scheduler-{index}",
+            [
+                "-A",
+                "cloud.celery",
+                "worker",
+                "-Q",
+                "scheduler",
+                "-n",
+                f"scheduler{index}@%h",
+                "-P",
+                "threads",
+                "-c",
+                "16",
+                *WORKER_OPTIONS,
+            ],
+            self._env(**extra),
+        )
+
+    def stop_one(self, name: str) -> None:
+        """Stop a worker as an operator would (SIGTERM: it finishes the task in hand)."""
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
 
     def start_compute(self, host: str, uri: str, **extra: str) -> None:
         """A compute worker process for `host`; `extra` adds to its environment
@@ -206,44 +257,9 @@ def workers(django_db_setup, django_db_blocker):
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     logdir = Path(tempfile.mkdtemp(prefix="stratus-itest-"))
     group = Workers(database_url, logdir)
-    common = ["--without-mingle", "--without-gossip", "-l", "INFO"]
-    group.start(
-        "conductor",
-        [
-            "-A",
-            "cloud.celery",
-            "worker",
-            "-Q",
-            "conductor,conductor.heartbeat",
-            "-n",
-            "conductor@%h",
-            "-P",
-            "threads",
-            "-c",
-            "4",
-            *common,
-        ],
-        group._env(),
-    )
+    group.start_conductor()
     for index in (1, 2):
-        group.start(
-            f"scheduler-{index}",
-            [
-                "-A",
-                "cloud.celery",
-                "worker",
-                "-Q",
-                "scheduler",
-                "-n",
-                f"scheduler{index}@%h",
-                "-P",
-                "threads",
-                "-c",
-                "16",
-                *common,
-            ],
-            group._env(),
-        )
+        group.start_scheduler(index)
     for host, memory in HOSTS.items():
         group.start_compute(host, _host_xml(logdir, host, memory))
     yield group

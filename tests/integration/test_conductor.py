@@ -11,7 +11,7 @@ from cloud.identity.context import RequestContext
 from cloud.images.models import Image
 from cloud.instances.models import Flavor, Instance, InstanceFault, RequestSpec
 from cloud.instances.services import ServerCreate, server_create, server_delete
-from cloud.payloads import BuildFailure, SpawnResult
+from cloud.payloads import BuildFailure, SchedulerAnswer, SpawnResult
 from cloud.placement.claims import allocations_claim_new_many
 from cloud.placement.models import Allocation
 from tests.integration.test_placement import TINY, _host
@@ -42,14 +42,9 @@ def _place(instance, host: str, django_capture_on_commit_callbacks) -> None:
     allocations_claim_new_many([(str(instance.uuid), "p1", provider.pk, TINY)])
     with django_capture_on_commit_callbacks() as sent:
         services.schedule_done(
-            selection={
-                "instance_uuid": str(instance.uuid),
-                "request_id": "req-1",
-                "host": host,
-                "alternates": [],
-                "attempt": 1,
-                "error": None,
-            }
+            selection=SchedulerAnswer(
+                instance_uuid=str(instance.uuid), request_id="req-1", host=host
+            )
         )
     assert len(sent) == 1  # the build request cast to compute.<host>
 
@@ -114,14 +109,7 @@ def test_claim_made_after_a_delete_is_given_back(building, django_capture_on_com
     provider = _host("h1")
     allocations_claim_new_many([(str(building.uuid), "p1", provider.pk, TINY)])
     services.schedule_done(
-        selection={
-            "instance_uuid": str(building.uuid),
-            "request_id": "req-1",
-            "host": "h1",
-            "alternates": [],
-            "attempt": 1,
-            "error": None,
-        }
+        selection=SchedulerAnswer(instance_uuid=str(building.uuid), request_id="req-1", host="h1")
     )
     assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
 

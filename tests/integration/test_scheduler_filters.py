@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from cloud.hosts.models import Aggregate, AggregateHost, ComputeNode
 from cloud.instances.models import Instance
+from cloud.instances.selectors import instance_hosts
+from cloud.instances.services import instance_mark_deleted
 from cloud.placement.claims import (
     InventorySpec,
     allocations_claim_new_many,
@@ -62,7 +64,12 @@ def host(
 
 
 def request(**fields) -> SchedulingRequest:
+    """A request as the conductor builds it: the hosts of the instances the hints name
+    resolved (the scheduler never reads instances)."""
     fields.setdefault("resources", TINY)
+    for hint in ("same_host", "different_host"):
+        if hint in fields:
+            fields[f"{hint}_hosts"] = instance_hosts(uuids=fields[hint])
     return SchedulingRequest(instance_uuid=str(uuid.uuid4()), project_id="p", **fields)
 
 
@@ -356,10 +363,10 @@ def test_deleted_members_no_longer_hold_their_host(db):
     placed = group(ServerGroupPolicy.ANTI_AFFINITY, [])
     first = request(group_uuid=str(placed.uuid))
     assert select_destination(first).host == "h1"
-    Instance.objects.create(
+    instance = Instance.objects.create(
         uuid=first.instance_uuid, display_name="vm", project_id="p", user_id="u", flavor={}
     )
-    Instance.objects.filter(uuid=first.instance_uuid).update(deleted=True)
+    instance_mark_deleted(instance=instance)
     assert pick(group_uuid=str(placed.uuid)) == "h1"
 
 

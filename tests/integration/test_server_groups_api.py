@@ -13,6 +13,7 @@ from cloud.identity.models import Project
 from cloud.identity.services import project_user_ensure
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance, InstanceAction, RequestSpec
+from cloud.payloads import SchedulerAnswer
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
 from cloud.scheduler.request import SchedulingRequest
 from tests.integration.helpers import PASSWORD, token_for
@@ -216,7 +217,9 @@ def test_a_claim_landing_after_the_delete_leaves_no_member(api):
     ServerGroupMember.objects.create(
         group=ServerGroup.objects.get(uuid=group["id"]), instance_uuid=server_id, host="hv-1"
     )
-    schedule_done(selection={"instance_uuid": server_id, "request_id": "req-1", "host": "hv-1"})
+    schedule_done(
+        selection=SchedulerAnswer(instance_uuid=server_id, request_id="req-1", host="hv-1")
+    )
     assert not ServerGroupMember.objects.exists()
 
 
@@ -269,12 +272,12 @@ def test_query_hint(api):
         spec = RequestSpec.objects.get(instance_uuid=server_id)
         assert spec.hints == {"query": text}
         asked = scheduling_request(spec, Instance.objects.get(uuid=server_id))
-        assert asked["query"] == text
-        assert SchedulingRequest.from_spec(asked).query == text
+        assert asked.to_dict()["query"] == text
+        assert SchedulingRequest.from_dict(asked.to_dict()).query == text
     server_id = booted(api, hints={"query": ""})  # empty: no query, as in Nova
     spec = RequestSpec.objects.get(instance_uuid=server_id)
     assert spec.hints == {}
-    assert scheduling_request(spec, Instance.objects.get(uuid=server_id))["query"] == ""
+    assert scheduling_request(spec, Instance.objects.get(uuid=server_id)).query == ""
 
     written = (
         Instance.objects.count(),

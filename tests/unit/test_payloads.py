@@ -1,6 +1,7 @@
 """cloud.payloads: messages round-trip, old and new minors interoperate, schemas are pinned."""
 
 import dataclasses
+import hashlib
 import json
 import typing
 
@@ -12,6 +13,7 @@ from cloud.payloads import (
     ActionRequest,
     ActionResult,
     BuildFailure,
+    BuildInstances,
     BuildRequest,
     ComputeStarted,
     ConsoleOutput,
@@ -23,9 +25,12 @@ from cloud.payloads import (
     InstanceSpec,
     MigrationRequest,
     MigrationResult,
+    MigrationTask,
     PayloadError,
     RebuildRequest,
     ReconcileRequest,
+    SchedulerAnswer,
+    SchedulingRequest,
     SnapshotRequest,
     SnapshotResult,
     SpawnResult,
@@ -194,6 +199,40 @@ SAMPLES: dict[type, payloads.Payload] = {
             ).to_dict()
         ],
     ),
+    BuildInstances: BuildInstances(instance_uuids=[INSTANCE.uuid], request_id="req-13"),
+    MigrationTask: MigrationTask(
+        migration_uuid="5d7c1c8e-0000-4000-8000-000000000002", request_id="req-14"
+    ),
+    SchedulingRequest: SchedulingRequest(
+        instance_uuid=INSTANCE.uuid,
+        project_id="p1",
+        resources={"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 20},
+        user_id="u1",
+        availability_zone="nova",
+        forced_host="cmp-1",
+        flavor_extra_specs={"aggregate_instance_extra_specs:ssd": "true"},
+        image_properties={"hw_architecture": "x86_64"},
+        group_uuid="0e2f3b4c-0000-4000-8000-000000000004",
+        same_host=["1b2c3d4e-0000-4000-8000-000000000005"],
+        different_host=["2c3d4e5f-0000-4000-8000-000000000006"],
+        query='["<=", "$free_ram_mb", 1024]',
+        ignore_hosts=["cmp-9"],
+        request_id="req-15",
+        attempt=2,
+        migration_uuid="5d7c1c8e-0000-4000-8000-000000000002",
+        same_host_hosts=["cmp-1"],
+        different_host_hosts=["cmp-2"],
+        group_hosts={"cmp-3": 2},
+    ),
+    SchedulerAnswer: SchedulerAnswer(
+        instance_uuid=INSTANCE.uuid,
+        request_id="req-15",
+        host="cmp-1",
+        alternates=["cmp-2", "cmp-3"],
+        error=None,
+        attempt=2,
+        migration_uuid="5d7c1c8e-0000-4000-8000-000000000002",
+    ),
 }
 
 PAYLOAD_CLASSES = list(SAMPLES)
@@ -241,6 +280,9 @@ def test_other_major_or_missing_version_is_refused(cls, version):
     data = SAMPLES[cls].to_dict()
     if version is None:
         del data["version"]
+        if cls.UNVERSIONED:  # a plain dict before 1.6: read as the version it was then
+            assert cls.from_dict(data) == SAMPLES[cls]
+            return
     else:
         data["version"] = version
 
@@ -379,185 +421,41 @@ def test_payloads_are_immutable():
 # -- fingerprints ----------------------------------------------------------
 #
 # In the manner of Nova's test_objects.py: every payload's schema is pinned
-# here. If this test fails you changed a message format. Bump
-# PAYLOAD_VERSION (a new minor for an added optional field, a new major for
-# anything an older reader cannot ignore), add a line to the History in
-# cloud/payloads.py, then update the expectations below.
+# here, as "<the version that last changed it>-<hash of kind, since and each
+# field's name, type and since>". If this test fails you changed a message
+# format. Bump PAYLOAD_VERSION (a new minor for an added optional field, marked
+# with since(); a new major for anything an older reader cannot ignore), add a
+# line to the History in cloud/payloads.py, then update the expectations below.
 
-EXPECTED_VERSION = "1.5"
+EXPECTED_VERSION = "1.6"
 
 EXPECTED_FINGERPRINTS = {
-    "FlavorSpec": [
-        ("ephemeral_gb", "int"),
-        ("extra_specs", "dict[str, str]"),
-        ("memory_mb", "int"),
-        ("name", "str"),
-        ("root_gb", "int"),
-        ("swap", "int"),
-        ("vcpus", "int"),
-    ],
-    "ImageSpec": [
-        ("container_format", "str"),
-        ("disk_format", "str"),
-        ("id", "str"),
-        ("kernel_file", "str"),
-        ("min_disk", "int"),
-        ("name", "str"),
-        ("properties", "dict[str, typing.Any]"),
-        ("ramdisk_file", "str"),
-        ("size", "int | None"),
-    ],
-    "InstanceSpec": [
-        ("display_name", "str"),
-        ("flavor", "dict[str, typing.Any]"),
-        ("hostname", "str"),
-        ("image", "dict[str, typing.Any]"),
-        ("metadata", "dict[str, str]"),
-        ("name", "str"),
-        ("project_id", "str"),
-        ("user_id", "str"),
-        ("uuid", "str"),
-    ],
-    "BuildRequest": [
-        ("attempt", "int"),
-        ("instance", "dict[str, typing.Any]"),
-        ("request_id", "str"),
-    ],
-    "TerminateRequest": [
-        ("instance_uuid", "str"),
-        ("name", "str"),
-        ("request_id", "str"),
-    ],
-    "SpawnResult": [
-        ("attempt", "int"),
-        ("host", "str"),
-        ("instance_uuid", "str"),
-        ("power_state", "int"),
-        ("request_id", "str"),
-    ],
-    "BuildFailure": [
-        ("attempt", "int"),
-        ("details", "str"),
-        ("host", "str"),
-        ("instance_uuid", "str"),
-        ("message", "str"),
-        ("request_id", "str"),
-    ],
-    "Terminated": [
-        ("host", "str"),
-        ("instance_uuid", "str"),
-        ("request_id", "str"),
-    ],
-    "HostReport": [
-        ("capabilities", "dict[str, bool]"),
-        ("cpu_info", "dict[str, typing.Any]"),
-        ("host", "str"),
-        ("hypervisor_hostname", "str"),
-        ("hypervisor_type", "str"),
-        ("hypervisor_version", "int"),
-        ("libvirt_uri", "str"),
-        ("local_gb", "int"),
-        ("memory_mb", "int"),
-        ("payload_version", "str"),
-        ("sent_at", "str"),
-        ("started_at", "str"),
-        ("vcpus", "int"),
-    ],
-    "ActionRequest": [
-        ("action", "str"),
-        ("hard", "bool"),
-        ("instance_uuid", "str"),
-        ("name", "str"),
-        ("request_id", "str"),
-        ("task_state", "str"),
-    ],
-    "ActionResult": [
-        ("action", "str"),
-        ("details", "str"),
-        ("host", "str"),
-        ("instance_uuid", "str"),
-        ("message", "str"),
-        ("power_state", "int | None"),
-        ("request_id", "str"),
-        ("task_state", "str"),
-    ],
-    "ConsoleRequest": [
-        ("instance_uuid", "str"),
-        ("length", "int | None"),
-    ],
-    "ConsoleOutput": [
-        ("available", "bool"),
-        ("message", "str"),
-        ("output", "str"),
-    ],
-    "RebuildRequest": [
-        ("action", "str"),
-        ("instance", "dict[str, typing.Any]"),
-        ("request_id", "str"),
-        ("stopped", "bool"),
-        ("task_state", "str"),
-    ],
-    "SnapshotRequest": [
-        ("disk_format", "str"),
-        ("image_id", "str"),
-        ("instance_uuid", "str"),
-        ("name", "str"),
-        ("request_id", "str"),
-        ("task_state", "str"),
-    ],
-    "TaskProgress": [
-        ("action", "str"),
-        ("host", "str"),
-        ("image_id", "str"),
-        ("instance_uuid", "str"),
-        ("progress", "int | None"),
-        ("request_id", "str"),
-        ("step", "str"),
-    ],
-    "SnapshotResult": [
-        ("checksum", "str"),
-        ("details", "str"),
-        ("host", "str"),
-        ("image_id", "str"),
-        ("instance_uuid", "str"),
-        ("message", "str"),
-        ("os_hash_value", "str"),
-        ("path", "str"),
-        ("request_id", "str"),
-        ("size", "int | None"),
-    ],
-    "MigrationRequest": [
-        ("instance", "dict[str, typing.Any]"),
-        ("instance_uuid", "str"),
-        ("migration_uuid", "str"),
-        ("power_on", "bool"),
-        ("request_id", "str"),
-    ],
-    "MigrationResult": [
-        ("details", "str"),
-        ("host", "str"),
-        ("instance_uuid", "str"),
-        ("message", "str"),
-        ("migration_uuid", "str"),
-        ("power_state", "int | None"),
-        ("request_id", "str"),
-        ("step", "str"),
-    ],
-    "GuestStates": [
-        ("guests", "dict[str, int]"),
-        ("host", "str"),
-        ("sampled_at", "str"),
-    ],
-    "ComputeStarted": [
-        ("guests", "dict[str, typing.Any]"),
-        ("report", "dict[str, typing.Any]"),
-    ],
-    "ReconcileRequest": [
-        ("actions", "list[dict[str, typing.Any]]"),
-        ("builds", "list[dict[str, typing.Any]]"),
-        ("host", "str"),
-        ("terminations", "list[dict[str, typing.Any]]"),
-    ],
+    "FlavorSpec": "1.0-c63fecd98a71b459c1eba8993d494bd8",
+    "ImageSpec": "1.2-075676ea298e72423b4eb26273449581",
+    "InstanceSpec": "1.0-99706b71cf5177416e83a03a11d194f7",
+    "BuildRequest": "1.0-60d854e775018924f7ecb5e7d8a738bb",
+    "TerminateRequest": "1.0-18d46969d22379d878c33d46ce95cf5e",
+    "SpawnResult": "1.0-8dc72cae4f3a068f992c6ec387af7373",
+    "BuildFailure": "1.0-64a741b135b778101d67a541efa0abb8",
+    "Terminated": "1.0-4eaafa79551ff17fcd229455f403c64a",
+    "HostReport": "1.3-312213e415747348b35f6f3a4b77eef9",
+    "ActionRequest": "1.2-bede8238229a338446c78ca42c1fc431",
+    "ActionResult": "1.2-014e999ecf55827f3d21365f4d2e8d3a",
+    "ConsoleRequest": "1.2-06fb0abde17127a9f64823cde426a0af",
+    "ConsoleOutput": "1.2-191826d62e68950b202cd92fb874f118",
+    "RebuildRequest": "1.3-e4b4617409c3563ea46c5acb53c4f9bf",
+    "SnapshotRequest": "1.3-cc120ffa5ea4289753a0f8b123eae43c",
+    "TaskProgress": "1.3-a1c58d646f7f6167393a9e4e3d043c4f",
+    "SnapshotResult": "1.3-3a8ab846d61e14123b3a1fb11e0acb0b",
+    "MigrationRequest": "1.4-f737456c5b5897b6f4f3b838024844b9",
+    "MigrationResult": "1.4-0aaccc0b6d872cc152a7e18aeefc6f7d",
+    "GuestStates": "1.5-7f83ad73d29cccb91bed35618e12e2ce",
+    "ComputeStarted": "1.5-f889ee7e7ed64a8e7392cb5a6bccd100",
+    "ReconcileRequest": "1.5-4eedced5b7b21fa3d7afab11c838b103",
+    "BuildInstances": "1.0-5b3b297e16a05782b4c56a3f0b0e21d7",
+    "MigrationTask": "1.3-37edbb12335b301bf054e9d2bb6b1b5b",
+    "SchedulingRequest": "1.6-b486f78add4dbfecc3ec5d0405065e04",
+    "SchedulerAnswer": "1.0-a87c487216506df7a06d1f36c93b1af0",
 }
 
 
@@ -570,8 +468,26 @@ def _annotation(tp: object) -> str:
     return str(tp)
 
 
-def _fingerprint(cls: type) -> list[tuple[str, str]]:
-    return sorted((f.name, _annotation(f.type)) for f in dataclasses.fields(cls))
+def _class_version(cls: type) -> str:
+    """The version that last changed the class: it was added, or a field was."""
+    added = [f.metadata.get("since", "1.0") for f in dataclasses.fields(cls)]
+    return max([cls.SINCE, *added], key=payloads.version_key)
+
+
+def _fingerprint(cls: type) -> str:
+    """Nova's "<version>-<hash of the schema>": the kind, since when, and each field's
+    name, type and since."""
+    schema = [
+        cls.KIND,
+        cls.SINCE,
+        cls.UNVERSIONED,
+        sorted(
+            (f.name, _annotation(f.type), f.metadata.get("since", "1.0"))
+            for f in dataclasses.fields(cls)
+        ),
+    ]
+    digest = hashlib.md5(json.dumps(schema).encode(), usedforsecurity=False).hexdigest()
+    return f"{_class_version(cls)}-{digest}"
 
 
 def test_payload_version_is_pinned_with_the_fingerprints():
@@ -585,10 +501,32 @@ def test_fingerprints_cover_every_payload_class():
 
 @pytest.mark.parametrize("cls", PAYLOAD_CLASSES, ids=lambda c: c.__name__)
 def test_schema_fingerprint(cls):
-    assert _fingerprint(cls) == EXPECTED_FINGERPRINTS[cls.__name__], (
-        f"{cls.__name__} changed shape: bump PAYLOAD_VERSION, record it in the "
-        f"module History, then update EXPECTED_FINGERPRINTS"
+    expected, found = EXPECTED_FINGERPRINTS[cls.__name__], _fingerprint(cls)
+    if expected.split("-")[0] == found.split("-")[0]:
+        assert found == expected, (
+            f"{cls.__name__} changed shape without a new version: give what you added "
+            f"since(<the next version>), bump PAYLOAD_VERSION, record the change and how "
+            f"an older peer is served in the History of cloud/payloads.py, then set "
+            f"EXPECTED_FINGERPRINTS[{cls.__name__!r}] = {found!r}"
+        )
+    assert found == expected, (
+        f"{cls.__name__} is now {found}: record it in the History of cloud/payloads.py "
+        f"and update EXPECTED_FINGERPRINTS"
     )
+
+
+@pytest.mark.parametrize("cls", PAYLOAD_CLASSES, ids=lambda c: c.__name__)
+def test_no_class_is_newer_than_the_payload_version(cls):
+    assert payloads.version_key(_class_version(cls)) <= payloads.version_key(PAYLOAD_VERSION)
+
+
+def test_the_fingerprint_sees_a_field_added_without_a_version():
+    @dataclasses.dataclass(frozen=True)
+    class Grown(TerminateRequest):
+        reason: str = ""
+
+    assert _fingerprint(Grown).split("-")[0] == _fingerprint(TerminateRequest).split("-")[0]
+    assert _fingerprint(Grown) != _fingerprint(TerminateRequest)
 
 
 def test_a_resize_step_is_never_sent_to_a_1_3_host():
