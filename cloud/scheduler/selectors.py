@@ -246,8 +246,8 @@ def server_group_find(*, group_id: str, context: RequestContext) -> ServerGroup 
 
 
 def server_group_members(*, group_ids: list[int]) -> dict[int, list[str]]:
-    """UUIDs of each group's members, in one query (a deleted instance has left its
-    group: cloud.instances.services.instance_mark_deleted)."""
+    """UUIDs of each group's members, in one query (an instance leaves its group when it
+    is deleted)."""
     found: dict[int, list[str]] = {pk: [] for pk in group_ids}
     rows = ServerGroupMember.objects.filter(group_id__in=group_ids).order_by("id")
     for group_id, uuid in rows.values_list("group_id", "instance_uuid"):
