@@ -18,7 +18,7 @@ from django.utils import timezone
 from cloud.conductor.services import builds_reap_stuck
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance, InstanceAction
+from cloud.instances.selectors import instance_task_overdue_locked, instance_tasks_overdue
 from cloud.instances.states import DEADLINE_KEEPS_VM_STATE, VmState
 
 log = logging.getLogger(__name__)
@@ -26,37 +26,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def _open_action_fail(instance_uuid: str, host: str | None, message: str) -> None:
-    """Finish the instance's unfinished action, and its open events, in error."""
-    action = (
-        InstanceAction.objects.filter(instance_uuid=instance_uuid, finish_time__isnull=True)
-        .order_by("-start_time", "-id")
-        .first()
-    )
-    if action is None:
-        return
-    for event in action.events.filter(finish_time__isnull=True).values_list("event", flat=True):
-        actions.event_finish(
-            instance_uuid=instance_uuid,
-            request_id=action.request_id,
-            event=event,
-            host=host,
-            result="Error",
-            details=message,
-        )
-    actions.action_finish(
-        instance_uuid=instance_uuid, request_id=action.request_id, message="Error"
-    )
-
-
 @transaction.atomic
 def _task_expire(uuid, task_state: str, seconds: int, cutoff: datetime) -> bool:
-    instance = (
-        Instance.objects.select_for_update()
-        .filter(uuid=uuid, deleted=False, task_state=task_state, updated_at__lt=cutoff)
-        .exclude(vm_state=VmState.BUILDING)
-        .first()
-    )
+    instance = instance_task_overdue_locked(uuid=uuid, task_state=task_state, updated_before=cutoff)
     if instance is None:
         return False
     keeps = task_state in DEADLINE_KEEPS_VM_STATE
@@ -68,7 +40,7 @@ def _task_expire(uuid, task_state: str, seconds: int, cutoff: datetime) -> bool:
     )
     log.warning("instance %s: %s", uuid, message)
     actions.fault_record(instance_uuid=str(uuid), code=500, message=message, host=instance.host)
-    _open_action_fail(str(uuid), instance.host, message)
+    actions.action_open_fail(instance_uuid=str(uuid), host=instance.host, message=message)
     return True
 
 
@@ -77,17 +49,10 @@ def deadlines_reap(*, build_timeout: int, deadlines: dict[str, int], default: in
     reaped = builds_reap_stuck(timeout_seconds=build_timeout)
     now = timezone.now()
     shortest = min([default, *deadlines.values()])
-    candidates = (
-        Instance.objects.filter(
-            deleted=False,
-            task_state__isnull=False,
-            updated_at__lt=now - timedelta(seconds=shortest),
-        )
-        .exclude(vm_state=VmState.BUILDING)
-        .order_by("updated_at")
-        .values_list("uuid", "task_state", "updated_at")
+    candidates = instance_tasks_overdue(
+        updated_before=now - timedelta(seconds=shortest), limit=BATCH
     )
-    for uuid, task_state, updated_at in list(candidates[:BATCH]):
+    for uuid, task_state, updated_at in candidates:
         seconds = deadlines.get(task_state, default)
         cutoff = now - timedelta(seconds=seconds)
         if updated_at < cutoff and _task_expire(uuid, task_state, seconds, cutoff):

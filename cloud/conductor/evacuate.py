@@ -17,22 +17,28 @@ with a fault, the instance back on its dead host holding its allocation there
 migration are locked and their states say whether it is still awaited.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db import transaction
-from django.utils import timezone
 
 from cloud.conductor.services import migration_answered, migration_schedule
 from cloud.instances import actions
+from cloud.instances.choices import MigrationStatus as Status
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance, Migration
-from cloud.instances.models import MigrationStatus as Status
+from cloud.instances.migration_selectors import migration_evacuating_locked, migration_locked
 from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
-from cloud.instances.resize_selectors import migration_locked
+from cloud.instances.services import instance_update, migration_update
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import RebuildRequest, SchedulerAnswer
 from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
+
+if TYPE_CHECKING:
+    from cloud.instances.models import Instance, Migration
 
 # Nova's final status of a successful evacuation (a resize ends confirmed instead).
 DONE = "done"
@@ -49,7 +55,7 @@ def _awaited(migration: Migration, instance: Instance, status: str) -> bool:
 @transaction.atomic
 def evacuate_schedule(*, migration_uuid: str, request_id: str) -> None:
     """Move the dead host's allocation to the migration; ask the scheduler for a host."""
-    found = migration_locked(migration_uuid)
+    found = migration_locked(migration_uuid=migration_uuid)
     if found is None or not _awaited(*found, Status.PRE_MIGRATING):
         return
     migration, instance = found
@@ -74,7 +80,7 @@ def _no_host(migration: Migration, instance: Instance, request_id: str, reason: 
         user_id=instance.user_id,
     ):
         allocations_delete(consumer_id=uuid)
-    Migration.objects.filter(pk=migration.pk).update(status=Status.ERROR, updated_at=timezone.now())
+    migration_update(migration=migration, status=Status.ERROR)
     instance_transition(instance=instance, step="evacuate:no_host")
     message = f"Cannot evacuate instance {uuid}: {reason}"[:255]
     actions.fault_record(
@@ -107,13 +113,10 @@ def evacuate_scheduled(*, selection: SchedulerAnswer) -> None:
     if error:
         _no_host(migration, instance, request_id, error)
         return
-    now = timezone.now()
-    Migration.objects.filter(pk=migration.pk).update(
-        dest_compute=host, dest_node=host, status=Status.MIGRATING, updated_at=now
+    migration_update(
+        migration=migration, dest_compute=host, dest_node=host, status=Status.MIGRATING
     )
-    Instance.objects.filter(pk=instance.pk).update(
-        host=host, node=host, progress=20, updated_at=now
-    )
+    instance_update(instance=instance, host=host, node=host, progress=20)
     group_member_moved(instance_uuid=uuid, host=host)
     actions.event_finish(
         instance_uuid=uuid,
@@ -124,7 +127,6 @@ def evacuate_scheduled(*, selection: SchedulerAnswer) -> None:
         details=f"from {migration.source_compute} to {host}",
     )
     actions.event_start(instance_uuid=uuid, request_id=request_id, event=REBUILD_EVENT, host=host)
-    instance.refresh_from_db()
     cast_compute(
         host,
         "compute.rebuild_instance",
@@ -141,14 +143,8 @@ def evacuate_scheduled(*, selection: SchedulerAnswer) -> None:
 def evacuation_end(*, instance_uuid: str, done: bool) -> None:
     """The rebuild on the new host is over: free what the migration holds on the dead
     host, in the caller's transaction (which holds the instance's lock)."""
-    migration = (
-        Migration.objects.select_for_update()
-        .filter(instance_uuid=instance_uuid, migration_type="evacuation", status=Status.MIGRATING)
-        .first()
-    )
+    migration = migration_evacuating_locked(instance_uuid=instance_uuid)
     if migration is None:
         return
     allocations_delete(consumer_id=str(migration.uuid))
-    Migration.objects.filter(pk=migration.pk).update(
-        status=DONE if done else Status.ERROR, updated_at=timezone.now()
-    )
+    migration_update(migration=migration, status=DONE if done else Status.ERROR)

@@ -12,9 +12,12 @@ recorded on the host for admins (os-hypervisors `unknown_domains`) and logged,
 never destroyed.
 """
 
+from __future__ import annotations
+
 import logging
 import uuid as uuidlib
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,10 +26,13 @@ from django.utils.dateparse import parse_datetime
 from cloud.hosts.services import compute_node_unknown_domains
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance
+from cloud.instances.selectors import instance_idle_locked, instances_idle_on_host, instances_live
 from cloud.instances.states import STOPPED_BY_ITSELF
 from cloud.payloads import GuestStates
 from cloud.power_state import PowerState
+
+if TYPE_CHECKING:
+    from cloud.instances.models import Instance
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +79,7 @@ def _record_stop(instance: Instance, host: str, found: int) -> None:
 
 @transaction.atomic
 def _instance_sync(uuid: uuidlib.UUID, host: str, found: int, sampled_at: datetime) -> bool:
-    instance = (
-        Instance.objects.select_for_update()
-        .filter(
-            uuid=uuid, host=host, deleted=False, task_state__isnull=True, updated_at__lt=sampled_at
-        )
-        .first()
-    )
+    instance = instance_idle_locked(uuid=uuid, host=host, updated_before=sampled_at)
     if instance is None:
         return False
     stopped = found in STOPPED_BY_ITSELF.get(instance.vm_state, frozenset())
@@ -95,12 +95,7 @@ def _instance_sync(uuid: uuidlib.UUID, host: str, found: int, sampled_at: dateti
 
 def _unknown_record(states: GuestStates) -> None:
     reported = set(states.guests)
-    known = {
-        str(u)
-        for u in Instance.objects.filter(uuid__in=reported, deleted=False).values_list(
-            "uuid", flat=True
-        )
-    }
+    known = set(instances_live(uuids=list(reported)))
     unknown = sorted(reported - known)
     if compute_node_unknown_domains(host=states.host, uuids=unknown) and unknown:
         log.warning(
@@ -117,9 +112,7 @@ def power_states_sync(*, states: GuestStates) -> int:
     """Bring the host's instances in line with its report; returns how many changed."""
     sampled_at = host_time(states.sampled_at)
     changed = 0
-    rows = Instance.objects.filter(
-        host=states.host, deleted=False, task_state__isnull=True, updated_at__lt=sampled_at
-    ).values_list("uuid", "vm_state", "power_state")
+    rows = instances_idle_on_host(host=states.host, updated_before=sampled_at)
     for uuid, vm_state, power_state in rows:
         found = states.guests.get(str(uuid), PowerState.NOSTATE)
         if found != power_state or found in STOPPED_BY_ITSELF.get(vm_state, frozenset()):

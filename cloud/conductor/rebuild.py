@@ -15,15 +15,15 @@ from django.utils import timezone
 from cloud.conductor.evacuate import evacuation_end
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance
 from cloud.instances.rebuild import REBUILD_EVENT
+from cloud.instances.selectors import instance_locked
 from cloud.instances.states import TRANSITIONS, VmState
 from cloud.payloads import ActionResult
 from cloud.power_state import PowerState
 
 
 def _pending(result: ActionResult) -> bool:
-    Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    instance_locked(uuid=result.instance_uuid)
     return actions.event_open(
         instance_uuid=result.instance_uuid, request_id=result.request_id, event=REBUILD_EVENT
     )

@@ -11,14 +11,21 @@ task_state the host cannot finish (a resize, a rebuild, a snapshot) is left to i
 deadline (cloud.conductor.deadlines).
 """
 
+from __future__ import annotations
+
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from cloud.conductor.power_sync import host_time, power_states_sync
-from cloud.conductor.services import compute_heartbeat, instance_create_request_id
-from cloud.instances.models import Instance, InstanceAction, RequestSpec
+from cloud.conductor.services import compute_heartbeat
+from cloud.instances.selectors import (
+    instance_action_request_id,
+    instances_busy_on_host,
+    request_spec_get,
+)
 from cloud.instances.server_actions import HOST_ACTIONS
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TRANSITIONS, TaskState, VmState
@@ -30,6 +37,9 @@ from cloud.payloads import (
     TerminateRequest,
 )
 from cloud.rpc import cast_compute
+
+if TYPE_CHECKING:
+    from cloud.instances.models import Instance
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +59,14 @@ _ACTION_OF_TASK = {TRANSITIONS[a].task_state: a for a in RECONCILED_ACTIONS}
 
 def _open_request_id(instance: Instance, action: str) -> str:
     """The request of the instance's unfinished `action` (its outcome is awaited)."""
-    return (
-        InstanceAction.objects.filter(
-            instance_uuid=instance.uuid, action=action, finish_time__isnull=True
-        )
-        .order_by("-start_time", "-id")
-        .values_list("request_id", flat=True)
-        .first()
-        or ""
-    )
+    return instance_action_request_id(instance_uuid=instance.uuid, action=action, unfinished=True)
 
 
 def _build(instance: Instance) -> dict:
-    spec = RequestSpec.objects.filter(instance_uuid=instance.uuid).first()
+    spec = request_spec_get(instance_uuid=instance.uuid)
     return BuildRequest(
         instance=instance_spec(instance).to_dict(),
-        request_id=instance_create_request_id(instance),
+        request_id=instance_action_request_id(instance_uuid=instance.uuid, action="create"),
         attempt=max(spec.num_attempts if spec else 1, 1),
     ).to_dict()
 
@@ -93,9 +95,7 @@ def host_reconcile(*, host: str, started_at: datetime) -> ReconcileRequest | Non
     """Cast the host the work it had in hand when its worker started (on commit);
     returns what was sent. Work given to it since then is on its way as usual."""
     builds, acts, terminations, left = [], [], [], []
-    pending = Instance.objects.filter(
-        host=host, deleted=False, task_state__isnull=False, updated_at__lt=started_at
-    )
+    pending = instances_busy_on_host(host=host, updated_before=started_at)
     for instance in pending:
         task = instance.task_state
         if instance.vm_state == VmState.BUILDING and task == TaskState.SPAWNING:

@@ -20,9 +20,12 @@ whether it is still awaited, so a redelivered message changes nothing. A failed
 step ends in ERROR with a fault, and nothing stays claimed that nothing uses.
 """
 
+from __future__ import annotations
+
 import uuid as uuidlib
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -31,18 +34,25 @@ from django.utils import timezone
 from cloud.conductor.services import migration_answered, migration_schedule
 from cloud.hosts.selectors import host_up
 from cloud.instances import actions
+from cloud.instances.choices import MigrationStatus as Status
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance, Migration, RequestSpec
-from cloud.instances.models import MigrationStatus as Status
+from cloud.instances.migration_selectors import migration_locked, migrations_unconfirmed
 from cloud.instances.resize import flavor_size, migration_confirm_start
-from cloud.instances.resize_selectors import migration_locked
-from cloud.instances.services import flavor_resources
+from cloud.instances.services import (
+    flavor_resources,
+    instance_update,
+    migration_update,
+    request_spec_flavor_set,
+)
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import MigrationRequest, MigrationResult, SchedulerAnswer, TerminateRequest
 from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
 from cloud.scheduler.groups import group_member_moved
+
+if TYPE_CHECKING:
+    from cloud.instances.models import Instance, Migration
 
 SCHEDULE_EVENT = "conductor_migrate_server"
 
@@ -72,10 +82,6 @@ WHAT = {
 
 def _event(step: str) -> str:
     return f"compute_{step}"
-
-
-def _set(model, pk: int, **values) -> None:
-    model.objects.filter(pk=pk).update(updated_at=timezone.now(), **values)
 
 
 def _cast_step(
@@ -150,7 +156,7 @@ def _failed(
     vm_state: str,
 ) -> None:
     _back_to_source(migration, instance, step, vm_state)
-    _set(Migration, migration.pk, status=Status.ERROR)
+    migration_update(migration=migration, status=Status.ERROR)
     uuid = str(instance.uuid)
     actions.fault_record(instance_uuid=uuid, code=500, message=message, details=details, host=host)
     actions.finish(
@@ -172,7 +178,7 @@ def _failed(
 def resize_schedule(*, migration_uuid: str, request_id: str) -> None:
     """Move the source allocation to the migration and ask the scheduler for a
     destination; its answer goes to `conductor.resize_scheduled`."""
-    found = migration_locked(migration_uuid)
+    found = migration_locked(migration_uuid=migration_uuid)
     if found is None:
         return
     migration, instance = found
@@ -230,7 +236,9 @@ def resize_scheduled(*, selection: SchedulerAnswer) -> None:
             vm_state=migration.old_vm_state,
         )
         return
-    _set(Migration, migration.pk, dest_compute=host, dest_node=host, status=Status.MIGRATING)
+    migration_update(
+        migration=migration, dest_compute=host, dest_node=host, status=Status.MIGRATING
+    )
     instance_transition(instance=instance, step="resize:resize_migrating", values={"progress": 20})
     actions.event_finish(
         instance_uuid=uuid,
@@ -249,7 +257,7 @@ def _source_stopped(migration: Migration, instance: Instance, result: MigrationR
 
 
 def _resized(migration: Migration, instance: Instance, result: MigrationResult) -> None:
-    _set(Migration, migration.pk, status=Status.FINISHED)
+    migration_update(migration=migration, status=Status.FINISHED)
     instance_transition(
         instance=instance,
         step="resize:done",
@@ -270,14 +278,12 @@ def _resized(migration: Migration, instance: Instance, result: MigrationResult) 
 def _confirmed(migration: Migration, instance: Instance, request_id: str) -> None:
     """The new flavor kept: the source allocation freed, quota counting the new flavor."""
     allocations_delete(consumer_id=str(migration.uuid))
-    _set(Migration, migration.pk, status=Status.CONFIRMED)
+    migration_update(migration=migration, status=Status.CONFIRMED)
     instance_transition(
         instance=instance, step="confirm_resize:done", vm_state=migration.old_vm_state
     )
-    _set(Instance, instance.pk, **flavor_size(migration.new_flavor))
-    RequestSpec.objects.filter(instance_uuid=instance.uuid).update(
-        resources=flavor_resources(migration.new_flavor), updated_at=timezone.now()
-    )
+    instance_update(instance=instance, **flavor_size(migration.new_flavor))
+    request_spec_flavor_set(instance_uuid=instance.uuid, flavor=migration.new_flavor)
     actions.action_finish(instance_uuid=str(instance.uuid), request_id=request_id)
 
 
@@ -285,7 +291,7 @@ def _confirmed(migration: Migration, instance: Instance, request_id: str) -> Non
 def resize_confirm(*, migration_uuid: str, request_id: str) -> None:
     """Remove the guest from the source; with no guest to remove there (a resize on one
     host) or the source down (its leftover is reported when it comes back), at once."""
-    found = migration_locked(migration_uuid)
+    found = migration_locked(migration_uuid=migration_uuid)
     if found is None:
         return
     migration, instance = found
@@ -309,11 +315,10 @@ def resizes_confirm_due(*, window_seconds: int) -> int:
     if window_seconds <= 0:
         return 0
     cutoff = timezone.now() - timedelta(seconds=window_seconds)
-    due = Migration.objects.filter(status=Status.FINISHED, updated_at__lt=cutoff)
     confirmed = 0
-    for migration_uuid in list(due.values_list("uuid", flat=True)[:500]):
+    for migration_uuid in migrations_unconfirmed(updated_before=cutoff, limit=500):
         with transaction.atomic():
-            found = migration_locked(str(migration_uuid))
+            found = migration_locked(migration_uuid=str(migration_uuid))
             if found is None:
                 continue
             migration, instance = found
@@ -343,7 +348,7 @@ def resizes_confirm_due(*, window_seconds: int) -> int:
 def resize_revert(*, migration_uuid: str, request_id: str) -> None:
     """Remove the guest from the destination (unless that is the source, or is down:
     its leftover is reported when it comes back), then start it on the source."""
-    found = migration_locked(migration_uuid)
+    found = migration_locked(migration_uuid=migration_uuid)
     if found is None:
         return
     migration, instance = found
@@ -372,7 +377,7 @@ def _reverted(migration: Migration, instance: Instance, result: MigrationResult)
     _back_to_source(
         migration, instance, "revert_resize:done", migration.old_vm_state, result.power_state
     )
-    _set(Migration, migration.pk, status=Status.REVERTED)
+    migration_update(migration=migration, status=Status.REVERTED)
     actions.action_finish(instance_uuid=str(instance.uuid), request_id=result.request_id)
 
 
@@ -390,7 +395,7 @@ NEXT = {
 def _awaited(result: MigrationResult) -> tuple[Migration, Instance] | None:
     """The locked migration and instance when this outcome is still awaited. A guest
     defined for an instance deleted meanwhile is removed again."""
-    found = migration_locked(result.migration_uuid)
+    found = migration_locked(migration_uuid=result.migration_uuid)
     if found is None:
         return None
     migration, instance = found
@@ -457,7 +462,7 @@ def migration_step_failed(*, result: MigrationResult) -> None:
         )
         return
     _confirmed(migration, instance, result.request_id)
-    _set(Migration, migration.pk, status=Status.ERROR)
+    migration_update(migration=migration, status=Status.ERROR)
     instance_transition(instance=instance, step="confirm_resize:failed")
     uuid = str(instance.uuid)
     actions.fault_record(

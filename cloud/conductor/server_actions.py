@@ -11,7 +11,7 @@ from django.db import transaction
 
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance
+from cloud.instances.selectors import instance_locked
 from cloud.instances.server_actions import HOST_ACTIONS
 from cloud.instances.states import KEEP, VmState
 from cloud.payloads import ActionResult
@@ -20,7 +20,7 @@ from cloud.power_state import PowerState
 
 def _pending(result: ActionResult) -> bool:
     """Lock the instance; True when this outcome has not been recorded yet."""
-    Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    instance_locked(uuid=result.instance_uuid)
     return actions.event_open(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,

@@ -5,10 +5,13 @@ late and may be redelivered): it locks the instance, looks at where it
 stands, and does only what is still missing.
 """
 
+from __future__ import annotations
+
 import logging
 import uuid as uuidlib
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -17,10 +20,22 @@ from django.utils import timezone
 from cloud.hosts.services import compute_node_build_outcome, compute_node_report
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance, InstanceAction, Migration, RequestSpec
-from cloud.instances.resize_selectors import migration_locked, migrations_holding
-from cloud.instances.selectors import instance_hosts, instances_live
-from cloud.instances.services import instance_mark_deleted
+from cloud.instances.migration_selectors import migration_locked, migrations_holding
+from cloud.instances.selectors import (
+    instance_action_request_id,
+    instance_hosts,
+    instance_live,
+    instance_locked,
+    instances_building_stuck,
+    instances_live,
+    request_spec_get,
+    request_spec_locked,
+)
+from cloud.instances.services import (
+    instance_mark_deleted,
+    request_spec_alternates_set,
+    request_spec_update,
+)
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
 from cloud.payloads import (
@@ -44,6 +59,9 @@ from cloud.rpc import cast_compute, scheduler_select, scheduler_select_batch
 from cloud.scheduler.groups import group_member_remove
 from cloud.scheduler.selectors import server_group_placed_members
 from cloud.scheduler.services import claim_on
+
+if TYPE_CHECKING:
+    from cloud.instances.models import Instance, Migration, RequestSpec
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +125,7 @@ def migration_schedule(
             project_id=instance.project_id,
             user_id=instance.user_id,
         )
-    spec = RequestSpec.objects.get(instance_uuid=instance.uuid)
+    spec = request_spec_get(instance_uuid=instance.uuid)
     request = replace(
         scheduling_request(spec, instance),
         **overrides,
@@ -121,7 +139,7 @@ def migration_answered(selection: SchedulerAnswer) -> tuple[Migration, Instance]
     """The locked migration and instance a scheduler's answer is for; None when the
     migration is gone, or the server was deleted meanwhile (the claim the scheduler made
     for it after the delete is freed)."""
-    found = migration_locked(selection.migration_uuid)
+    found = migration_locked(migration_uuid=selection.migration_uuid)
     if found is None:
         return None
     if found[1].deleted:
@@ -149,13 +167,12 @@ def _schedule_after_commit(specs: list[tuple[RequestSpec, Instance]], request_id
 def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
     pending = []
     for uuid in instance_uuids:
-        spec = RequestSpec.objects.select_for_update().filter(instance_uuid=uuid).first()
-        instance = Instance.objects.filter(uuid=uuid, deleted=False).first()
+        spec = request_spec_locked(instance_uuid=uuid)
+        instance = instance_live(uuid=uuid)
         if spec is None or instance is None or instance.task_state != TaskState.SCHEDULING:
             continue
         if spec.num_attempts == 0:
-            spec.num_attempts = 1
-            spec.save(update_fields=["num_attempts", "updated_at"])
+            request_spec_update(request_spec=spec, num_attempts=1)
             actions.event_start(
                 instance_uuid=uuid, request_id=request_id, event=SCHEDULE_EVENT, host=None
             )
@@ -184,7 +201,7 @@ def _fail_build(
 def schedule_done(*, selection: SchedulerAnswer) -> None:
     uuid = selection.instance_uuid
     request_id = selection.request_id
-    instance = Instance.objects.select_for_update().filter(uuid=uuid).first()
+    instance = instance_locked(uuid=uuid)
     if instance is None or instance.deleted or instance.task_state != TaskState.SCHEDULING:
         # Deleted (or moved on) while the scheduler worked: give back what it took,
         # and the group membership its claim wrote after the delete removed it.
@@ -203,9 +220,7 @@ def schedule_done(*, selection: SchedulerAnswer) -> None:
         )
         _fail_build(instance, request_id, selection.error, "", None)
         return
-    RequestSpec.objects.filter(instance_uuid=uuid).update(
-        alternates=list(selection.alternates), updated_at=timezone.now()
-    )
+    request_spec_alternates_set(instance_uuid=uuid, alternates=selection.alternates)
     _build_on(instance, selection.host, request_id, selection.attempt, "")
 
 
@@ -232,7 +247,7 @@ def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how:
 
 @transaction.atomic
 def instance_spawned(*, result: SpawnResult) -> None:
-    instance = Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    instance = instance_locked(uuid=result.instance_uuid)
     if instance is None:
         return
     if instance.deleted:
@@ -269,7 +284,7 @@ def instance_spawned(*, result: SpawnResult) -> None:
 def build_failed(*, failure: BuildFailure) -> None:
     """Free the claim on the failed host; reschedule elsewhere or give up with a fault."""
     uuid = failure.instance_uuid
-    instance = Instance.objects.select_for_update().filter(uuid=uuid).first()
+    instance = instance_locked(uuid=uuid)
     if instance is None or instance.deleted:
         allocations_delete(consumer_id=uuid)
         return
@@ -288,7 +303,7 @@ def build_failed(*, failure: BuildFailure) -> None:
     if instance.task_state == TaskState.DELETING:
         instance_mark_deleted(instance=instance)
         return
-    spec = RequestSpec.objects.select_for_update().get(instance_uuid=uuid)
+    spec = request_spec_locked(instance_uuid=uuid)
     if spec.num_attempts >= max(1, settings.SCHEDULER_MAX_ATTEMPTS):
         message = (
             f"Build of instance {uuid} failed on {spec.num_attempts} host(s); "
@@ -297,27 +312,33 @@ def build_failed(*, failure: BuildFailure) -> None:
         _fail_build(instance, failure.request_id, message[:255], failure.details, failure.host)
         return
     allocations_delete(consumer_id=uuid)
-    spec.ignore_hosts = [*spec.ignore_hosts, failure.host]
-    spec.num_attempts += 1
+    ignore_hosts = [*spec.ignore_hosts, failure.host]
+    alternates = list(spec.alternates)
     actions.event_start(
         instance_uuid=uuid, request_id=failure.request_id, event=SCHEDULE_EVENT, host=None
     )
-    request = scheduling_request(spec, instance)
-    while spec.alternates:
-        alternate = spec.alternates.pop(0)
-        if alternate in spec.ignore_hosts or not claim_on(request, alternate):
-            continue
-        spec.save(update_fields=["ignore_hosts", "num_attempts", "alternates", "updated_at"])
-        _build_on(instance, alternate, failure.request_id, spec.num_attempts, " (alternate)")
+    request = replace(scheduling_request(spec, instance), ignore_hosts=ignore_hosts)
+    host = None
+    while alternates and host is None:
+        alternate = alternates.pop(0)
+        if alternate not in ignore_hosts and claim_on(request, alternate):
+            host = alternate
+    request_spec_update(
+        request_spec=spec,
+        ignore_hosts=ignore_hosts,
+        num_attempts=spec.num_attempts + 1,
+        alternates=alternates,
+    )
+    if host is not None:
+        _build_on(instance, host, failure.request_id, spec.num_attempts, " (alternate)")
         return
-    spec.save(update_fields=["ignore_hosts", "num_attempts", "alternates", "updated_at"])
     instance_transition(instance=instance, step="reschedule", values={"host": None, "node": None})
     _schedule_after_commit([(spec, instance)], failure.request_id)
 
 
 @transaction.atomic
 def instance_terminated(*, terminated: Terminated) -> None:
-    instance = Instance.objects.select_for_update().filter(uuid=terminated.instance_uuid).first()
+    instance = instance_locked(uuid=terminated.instance_uuid)
     if instance is None or instance.deleted:
         return
     instance_mark_deleted(instance=instance)
@@ -356,15 +377,16 @@ def builds_reap_stuck(*, timeout_seconds: int) -> int:
     """Fail builds stuck past their deadline, saying in which step, and free their claims."""
     deadline = timezone.now() - timedelta(seconds=timeout_seconds)
     reaped = 0
-    stuck = Instance.objects.filter(
-        vm_state=VmState.BUILDING, deleted=False, updated_at__lt=deadline
-    ).values_list("uuid", flat=True)
-    for uuid in list(stuck[:500]):
+    for uuid in instances_building_stuck(updated_before=deadline, limit=500):
         with transaction.atomic():
-            instance = Instance.objects.select_for_update().get(uuid=uuid)
-            if instance.vm_state != VmState.BUILDING or instance.updated_at >= deadline:
+            instance = instance_locked(uuid=uuid)
+            if (
+                instance is None
+                or instance.vm_state != VmState.BUILDING
+                or instance.updated_at >= deadline
+            ):
                 continue
-            request_id = instance_create_request_id(instance)
+            request_id = instance_action_request_id(instance_uuid=uuid, action="create")
             step = instance.task_state or "build"
             where = f" on {instance.host}" if instance.host else ""
             _fail_build(
@@ -377,15 +399,6 @@ def builds_reap_stuck(*, timeout_seconds: int) -> int:
             )
             reaped += 1
     return reaped
-
-
-def instance_create_request_id(instance: Instance) -> str:
-    return (
-        InstanceAction.objects.filter(instance_uuid=instance.uuid, action="create")
-        .values_list("request_id", flat=True)
-        .first()
-        or ""
-    )
 
 
 def _as_uuid(value: str) -> uuidlib.UUID | None:
@@ -406,9 +419,7 @@ def allocations_reap_orphans(*, older_than_seconds: int) -> int:
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     consumers = {c: _as_uuid(c) for c in consumers_claimed_before(cutoff=cutoff)}
     known = [u for u in consumers.values() if u]
-    live = set(
-        Instance.objects.filter(uuid__in=known, deleted=False).values_list("uuid", flat=True)
-    )
+    live = {uuidlib.UUID(uuid) for uuid in instances_live(uuids=known)}
     # A resize's source allocation is held by its migration until confirmed or reverted.
     live |= migrations_holding(consumer_ids=known)
     freed = 0
@@ -416,7 +427,7 @@ def allocations_reap_orphans(*, older_than_seconds: int) -> int:
         if uuid in live:
             continue
         with transaction.atomic():
-            if uuid is None or not Instance.objects.filter(uuid=uuid, deleted=False).exists():
+            if uuid is None or not instances_live(uuids=[uuid]):
                 freed += 1 if allocations_delete(consumer_id=consumer) else 0
                 # A claim that landed after the delete wrote a membership with it.
                 if uuid is not None:

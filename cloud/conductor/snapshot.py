@@ -13,13 +13,13 @@ from django.db import transaction
 from cloud.images.snapshot import image_snapshot_failed, image_snapshot_uploaded
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.models import Instance
+from cloud.instances.selectors import instance_locked
 from cloud.instances.snapshot import SNAPSHOT_EVENT
 from cloud.payloads import SnapshotResult
 
 
 def _pending(result: SnapshotResult) -> bool:
-    Instance.objects.select_for_update().filter(uuid=result.instance_uuid).first()
+    instance_locked(uuid=result.instance_uuid)
     return actions.event_open(
         instance_uuid=result.instance_uuid, request_id=result.request_id, event=SNAPSHOT_EVENT
     )

@@ -108,3 +108,25 @@ def fault_record(
         details=details,
         host=host,
     )
+
+
+def action_open_fail(*, instance_uuid: str, host: str | None, message: str) -> None:
+    """Finish the instance's unfinished action, and its open events, in error (a task
+    past its deadline)."""
+    action = (
+        InstanceAction.objects.filter(instance_uuid=instance_uuid, finish_time__isnull=True)
+        .order_by("-start_time", "-id")
+        .first()
+    )
+    if action is None:
+        return
+    for event in action.events.filter(finish_time__isnull=True).values_list("event", flat=True):
+        event_finish(
+            instance_uuid=instance_uuid,
+            request_id=action.request_id,
+            event=event,
+            host=host,
+            result="Error",
+            details=message,
+        )
+    action_finish(instance_uuid=instance_uuid, request_id=action.request_id, message="Error")

@@ -9,6 +9,7 @@ import uuid
 
 from django.db import models
 
+from cloud.instances.choices import MigrationStatus
 from cloud.instances.states import VmState
 from cloud.power_state import PowerState
 
@@ -165,19 +166,6 @@ class RequestSpec(models.Model):
     num_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-
-class MigrationStatus(models.TextChoices):
-    """Nova's migration statuses, in the order a resize goes through them."""
-
-    PRE_MIGRATING = "pre-migrating"
-    MIGRATING = "migrating"
-    FINISHED = "finished"
-    CONFIRMING = "confirming"
-    CONFIRMED = "confirmed"
-    REVERTING = "reverting"
-    REVERTED = "reverted"
-    ERROR = "error"
 
 
 class Migration(models.Model):

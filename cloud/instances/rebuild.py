@@ -23,8 +23,9 @@ from cloud.identity.context import RequestContext
 from cloud.images.choices import ImageStatus
 from cloud.images.selectors import image_get
 from cloud.instances import actions
+from cloud.instances.choices import MigrationStatus
 from cloud.instances.lifecycle import instance_transition_start
-from cloud.instances.models import Instance, Migration, MigrationStatus
+from cloud.instances.models import Instance, Migration
 from cloud.instances.services import image_meta
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState

@@ -22,7 +22,8 @@ from cloud.hosts.selectors import host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.instances import actions, lifecycle
-from cloud.instances.models import Flavor, Instance, Migration, MigrationStatus
+from cloud.instances.choices import MigrationStatus
+from cloud.instances.models import Flavor, Instance, Migration
 from cloud.instances.selectors import flavor_get
 from cloud.payloads import MigrationRequest, MigrationTask, TerminateRequest
 from cloud.placement.claims import allocations_delete

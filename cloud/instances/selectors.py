@@ -1,7 +1,9 @@
-"""Instance and flavor reads, scoped to what the caller may see.
+"""Instance and flavor reads, scoped to what the caller may see, and the conductor's.
 
 Another project's servers are invisible: they are filtered out of every
-query, so a foreign id answers 404 exactly like an unknown one.
+query, so a foreign id answers 404 exactly like an unknown one. The conductor's
+reads (at the end) see every project: they find the rows a host's report, a
+scheduler's answer or a deadline is about, and lock those it writes.
 """
 
 import re
@@ -13,8 +15,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import after
 from cloud.identity.context import RequestContext
-from cloud.instances.models import Flavor, Instance, InstanceAction, InstanceFault
-from cloud.instances.states import vm_states_for_status
+from cloud.instances.models import Flavor, Instance, InstanceAction, InstanceFault, RequestSpec
+from cloud.instances.states import VmState, vm_states_for_status
 
 
 def flavor_get(*, flavor_id: str, context: RequestContext) -> Flavor:
@@ -234,3 +236,112 @@ def instances_live(*, uuids: list[str], user_id: str | None = None) -> list[str]
     if user_id is not None:
         rows = rows.filter(user_id=user_id)
     return [str(uuid) for uuid in rows.values_list("uuid", flat=True)]
+
+
+# -- the conductor's reads ------------------------------------------------------------
+
+
+def instance_live(*, uuid: str) -> Instance | None:
+    """The instance with this uuid unless it is deleted."""
+    return Instance.objects.filter(uuid=uuid, deleted=False).first()
+
+
+def instance_locked(*, uuid: str) -> Instance | None:
+    """The instance with this uuid (deleted or not), locked for the caller's transaction."""
+    return Instance.objects.select_for_update().filter(uuid=uuid).first()
+
+
+def instance_task_overdue_locked(
+    *, uuid: str | uuidlib.UUID, task_state: str, updated_before: datetime
+) -> Instance | None:
+    """The live instance, locked, if it still is in `task_state` (and not building),
+    unchanged since `updated_before`."""
+    return (
+        Instance.objects.select_for_update()
+        .filter(uuid=uuid, deleted=False, task_state=task_state, updated_at__lt=updated_before)
+        .exclude(vm_state=VmState.BUILDING)
+        .first()
+    )
+
+
+def instance_idle_locked(
+    *, uuid: str | uuidlib.UUID, host: str, updated_before: datetime
+) -> Instance | None:
+    """The live instance, locked, if it still is on `host` with no task under way,
+    unchanged since `updated_before`."""
+    return (
+        Instance.objects.select_for_update()
+        .filter(
+            uuid=uuid,
+            host=host,
+            deleted=False,
+            task_state__isnull=True,
+            updated_at__lt=updated_before,
+        )
+        .first()
+    )
+
+
+def instances_building_stuck(*, updated_before: datetime, limit: int) -> list[uuidlib.UUID]:
+    """The uuids of live instances building and unchanged since `updated_before`."""
+    stuck = Instance.objects.filter(
+        vm_state=VmState.BUILDING, deleted=False, updated_at__lt=updated_before
+    ).values_list("uuid", flat=True)
+    return list(stuck[:limit])
+
+
+def instance_tasks_overdue(
+    *, updated_before: datetime, limit: int
+) -> list[tuple[uuidlib.UUID, str, datetime]]:
+    """(uuid, task_state, updated_at) of live instances with a task (not a build)
+    unchanged since `updated_before`, the longest unchanged first."""
+    rows = (
+        Instance.objects.filter(
+            deleted=False, task_state__isnull=False, updated_at__lt=updated_before
+        )
+        .exclude(vm_state=VmState.BUILDING)
+        .order_by("updated_at")
+        .values_list("uuid", "task_state", "updated_at")
+    )
+    return list(rows[:limit])
+
+
+def instances_idle_on_host(
+    *, host: str, updated_before: datetime
+) -> list[tuple[uuidlib.UUID, str, int]]:
+    """(uuid, vm_state, power_state) of the host's live instances with no task under
+    way, unchanged since `updated_before`."""
+    rows = Instance.objects.filter(
+        host=host, deleted=False, task_state__isnull=True, updated_at__lt=updated_before
+    ).values_list("uuid", "vm_state", "power_state")
+    return list(rows)
+
+
+def instances_busy_on_host(*, host: str, updated_before: datetime) -> list[Instance]:
+    """The host's live instances with a task under way, unchanged since `updated_before`."""
+    return list(
+        Instance.objects.filter(
+            host=host, deleted=False, task_state__isnull=False, updated_at__lt=updated_before
+        )
+    )
+
+
+def instance_action_request_id(
+    *, instance_uuid: str | uuidlib.UUID, action: str, unfinished: bool = False
+) -> str:
+    """The request id of the instance's latest `action` (its latest unfinished one),
+    or "" when there is none."""
+    qs = InstanceAction.objects.filter(instance_uuid=instance_uuid, action=action)
+    if unfinished:
+        qs = qs.filter(finish_time__isnull=True)
+    return qs.order_by("-start_time", "-id").values_list("request_id", flat=True).first() or ""
+
+
+def request_spec_get(*, instance_uuid: str | uuidlib.UUID) -> RequestSpec | None:
+    """The instance's request spec: what the scheduler must satisfy for it."""
+    return RequestSpec.objects.filter(instance_uuid=instance_uuid).first()
+
+
+def request_spec_locked(*, instance_uuid: str | uuidlib.UUID) -> RequestSpec | None:
+    """The instance's request spec, locked for the caller's transaction."""
+    return RequestSpec.objects.select_for_update().filter(instance_uuid=instance_uuid).first()

@@ -1,4 +1,6 @@
-"""Instance writes on behalf of API users: create and delete servers.
+"""Instance writes on behalf of API users: create and delete servers; and the columns
+the conductor writes beside the states (an instance's host or progress, its request
+spec's attempts and alternates, a migration's status and destination).
 
 Every write that must reach a worker is published on commit (cloud.rpc);
 every state change goes through the state machine (cloud.instances.lifecycle)
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +23,7 @@ from cloud.identity.context import RequestContext
 from cloud.images.choices import ImageStatus
 from cloud.images.selectors import image_boot_files, image_get
 from cloud.instances import actions, lifecycle, resize, states
-from cloud.instances.models import Flavor, Instance, RequestSpec
+from cloud.instances.models import Flavor, Instance, Migration, RequestSpec
 from cloud.instances.selectors import instances_live
 from cloud.payloads import BuildInstances, TerminateRequest
 from cloud.placement.claims import allocations_delete
@@ -374,3 +376,50 @@ def server_delete(*, context: RequestContext, request_id: str, instance: Instanc
         return
     instance_mark_deleted(instance=locked)
     actions.action_finish(instance_uuid=str(locked.uuid), request_id=request_id)
+
+
+# -- the conductor's writes beside the states -------------------------------------------
+
+
+def instance_update(*, instance: Instance, **values: Any) -> None:
+    """Write columns of an instance other than its states (host and node, progress, its
+    flavor's size) in one UPDATE, and to the object, which the caller goes on using. The
+    states are written by cloud.instances.lifecycle."""
+    if lifecycle.STATE_FIELDS & set(values):
+        raise ValueError("the states are written by cloud.instances.lifecycle")
+    values = {**values, "updated_at": timezone.now()}
+    Instance.objects.filter(pk=instance.pk).update(**values)
+    for name, value in values.items():
+        setattr(instance, name, value)
+
+
+def request_spec_update(*, request_spec: RequestSpec, **values: Any) -> None:
+    """Write these columns of a request spec the caller holds locked, in one UPDATE,
+    and to the object, which the caller goes on reading."""
+    for name, value in values.items():
+        setattr(request_spec, name, value)
+    request_spec.save(update_fields=[*values, "updated_at"])
+
+
+def request_spec_alternates_set(*, instance_uuid: str, alternates: list[str]) -> None:
+    """Record the hosts the scheduler ranked next (where a failed build is retried
+    first), with no read of the spec."""
+    RequestSpec.objects.filter(instance_uuid=instance_uuid).update(
+        alternates=list(alternates), updated_at=timezone.now()
+    )
+
+
+def request_spec_flavor_set(*, instance_uuid: str, flavor: dict) -> None:
+    """The instance's later moves ask the scheduler for this flavor (a confirmed resize's)."""
+    RequestSpec.objects.filter(instance_uuid=instance_uuid).update(
+        resources=flavor_resources(flavor), updated_at=timezone.now()
+    )
+
+
+def migration_update(*, migration: Migration, **values: Any) -> None:
+    """Write these columns of a migration the caller holds locked (its status, its
+    destination) in one UPDATE, and to the object."""
+    values = {**values, "updated_at": timezone.now()}
+    Migration.objects.filter(pk=migration.pk).update(**values)
+    for name, value in values.items():
+        setattr(migration, name, value)

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from cloud.api.pagination import next_link, paginate
 from cloud.identity.views import ComputeView
-from cloud.instances import resize_selectors
+from cloud.instances import migration_selectors
 from cloud.instances.api.presenters import migration_body
 
 
@@ -15,10 +15,10 @@ class MigrationListView(ComputeView):
 
     def get(self, request):
         self.authorize("os_compute_api:os-migrations:index")
-        qs = resize_selectors.migration_list(params=request.GET)
+        qs = migration_selectors.migration_list(params=request.GET)
         paged = self.version.at_least("2.59")
         rows, more = paginate(qs, request.GET) if paged else (list(qs), False)
-        ids = resize_selectors.flavor_ids(migrations=rows)
+        ids = migration_selectors.flavor_ids(migrations=rows)
         body = {"migrations": [migration_body(m, ids, self.version) for m in rows]}
         if more:
             body["migrations_links"] = next_link(request, str(rows[-1].uuid))

@@ -1,13 +1,16 @@
 """Migration reads: the admin's os-migrations list, which placement consumers are
-migrations still holding a host's allocation, and a migration with its instance
-locked for the conductor's next step."""
+migrations still holding a host's allocation, and the conductor's: a migration with
+its instance locked for its next step, an evacuation's locked for its end, the resizes
+waiting to be confirmed."""
 
 import uuid as uuidlib
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
 from cloud.api.errors import BadRequest
 from cloud.api.pagination import after
+from cloud.instances.choices import MigrationStatus
 from cloud.instances.models import Flavor, Instance, Migration
 from cloud.instances.resize import UNFINISHED
 
@@ -62,7 +65,7 @@ def migrations_holding(*, consumer_ids: list[uuidlib.UUID]) -> set[uuidlib.UUID]
     )
 
 
-def migration_locked(migration_uuid: str) -> tuple[Migration, Instance] | None:
+def migration_locked(*, migration_uuid: str) -> tuple[Migration, Instance] | None:
     """The migration and its instance, locked (instance first, as the api locks them);
     None when the instance is gone."""
     instance_uuid = (
@@ -72,3 +75,22 @@ def migration_locked(migration_uuid: str) -> tuple[Migration, Instance] | None:
     if instance is None:
         return None
     return Migration.objects.select_for_update().get(uuid=migration_uuid), instance
+
+
+def migration_evacuating_locked(*, instance_uuid: str) -> Migration | None:
+    """The instance's evacuation under way (its rebuild on the new host), locked."""
+    return (
+        Migration.objects.select_for_update()
+        .filter(
+            instance_uuid=instance_uuid,
+            migration_type="evacuation",
+            status=MigrationStatus.MIGRATING,
+        )
+        .first()
+    )
+
+
+def migrations_unconfirmed(*, updated_before: datetime, limit: int) -> list[uuidlib.UUID]:
+    """The uuids of resizes finished (awaiting their confirm) and unchanged since then."""
+    due = Migration.objects.filter(status=MigrationStatus.FINISHED, updated_at__lt=updated_before)
+    return list(due.values_list("uuid", flat=True)[:limit])
