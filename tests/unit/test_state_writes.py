@@ -205,3 +205,14 @@ def test_the_checker_finds_a_write_in_a_module_as_it_was():
 )
 def test_the_checker_lets_reads_through(source):
     assert state_writes(source) == []
+
+
+@pytest.mark.parametrize("field", ["vm_state", "task_state", "power_state"])
+def test_instance_update_refuses_the_states(field):
+    from cloud.instances.models import Instance
+    from cloud.instances.services import instance_update
+
+    instance = Instance(host="cmp-1")
+    with pytest.raises(ValueError, match="cloud.instances.lifecycle"):
+        instance_update(instance=instance, host="cmp-2", **{field: "active"})
+    assert instance.host == "cmp-1"
