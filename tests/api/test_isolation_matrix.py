@@ -42,7 +42,7 @@ from cloud.identity.services import project_user_ensure, token_digest, token_rev
 from cloud.images.models import Image, ImageStatus, Visibility
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID, seed_catalog
 from cloud.instances.models import Flavor
-from tests.integration.helpers import PASSWORD, create_server, token_for
+from tests.helpers import PASSWORD, create_server, token_for
 
 V = "/compute/v2.1"
 LATEST = "compute 2.96"

@@ -15,7 +15,7 @@ from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance, InstanceAction, RequestSpec
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
 from cloud.scheduler.request import SchedulingRequest
-from tests.integration.helpers import PASSWORD, token_for
+from tests.helpers import PASSWORD, token_for
 
 V = "/compute/v2.1"
 GROUPS = f"{V}/os-server-groups"

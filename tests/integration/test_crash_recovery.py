@@ -39,7 +39,7 @@ from cloud.scheduler.models import Allocation
 from cloud.scheduler.selectors import usage_by_provider
 from cloud.workers.virt.domain_xml import DomainOptions, build_domain_xml
 from tests.integration.conftest import HOSTS, _host_xml, wait_for
-from tests.integration.helpers import create_server, show, wait_status
+from tests.helpers import create_server, show, wait_status
 
 HOST = "itest-a"
 V21 = "/compute/v2.1/servers"
