@@ -1,5 +1,5 @@
-"""Plumbing shared by every test layer: free ports, fast password hashing, and the
-Redis the session's Celery messages go to.
+"""Plumbing shared by every test layer: free ports, fast password hashing, the Redis
+the session's Celery messages go to, and no skips under CI.
 
 Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers (databases 12/13,
 away from a dev stack's 0/1); else a private redis-server on a free port for this
@@ -16,6 +16,10 @@ import tempfile
 import time
 
 import pytest
+
+# A green CI run must mean every test ran (PostgreSQL set up, the QEMU host answering):
+# under CI=true a test that skips is a failure. Elsewhere it skips with its reason.
+CI = os.environ.get("CI") == "true"
 
 
 def port_open(port: int) -> bool:
@@ -73,3 +77,21 @@ def pytest_configure(config):
 def _fast_password_hashing(settings):
     """Real hashing is deliberately slow; tests hash many passwords."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _fail_skip_under_ci(report):
+    if CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    return _fail_skip_under_ci((yield))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    return _fail_skip_under_ci((yield))

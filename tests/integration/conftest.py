@@ -46,6 +46,7 @@ HEARTBEAT = 1.0
 def _database_url() -> str:
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
+        # A failure under CI=true (tests/conftest.py): CI must run them.
         pytest.skip("integration tests run on PostgreSQL: set DATABASE_URL (make test does)")
     return (
         f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
