@@ -59,6 +59,7 @@ class CrashableHost:
     def freeze(self) -> None:
         """Stop the worker, and wait until Redis holds no BRPOP of its that would hand
         the next message to a process that cannot run it (kombu's BRPOP runs out in 1 s)."""
+        # psutil comes with openstacksdk (requirements.txt).
         process = psutil.Process(self.workers.procs[self.host].pid)
         os.killpg(process.pid, signal.SIGSTOP)
         wait_for(
