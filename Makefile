@@ -23,7 +23,7 @@ test: setup-dev   ## lint, then unit, integration (PostgreSQL, Redis) and end-to
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	.venv/bin/lint-imports
-	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) deploy/test-lanes.sh $(PY)
 
 format: setup-dev
 	$(PY) -m ruff check --fix .
