@@ -1,8 +1,25 @@
-"""Plumbing shared by every test layer."""
+"""Plumbing shared by every test layer: free ports, fast password hashing, the Redis
+the session's Celery messages go to, and no skips under CI.
 
+Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers (databases 12/13,
+away from a dev stack's 0/1); else a private redis-server on a free port for this
+session. Chosen here, in the first conftest loaded, because the control plane's
+Celery app reads its broker from the environment when it is first imported.
+"""
+
+import atexit
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
+import time
 
 import pytest
+
+# A green CI run must mean every test ran (PostgreSQL set up, the QEMU host answering):
+# under CI=true a test that skips is a failure. Elsewhere it skips with its reason.
+CI = os.environ.get("CI") == "true"
 
 
 def port_open(port: int) -> bool:
@@ -17,7 +34,64 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _private_redis() -> str:
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="stratus-redis-")
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(lambda: (proc.terminate(), proc.wait(10), shutil.rmtree(workdir, True)))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return f"redis://127.0.0.1:{port}"
+        time.sleep(0.1)
+    raise RuntimeError("private redis-server did not start")
+
+
+def pytest_configure(config):
+    if "CELERY_BROKER_URL" in os.environ:
+        return
+    base = os.environ.get("REDIS_URL")
+    if not base:
+        base = "redis://127.0.0.1:6379" if port_open(6379) else _private_redis()
+    os.environ["CELERY_BROKER_URL"] = f"{base}/12"
+    os.environ["CELERY_RESULT_BACKEND"] = f"{base}/13"
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real hashing is deliberately slow; tests hash many passwords."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _fail_skip_under_ci(report):
+    if CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    return _fail_skip_under_ci((yield))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    return _fail_skip_under_ci((yield))

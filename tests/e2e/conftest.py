@@ -93,7 +93,7 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def qemu_stack(tmp_path_factory):
     """The stack with one compute host running real QEMU guests (`--hypervisor qemu`);
-    skipped where this machine cannot be a QEMU host."""
+    skipped where this machine cannot be a QEMU host (a failure under CI=true)."""
     check = subprocess.run(
         [str(ROOT / "deploy" / "qemu-host.sh"), "--check"], capture_output=True, timeout=30
     )

@@ -2,15 +2,12 @@
 separate processes (conductor, two schedulers, compute hosts on libvirt's test
 hypervisor), and API clients holding real Keystone tokens.
 
-Tests use `transactional_db`: the workers are other processes and only see
-committed rows.
-
-Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers (databases
-12/13, away from a dev stack's 0/1); else a private redis-server on a free
-port for this session, chosen before any Celery app is imported.
+Tests with workers use `transactional_db` (through `cloud`): the workers are other
+processes and only see committed rows. The services tested here without workers
+(scheduler, placement, conductor on PostgreSQL) use `db` unless their own threads
+need committed rows. Tests of the HTTP API that need no worker are in tests/api.
 """
 
-import atexit
 import os
 import shutil
 import signal
@@ -33,49 +30,10 @@ from cloud.hosts.selectors import host_names_schedulable
 from cloud.identity.services import project_user_ensure
 from cloud.instances.management.commands.seed import seed_catalog
 from cloud.instances.models import Instance
-from tests.conftest import free_port, port_open
-from tests.integration.helpers import PASSWORD, token_for
+from tests.fixtures import admin_api, api, seeded  # noqa: F401 - fixtures
+from tests.helpers import PASSWORD, token_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _private_redis() -> str:
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="stratus-redis-")
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    atexit.register(lambda: (proc.terminate(), proc.wait(10), shutil.rmtree(workdir, True)))
-    for _ in range(50):
-        if port_open(port):
-            return f"redis://127.0.0.1:{port}"
-        time.sleep(0.1)
-    raise RuntimeError("private redis-server did not start")
-
-
-def pytest_configure(config):
-    if "CELERY_BROKER_URL" in os.environ:
-        return
-    base = os.environ.get("REDIS_URL")
-    if not base:
-        base = "redis://127.0.0.1:6379" if port_open(6379) else _private_redis()
-    os.environ["TEST_REDIS_BASE"] = base
-    os.environ["CELERY_BROKER_URL"] = f"{base}/12"
-    os.environ["CELERY_RESULT_BACKEND"] = f"{base}/13"
 
 
 # Two small hosts: each has room for exactly five m1.tiny (512 MB) servers.
@@ -89,6 +47,7 @@ WORKER_OPTIONS = ["--without-mingle", "--without-gossip", "-l", "INFO"]
 def _database_url() -> str:
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
+        # A failure under CI=true (tests/conftest.py): CI must run them.
         pytest.skip("integration tests run on PostgreSQL: set DATABASE_URL (make test does)")
     return (
         f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
@@ -336,38 +295,6 @@ def member_client(cloud) -> APIClient:
 
 def compute_node(host: str) -> ComputeNode:
     return ComputeNode.objects.get(host=host)
-
-
-# --- API tests that need the database but no workers ---------------------------
-
-
-@pytest.fixture
-def seeded(db):
-    seed_catalog()
-    project_user_ensure(
-        project_name="admin",
-        username="admin",
-        password=PASSWORD,
-        role_name="admin",
-        is_superuser=True,
-    )
-    project_user_ensure(
-        project_name="alpha", username="alice", password=PASSWORD, role_name="member"
-    )
-
-
-@pytest.fixture
-def api(seeded) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_AUTH_TOKEN=token_for("alice", "alpha"))
-    return client
-
-
-@pytest.fixture
-def admin_api(seeded) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_AUTH_TOKEN=token_for("admin", "admin"))
-    return client
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,8 +10,8 @@ from django.conf import settings
 from cloud.instances.models import InstanceAction
 from cloud.placement.models import Allocation
 from cloud.rpc import call_compute
+from tests.helpers import create_server, show, wait_gone, wait_status
 from tests.integration.conftest import HOSTS, wait_for
-from tests.integration.helpers import create_server, show, wait_gone, wait_status
 
 
 def test_boot_reaches_active_with_a_real_domain_and_claim(admin_client):

@@ -8,8 +8,8 @@ from django.db.models import Sum
 from cloud.identity.models import Project, Quota
 from cloud.instances.models import Instance, InstanceFault
 from cloud.placement.models import Allocation, Inventory
+from tests.helpers import create_server
 from tests.integration.conftest import HOSTS, wait_for
-from tests.integration.helpers import create_server
 
 
 def _boot(client, index: int) -> str:

@@ -20,8 +20,8 @@ from cloud.payloads import PAYLOAD_VERSION, SchedulingRequest, previous_version
 from cloud.placement.models import Allocation
 from cloud.rpc import upgrade_level
 from cloud.scheduler.models import ServerGroupMember
+from tests.helpers import show, wait_gone
 from tests.integration.conftest import HOSTS, wait_for
-from tests.integration.helpers import show, wait_gone
 from tests.integration.test_scheduling_constraints import boot
 
 OLD = previous_version()

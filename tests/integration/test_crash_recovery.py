@@ -16,12 +16,12 @@ taken it, and kills the worker: the work was taken and never reported.
 import json
 import os
 import signal
-import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 from django.utils import timezone
@@ -38,8 +38,8 @@ from cloud.placement.models import Allocation
 from cloud.placement.selectors import usage_by_provider
 from cloud.rpc import call_compute
 from cloud.workers.virt.domain_xml import DomainOptions, build_domain_xml
+from tests.helpers import create_server, show, wait_status
 from tests.integration.conftest import HOSTS, _host_xml, wait_for
-from tests.integration.helpers import create_server, show, wait_status
 
 HOST = "itest-a"
 V21 = "/compute/v2.1/servers"
@@ -57,9 +57,35 @@ class CrashableHost:
         self.restarts = 0
 
     def freeze(self) -> None:
-        os.killpg(self.workers.procs[self.host].pid, signal.SIGSTOP)
-        # Its last BRPOP (kombu waits 1 s) runs out: nothing leaves the queue for it now.
-        time.sleep(1.5)
+        """Stop the worker, and wait until Redis holds no BRPOP of its that would hand
+        the next message to a process that cannot run it (kombu's BRPOP runs out in 1 s)."""
+        # psutil comes with openstacksdk (requirements.txt).
+        process = psutil.Process(self.workers.procs[self.host].pid)
+        os.killpg(process.pid, signal.SIGSTOP)
+        wait_for(
+            lambda: process.status() == psutil.STATUS_STOPPED, 10, message=f"{self.host} stopped"
+        )
+        broker_port = self.broker.connection_pool.connection_kwargs["port"]
+        addresses = {
+            f"{c.laddr.ip}:{c.laddr.port}"
+            for c in process.net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == broker_port
+        }
+        assert addresses, f"{self.host} holds no connection to the broker"
+
+        def waiting() -> bool:
+            return any(
+                c["addr"] in addresses and "b" in c["flags"] for c in self.broker.client_list()
+            )
+
+        # Twice in a row: a BRPOP sent just before the stop is read by Redis at the
+        # latest along with the first listing.
+        wait_for(
+            lambda: not waiting() and not waiting(),
+            10,
+            interval=0.05,
+            message=f"{self.host}'s last BRPOP ran out",
+        )
 
     def thaw(self) -> None:
         os.killpg(self.workers.procs[self.host].pid, signal.SIGCONT)

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 from cloud.images.models import Image, ImageStatus, Visibility
 from cloud.instances.models import Instance, InstanceAction, Migration
 from cloud.placement.models import Allocation
+from tests.helpers import create_server, show, wait_status
 from tests.integration.conftest import HOSTS, wait_for
-from tests.integration.helpers import create_server, show, wait_status
 
 V21 = "/compute/v2.1/servers"
 

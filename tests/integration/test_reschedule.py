@@ -24,8 +24,8 @@ from cloud.messaging import compute_queue
 from cloud.payloads import BuildRequest, InstanceSpec, TerminateRequest
 from cloud.placement.models import Allocation, Inventory
 from cloud.rpc import call_compute
+from tests.helpers import create_server, wait_status
 from tests.integration.conftest import HOSTS, wait_for
-from tests.integration.helpers import create_server, wait_status
 
 NEED = "512 MB RAM, 1 VCPU, 1 GB disk"
 

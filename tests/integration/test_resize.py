@@ -12,8 +12,8 @@ from cloud.conductor.services import allocations_reap_orphans
 from cloud.instances.models import Flavor, InstanceAction, Migration
 from cloud.placement.models import Allocation
 from cloud.rpc import call_compute
+from tests.helpers import create_server, show
 from tests.integration.conftest import HOSTS, _client, wait_for
-from tests.integration.helpers import create_server, show
 
 V21 = "/compute/v2.1"
 SERVERS = f"{V21}/servers"

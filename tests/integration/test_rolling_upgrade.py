@@ -27,8 +27,8 @@ from cloud.payloads import (
     previous_version,
 )
 from cloud.rpc import HostTooOld, call_compute, cast_compute
+from tests.helpers import create_server, show, wait_gone, wait_status
 from tests.integration.conftest import HEARTBEAT, _host_xml, wait_for
-from tests.integration.helpers import create_server, show, wait_gone, wait_status
 
 OLD_HOST = "itest-old"
 OLD = previous_version()

@@ -3,7 +3,6 @@ connection (committed rows, real row locks), and the bookkeeping every placement
 must keep: `Inventory.used` equal to the sum of the allocations against it."""
 
 import threading
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from cloud.placement.claims import (
 from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
 from cloud.scheduler.models import ServerGroupMember, ServerGroupPolicy
 from cloud.scheduler.services import select_destination
+from tests.integration.conftest import wait_for
 from tests.integration.test_scheduler_filters import TINY, group, host, request
 
 
@@ -113,6 +113,21 @@ def locked(provider: ResourceProvider):
         [provider.pk],
     )
     return other
+
+
+def wait_until_queued_behind(other) -> None:
+    """Wait until another session waits for a lock `other` holds: a claim queued behind it."""
+    holder = other.info.backend_pid
+
+    def queued() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [holder],
+            )
+            return cursor.fetchone()[0] > 0
+
+    wait_for(queued, 10, interval=0.02, message="a claim queued behind the lock")
 
 
 @pytest.mark.parametrize("claim_function", [hold, claim_new], ids=["replace", "new"])
@@ -300,10 +315,12 @@ def test_a_scheduler_waits_for_the_only_host_another_is_claiming_on(transactiona
     other = locked(only)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(lambda: (select_destination(zone_request()), connection.close()))
-        time.sleep(0.5)
-        assert not pending.done()  # queued behind the other claim, not failed
-        other.commit()
-        other.close()
+        try:
+            wait_until_queued_behind(other)
+            assert not pending.done()  # queued behind the other claim, not failed
+            other.commit()
+        finally:
+            other.close()
         assert pending.result(timeout=30)[0].host == "h1"
     assert_used_is_the_sum_of_allocations()
 

@@ -2,10 +2,11 @@
 by cloud.scheduler.passes): mixed flavors, zones and server groups on shared candidate
 scans, one claim for the pass, and what goes one by one instead."""
 
+import queue
 import re
 import threading
-import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -23,6 +24,7 @@ from tests.integration.test_scheduler_claims import (
     generation,
     locked,
     usage,
+    wait_until_queued_behind,
 )
 from tests.integration.test_scheduler_filters import TINY, group
 from tests.integration.test_scheduler_filters import host as any_host
@@ -146,13 +148,21 @@ def test_a_pass_that_lost_a_race_is_decided_one_by_one(transactional_db):
         "AND resource_class = 'MEMORY_MB'",
         [raced.pk],
     )
-    threading.Timer(0.5, other.commit).start()
-    try:
-        began = time.monotonic()
-        selections = select_destinations([request(resources=SMALL) for _ in range(3)])
-        assert time.monotonic() - began >= 0.4  # the pass's claim waited for the other
-    finally:
-        other.close()
+
+    def decide() -> list[Selection]:
+        try:
+            return select_destinations([request(resources=SMALL) for _ in range(3)])
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(decide)
+        try:
+            wait_until_queued_behind(other)  # the pass's claim waits for the other
+            other.commit()
+        finally:
+            other.close()
+        selections = pending.result(timeout=30)
     assert hosts_of(selections) == ["other", "other", "other"]
     assert Allocation.objects.filter(provider=raced).count() == 0
 
@@ -184,20 +194,42 @@ def _submit(passes: Passes, uuid: str, project: str = "p") -> threading.Thread:
     return thread
 
 
-def _queued_behind_a_pass(size: int, queued: list[tuple[str, str]]):
+class _Watched(queue.SimpleQueue):
+    """A decider's queue of waiting requests that counts what the decider took."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def get(self, block: bool = True, timeout: float | None = None):
+        item = super().get(block, timeout)
+        self.taken += 1
+        return item
+
+
+def _watched(passes: Passes) -> _Watched:
+    passes._waiting = watched = _Watched()
+    return watched
+
+
+def _queued_behind_a_pass(size: int, queued: list[tuple[str, str]], linger: float = 0.0):
     """Requests that queue while a first one ("a") is being decided, then the passes."""
     calls: list[list[str]] = []
     gate = threading.Event()
-    passes = Passes(_recording(calls, gate), size=size, linger=0.0)
+    passes = Passes(_recording(calls, gate), size=size, linger=linger)
+    waiting = _watched(passes)
     first = _submit(passes, "a")
-    while not calls:
-        time.sleep(0.01)
-    waiting = [_submit(passes, uuid, project) for uuid, project in queued]
-    time.sleep(0.2)
+    wait_for(lambda: calls, 5, interval=0.01, message="the first pass under way")
+    threads = [_submit(passes, uuid, project) for uuid, project in queued]
+    wait_for(
+        lambda: waiting.qsize() == len(queued),
+        5,
+        interval=0.01,
+        message="the other requests waiting for the next pass",
+    )
     gate.set()
-    for thread in [first, *waiting]:
+    for thread in [first, *threads]:
         thread.join(5)
-    return passes, calls, waiting
+    return passes, calls, threads
 
 
 def test_requests_waiting_during_a_pass_are_decided_in_the_next_one():
@@ -210,34 +242,28 @@ def test_requests_waiting_during_a_pass_are_decided_in_the_next_one():
     ]
 
 
-def _two_apart(passes: Passes, first_uuid: str, second_uuid: str) -> None:
-    first = _submit(passes, first_uuid)
-    time.sleep(0.1)
-    second = _submit(passes, second_uuid)
-    for thread in (first, second):
-        thread.join(5)
-
-
 def test_an_idle_decider_decides_a_lone_request_at_once():
     calls: list[list[str]] = []
-    _two_apart(Passes(_recording(calls), size=8, linger=0.5), "a", "b")
+    # A linger far longer than the wait below: a lone request held for it would fail.
+    passes = Passes(_recording(calls), size=8, linger=60.0)
+    for name in "ab":
+        thread = _submit(passes, name)
+        thread.join(5)
+        assert not thread.is_alive(), f"{name} was held back"
     assert calls == [["a"], ["b"]]
 
 
 def test_under_load_a_pass_lingers_for_requests_arriving_just_after_the_first():
-    calls: list[list[str]] = []
-    gate = threading.Event()
-    passes = Passes(_recording(calls, gate), size=8, linger=0.5)
-    first = _submit(passes, "a")
-    while not calls:
-        time.sleep(0.01)
-    queued = [_submit(passes, uuid) for uuid in "bc"]
-    time.sleep(0.1)
-    gate.set()
-    for thread in [first, *queued]:
+    # The pass of "b" and "c" held several requests: the next one waits for more, up to
+    # the linger (far longer than the test) or until it is full (two).
+    passes, calls, _ = _queued_behind_a_pass(2, [("b", "p"), ("c", "p")], linger=60.0)
+    waiting = passes._waiting
+    first = _submit(passes, "d")
+    wait_for(lambda: waiting.taken == 4, 5, interval=0.01, message="d taken for its pass")
+    second = _submit(passes, "e")
+    for thread in (first, second):
         thread.join(5)
-    # The pass of "b" and "c" held several requests: the next one waits for more.
-    _two_apart(passes, "d", "e")
+        assert not thread.is_alive()
     assert calls == [["a"], ["b", "c"], ["d", "e"]]
 
 

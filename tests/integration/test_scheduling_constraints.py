@@ -23,8 +23,8 @@ from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance
 from cloud.placement.claims import InventorySpec, provider_sync
 from cloud.scheduler.models import ServerGroupMember
+from tests.helpers import token_for, wait_gone, wait_status
 from tests.integration.conftest import HOST_CPUS, HOST_DISK_GB, HOSTS, wait_for
-from tests.integration.helpers import token_for, wait_gone, wait_status
 
 V = "/compute/v2.1"
 LATEST = {"HTTP_OPENSTACK_API_VERSION": "compute 2.96"}

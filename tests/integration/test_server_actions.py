@@ -13,8 +13,8 @@ from cloud.instances.models import InstanceAction, InstanceFault
 from cloud.messaging import compute_queue
 from cloud.payloads import ActionRequest
 from cloud.rpc import call_compute
+from tests.helpers import create_server, show, wait_status
 from tests.integration.conftest import _client, wait_for
-from tests.integration.helpers import create_server, show, wait_status
 
 V21 = "/compute/v2.1/servers"
 

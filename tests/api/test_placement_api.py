@@ -13,7 +13,7 @@ from cloud.placement.models import (
     ResourceProvider,
     Trait,
 )
-from tests.integration.placement_client import INVENTORY, P, Placement, error, new_id
+from tests.api.placement_client import INVENTORY, P, Placement, error, new_id
 
 DENIED = "You are not authorized to perform the requested action."
 

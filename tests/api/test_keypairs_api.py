@@ -19,7 +19,7 @@ from cloud.identity.models import KeyPair, Project, Quota, User
 from cloud.identity.services import project_user_ensure
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance, InstanceAction, RequestSpec
-from tests.integration.helpers import PASSWORD, token_for
+from tests.helpers import PASSWORD, token_for
 
 URL = "/compute/v2.1/os-keypairs"
 

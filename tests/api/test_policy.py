@@ -13,7 +13,7 @@ from cloud.identity.policies import list_rules
 from cloud.identity.services import project_user_ensure
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance
-from tests.integration.helpers import PASSWORD, token_for
+from tests.helpers import PASSWORD, token_for
 
 SERVERS = "/compute/v2.1/servers"
 

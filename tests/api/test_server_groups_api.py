@@ -16,7 +16,7 @@ from cloud.instances.models import Instance, InstanceAction, RequestSpec
 from cloud.payloads import SchedulerAnswer
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
 from cloud.scheduler.request import SchedulingRequest
-from tests.integration.helpers import PASSWORD, token_for
+from tests.helpers import PASSWORD, token_for
 
 V = "/compute/v2.1"
 GROUPS = f"{V}/os-server-groups"

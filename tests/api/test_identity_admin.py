@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from cloud.identity.models import Domain, Project, Role, RoleAssignment, Token, User
 from cloud.identity.services import project_user_ensure
-from tests.integration.helpers import PASSWORD, auth_body, token_for
+from tests.helpers import PASSWORD, auth_body, token_for
 
 V3 = "/identity/v3"
 PROJECT_KEYS = {

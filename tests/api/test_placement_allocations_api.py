@@ -9,8 +9,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from cloud.placement.models import Allocation, Consumer, Inventory
-from tests.integration.helpers import token_for
-from tests.integration.placement_client import INVENTORY, Placement, error, new_id
+from tests.api.placement_client import INVENTORY, Placement, error, new_id
+from tests.helpers import token_for
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cloud.identity.models import Project, Token
-from tests.integration.helpers import auth_body, token_for
+from tests.helpers import auth_body, token_for
 
 
 def test_version_documents_need_no_token(db):

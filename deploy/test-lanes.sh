@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# pytest in four lanes at once, as `make test` runs it:
+#   - unit, api and integration tests (PostgreSQL, Redis, the worker processes), in front;
+#   - the end-to-end tests on libvirt's test hypervisor, in two halves by file name
+#     (test_a* to test_k*, test_l* to test_z*), each half with its own stack;
+#   - the end-to-end tests with real QEMU guests (tests/e2e/test_qemu_*.py, their stack).
+# The end-to-end tests mostly wait on their stacks, the `openstack` CLI and the guests,
+# so they run beside the others; each lane writes var/test-<lane>.log, printed when all
+# are done. The run fails when any lane fails, exit code 5 (no tests collected) included.
+#   deploy/test-lanes.sh [PYTHON]
+set -uo pipefail
+shopt -s nullglob
+cd "$(dirname "$0")/.."
+PY="${1:-.venv/bin/python}"
+mkdir -p var
+
+qemu=(tests/e2e/test_qemu_*.py)
+first=() second=()
+for file in tests/e2e/test_*.py; do
+    case "$file" in
+        tests/e2e/test_qemu_*) ;;
+        tests/e2e/test_[a-k]*) first+=("$file") ;;
+        tests/e2e/test_[l-z]*) second+=("$file") ;;
+        *) echo "test-lanes: $file is in no lane" >&2; exit 1 ;;
+    esac
+done
+
+declare -A pids
+lane() {  # lane NAME FILE...: start one lane of end-to-end tests in the background
+    local name="$1"
+    shift
+    # pytest with no file would run every test path.
+    [ "$#" -gt 0 ] || { echo "test-lanes: lane $name has no test file" >&2; exit 1; }
+    "$PY" -m pytest -p no:cacheprovider "$@" >"var/test-$name.log" 2>&1 &
+    pids[$name]=$!
+}
+trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
+
+lane e2e-qemu "${qemu[@]}"
+lane e2e-a "${first[@]}"
+lane e2e-b "${second[@]}"
+
+"$PY" -m pytest --ignore=tests/e2e
+status=$?
+failed=()
+[ "$status" -eq 0 ] || failed+=("unit/api/integration (exit $status)")
+for name in e2e-a e2e-b e2e-qemu; do
+    wait "${pids[$name]}"
+    code=$?
+    echo "---- lane $name (var/test-$name.log) ----"
+    cat "var/test-$name.log"
+    [ "$code" -eq 0 ] || failed+=("$name (exit $code)")
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "test lanes failed: ${failed[*]}" >&2
+    exit 1
+fi
