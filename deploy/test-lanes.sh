@@ -40,8 +40,8 @@ lane e2e-qemu "${qemu[@]}"
 lane e2e-a "${first[@]}"
 lane e2e-b "${second[@]}"
 
-"$PY" -m pytest --ignore=tests/e2e
-status=$?
+"$PY" -m pytest --ignore=tests/e2e | tee var/test-main.log
+status=${PIPESTATUS[0]}
 failed=()
 [ "$status" -eq 0 ] || failed+=("unit/api/integration (exit $status)")
 for name in e2e-a e2e-b e2e-qemu; do
@@ -51,6 +51,16 @@ for name in e2e-a e2e-b e2e-qemu; do
     cat "var/test-$name.log"
     [ "$code" -eq 0 ] || failed+=("$name (exit $code)")
 done
+# One closing line for the four lanes together (pytest's own closing lines are per lane).
+"$PY" - var/test-main.log var/test-e2e-a.log var/test-e2e-b.log var/test-e2e-qemu.log <<'PY'
+import re, sys
+totals = {"passed": 0, "failed": 0, "skipped": 0}
+for path in sys.argv[1:]:
+    lines = [line for line in open(path, errors="replace") if re.match(r"=+ .* in [0-9.]+s", line)]
+    for count, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", lines[-1] if lines else ""):
+        totals["failed" if word.startswith("error") else word] += int(count)
+print(f"lanes: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
+PY
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "test lanes failed: ${failed[*]}" >&2
     exit 1
