@@ -1,22 +1,27 @@
 #!/usr/bin/env python
 """Boot storm: boot N servers through the compute API, wait for ACTIVE, delete them all.
 
-    .venv/bin/python bench/boot_storm.py                      # own stack, 200 servers
-    .venv/bin/python bench/boot_storm.py --count 50 --save    # and keep the figures
+    .venv/bin/python bench/boot_storm.py                      # production: 100 hosts, 1,000
+    .venv/bin/python bench/boot_storm.py --shape dev          # the embedded defaults (SQLite)
+    .venv/bin/python bench/boot_storm.py --count 200 --save   # and keep the figures
     .venv/bin/python bench/boot_storm.py --url http://127.0.0.1:8000 \
         --cloud-config var/clouds.yaml                        # an already running stack
 
-Servers are POSTed by a bounded pool of client threads (one requests.Session
-each) while the main thread polls `GET /servers/detail` page by page
-(filtered on this run's name prefix) and notes when each server is first
-seen ACTIVE or ERROR. Then every server is DELETEd the same way and the list
-is polled until none is left. Exit status: 0 when every server booted and
-went away in time, 1 otherwise, 2 when the run could not start, 130 on Ctrl-C.
+In `--mode cycle` (the default, Rally's boot-and-delete) each client thread (one
+requests.Session each) boots a server, waits until it is ACTIVE, deletes it, waits
+until it is gone, and takes the next, until N servers went through; so at most one
+server per client is alive and the latencies are those of a steady load. In
+`--mode waves` the clients POST all N servers, then DELETE them all once every one
+is ACTIVE or ERROR. Either way the main thread polls `GET /servers/detail` page by
+page (filtered on this run's name prefix) and notes when each server is first seen
+ACTIVE or ERROR, and gone. Exit status: 0 when every server booted and went away in
+time, 1 otherwise, 2 when the run could not start, 130 on Ctrl-C.
 """
 
 import argparse
 import json
 import math
+import os
 import secrets
 import shutil
 import signal
@@ -36,6 +41,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "boot_storm.json"
+# The embedded defaults' figures (--shape dev) are kept beside the production shape's.
+RESULTS_DEV = ROOT / "bench" / "results" / "boot_storm_sqlite.json"
 MICROVERSION = "compute 2.96"
 HTTP_TIMEOUT = 60.0  # one request; the run as a whole is bounded by --timeout
 CLEANUP_GRACE = 60.0  # after a timeout, how long deleting what is left may take
@@ -77,6 +84,72 @@ def venv_python() -> str:
     return str(candidate) if candidate.exists() else sys.executable
 
 
+# -- CPU per role ------------------------------------------------------------------
+ROLES = (
+    # (role, what its command line holds), first match wins
+    ("api", ("gunicorn", "runserver")),
+    ("conductor", ("-Q conductor",)),
+    ("scheduler", ("-Q scheduler",)),
+    ("compute", ("cloud.workers.app",)),
+    ("network", ("-Q network",)),
+    ("redis", ("redis-server",)),
+    ("beat", (" beat ",)),
+)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a process, None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _role(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "other"
+    if cmd.startswith("postgres"):
+        return "postgres"
+    return next((role for role, marks in ROLES if any(m in cmd for m in marks)), "other")
+
+
+def cpu_by_role(root: int | None, database: str | None) -> dict[str, float]:
+    """CPU seconds used so far by the processes under `root` (the stack's supervisor),
+    by role, and by the PostgreSQL backends serving `database` (when it is a private
+    cluster, those are under root too)."""
+    pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    stats = {pid: st for pid in pids if (st := _proc_stat(pid))}
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = set(), [root] if root else []
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += children.get(pid, [])
+    used: dict[str, float] = {}
+    for pid in tree:
+        if pid in stats:
+            role = _role(pid)
+            used[role] = used.get(role, 0.0) + stats[pid][1]
+    if database:
+        for pid, (_, cpu) in stats.items():
+            if pid in tree:
+                continue
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            # "postgres: <user> <database> <client> <state>", the machine's cluster
+            if cmd.startswith("postgres: ") and f" {database} " in cmd:
+                used["postgres"] = used.get("postgres", 0.0) + cpu
+    return used
+
+
 # -- the stack under test ------------------------------------------------------
 class OwnStack:
     """A private stack in a temp var dir on free ports, started and stopped by us."""
@@ -88,16 +161,21 @@ class OwnStack:
         self.started = False
 
     def _stack(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        env = dict(os.environ)
+        if self.args.shape == "dev":
+            # The embedded defaults: SQLite under the var dir.
+            env.pop("DATABASE_URL", None)
         return subprocess.run(
             [venv_python(), str(ROOT / "deploy" / "stack.py"), *argv, "--var-dir", str(self.var)],
             cwd=ROOT,
             check=check,
             stdin=subprocess.DEVNULL,
+            env=env,
         )
 
     def start(self) -> float:
         a = self.args
-        log(f"starting a stack in {self.var} on port {self.port}")
+        log(f"starting a {self.args.shape} stack in {self.var} on port {self.port}")
         t0 = time.monotonic()
         self.started = True  # from here on, always try to stop it
         try:
@@ -107,6 +185,8 @@ class OwnStack:
                 str(self.port),
                 "--flower-port",
                 "0",
+                "--console-port",
+                str(free_port()),
                 "--redis",
                 "private",
                 "--computes",
@@ -117,6 +197,14 @@ class OwnStack:
                 str(a.host_memory_mb),
                 "--host-disk-gb",
                 str(a.host_disk_gb),
+                "--shape",
+                a.shape,
+                "--postgres",
+                a.postgres,
+                # Booted and gone in well under a second: the heartbeat's pace is not the
+                # bench's, and 100 hosts' heartbeats are work for the conductor.
+                "--heartbeat",
+                str(a.heartbeat),
             )
         except subprocess.CalledProcessError as exc:
             raise RunAborted(f"stack failed to start; see {self.log_path}") from exc
@@ -125,6 +213,16 @@ class OwnStack:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the stack's processes, by role."""
+        pid_file = self.var / "run" / "stack.pid"
+        root = int(pid_file.read_text()) if pid_file.exists() else None
+        url_file = self.var / "run" / "database.url"
+        database = None
+        if url_file.exists():
+            database = url_file.read_text().rsplit("/", 1)[-1].split("?")[0]
+        return cpu_by_role(root, database)
 
     @property
     def cloud_config(self) -> Path:
@@ -191,6 +289,7 @@ class Api:
         self.identity_url = identity_url or f"{self.base}/identity/v3"
         self._local = threading.local()
         self.token = ""
+        self.project_id = ""
 
     @property
     def session(self) -> requests.Session:
@@ -237,6 +336,18 @@ class Api:
         if r.status_code != 201 or not r.headers.get("X-Subject-Token"):
             raise RunAborted(f"authentication failed: HTTP {r.status_code} {r.text[:300]}")
         self.token = r.headers["X-Subject-Token"]
+        self.project_id = r.json()["token"]["project"]["id"]
+
+    def quotas_unlimited(self) -> None:
+        """No instance, core or RAM quota for the run's project (its admin may say so): the
+        bench measures the boot path, not the default quota of 10 servers."""
+        r = self.session.put(
+            f"{self.compute}/os-quota-sets/{self.project_id}",
+            json={"quota_set": {"instances": -1, "cores": -1, "ram": -1}},
+            timeout=HTTP_TIMEOUT,
+        )
+        if r.status_code != 200:
+            raise RunAborted(f"cannot lift the quotas: HTTP {r.status_code} {r.text[:300]}")
 
     def image_id(self, name: str) -> str:
         r = self.session.get(
@@ -278,9 +389,13 @@ class Server:
     fault: str = ""
     host: str = ""
     t_delete: float | None = None
+    t_delete_done: float | None = None
     t_gone: float | None = None
     post_error: str = ""
     delete_error: str = ""
+    # Set when the poller saw it ACTIVE or ERROR, and when it saw it gone (cycle mode).
+    booted: threading.Event = field(default_factory=threading.Event)
+    gone: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -302,6 +417,7 @@ class Run:
     t_delete_start: float | None = None
     t_delete_end: float | None = None
     unknown_seen: set[str] = field(default_factory=set)
+    _poll_started: float = 0.0
 
     @property
     def name_regex(self) -> str:
@@ -349,6 +465,8 @@ class Run:
         except requests.RequestException as exc:
             server.delete_error = f"{type(exc).__name__}: {exc}"
             return
+        finally:
+            server.t_delete_done = time.monotonic()
         if r.status_code == 404:
             server.t_gone = server.t_gone or time.monotonic()
         elif r.status_code != 204:
@@ -356,7 +474,7 @@ class Run:
 
     # -- polling ------------------------------------------------------------
     def poll(self) -> list[dict] | None:
-        t0 = time.monotonic()
+        t0 = self._poll_started = time.monotonic()
         try:
             listed, pages = self.api.list_servers(self.name_regex, self.args.page_size)
         except (requests.RequestException, ValueError) as exc:
@@ -379,10 +497,24 @@ class Run:
                 status = item.get("status")
                 if status == "ACTIVE" and server.t_active is None:
                     server.t_active = seen
+                    server.booted.set()
                 elif status == "ERROR" and server.t_error is None:
                     server.t_error = seen
                     fault = item.get("fault") or {}
                     server.fault = fault.get("message") or "(no fault message)"
+                    server.booted.set()
+
+    def note_cycle_states(self, listed: list[dict], seen: float, started: float) -> None:
+        """Boot states as in note_boot_states; and a server whose DELETE had answered
+        before this listing began, and is not in it, is gone."""
+        self.note_boot_states(listed, seen)
+        present = {item["id"] for item in listed}
+        with self.lock:
+            deleting = [x for x in self.by_id.values() if x.t_gone is None and x.t_delete_done]
+        for x in deleting:
+            if x.t_delete_done < started and x.id not in present:
+                x.t_gone = seen
+                x.gone.set()
 
     def wait_until(self, done, poll_action, phase: str, deadline: float) -> bool:
         """Poll until done() or the deadline; True when done."""
@@ -418,9 +550,67 @@ class Run:
         targets = [x for x in s if x.id]
         gone = sum(1 for x in targets if x.t_gone is not None)
         sent = sum(1 for x in targets if x.t_delete is not None)
-        return f"DELETE sent {sent}/{len(targets)}, gone {gone}/{len(targets)}"
+        deleting = f"DELETE sent {sent}/{len(targets)}, gone {gone}/{len(targets)}"
+        if phase == "cycle":
+            active = sum(1 for x in s if x.t_active is not None)
+            return f"posted {len(targets)}/{len(s)}, active {active}, {deleting}"
+        return deleting
 
     # -- phases ---------------------------------------------------------------
+    def cycle_one(self, server: Server, image_id: str) -> None:
+        """One client's boot-and-delete of one server (Rally's boot_and_delete_server)."""
+        self.boot_one(server, image_id)
+        if not server.id:
+            return
+        if not server.booted.wait(max(0.0, self.deadline - time.monotonic())):
+            return
+        if self.stop.is_set():
+            return
+        self.delete_one(server)
+        if server.delete_error or server.t_gone is not None:
+            server.gone.set()
+            return
+        server.gone.wait(max(0.0, self.deadline - time.monotonic()))
+
+    def cycles(self, image_id: str) -> None:
+        n = self.args.count
+        self.servers = [Server(name=f"{self.prefix}{i:05d}") for i in range(n)]
+        log(f"cycle: {n} boot-and-delete cycles, {self.args.concurrency} clients")
+        pool = ThreadPoolExecutor(self.args.concurrency, thread_name_prefix="cycle")
+        self.t_boot_start = time.monotonic()
+        self.t_delete_start = self.t_boot_start
+        futures = [pool.submit(self.cycle_one, s, image_id) for s in self.servers]
+
+        def note(listed: list[dict], seen: float) -> None:
+            self.note_cycle_states(listed, seen, self._poll_started)
+
+        try:
+            if not self.wait_until(
+                lambda: all(f.done() for f in futures), note, "cycle", self.deadline
+            ):
+                self.timed_out = "cycle"
+                log(f"cycle: timed out: {self.progress('cycle')}")
+        finally:
+            self.stop.set()
+            for x in self.servers:
+                x.booted.set()
+                x.gone.set()
+            self._pool_done(pool)
+        gone = [x.t_gone for x in self.servers if x.t_gone is not None]
+        self.t_delete_end = max(gone) if gone else None
+        log(f"cycle: finished: {self.progress('cycle')}")
+
+    def _pool_done(self, pool: ThreadPoolExecutor) -> None:
+        """Wait for the clients (told to stop), then note what was never sent and when
+        the last boot ended."""
+        pool.shutdown(wait=True, cancel_futures=True)
+        self.stop.clear()
+        for x in self.servers:
+            if not x.id and not x.post_error:
+                x.post_error = "not sent: run stopped or timed out"
+        ends = [x.t_active for x in self.servers if x.t_active is not None]
+        self.t_boot_end = max(ends) if ends else None
+
     def boot(self, image_id: str) -> None:
         n = self.args.count
         self.servers = [Server(name=f"{self.prefix}{i:05d}") for i in range(n)]
@@ -443,13 +633,7 @@ class Run:
                 log(f"boot: timed out: {self.progress('boot')}")
         finally:
             self.stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            self.stop.clear()
-        for x in self.servers:
-            if not x.id and not x.post_error:
-                x.post_error = "not sent: run stopped or timed out"
-        ends = [x.t_active for x in self.servers if x.t_active is not None]
-        self.t_boot_end = max(ends) if ends else None
+            self._pool_done(pool)
         log(f"boot: finished: {self.progress('boot')}")
 
     def delete(self) -> None:
@@ -504,6 +688,7 @@ class Run:
         boot_lat = [x.t_active - x.t_post for x in s if x.t_active is not None]
         post_lat = [x.t_post_done - x.t_post for x in s if x.id and x.t_post]
         del_lat = [x.t_gone - x.t_delete for x in s if x.t_gone and x.t_delete]
+        del_req = [x.t_delete_done - x.t_delete for x in s if x.t_delete_done and x.t_delete]
         errors = [x for x in self.servers if x.t_error is not None]
         post_failed = [x for x in self.servers if x.post_error]
         never_active = [
@@ -532,6 +717,10 @@ class Run:
         return {
             "bench": "boot_storm",
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mode": self.args.mode,
+            "shape": self.args.shape if self.args.stack else "running",
+            "computes": self.args.computes if self.args.stack else None,
+            "load_average": list(os.getloadavg()),
             "count": n,
             "concurrency": self.args.concurrency,
             "flavor": self.args.flavor,
@@ -554,6 +743,8 @@ class Run:
             "delete_wall_s": r(delete_wall),
             "delete_p50_s": r(percentile(del_lat, 0.5)),
             "delete_p95_s": r(percentile(del_lat, 0.95)),
+            "delete_request_p50_s": r(percentile(del_req, 0.5)),
+            "delete_request_p95_s": r(percentile(del_req, 0.95)),
             "total_wall_s": r(total_wall),
             "cycles_per_s": r(cycles / total_wall if total_wall else None),
             "poll_rounds": len(self.poll_times),
@@ -592,13 +783,32 @@ FIGURES = [
     ("boot_p95_s", "boot p95", "s", True),
     ("boot_max_s", "boot max", "s", True),
     ("boot_throughput_per_s", "boot throughput", "/s", False),
-    ("delete_wall_s", "delete wall", "s", True),
+    ("post_p95_s", "POST p95", "s", True),
+    ("delete_request_p95_s", "DELETE p95", "s", True),
     ("cycles_per_s", "cycles", "/s", False),
 ]
 
 
+def cpu_per_cycle(before: dict[str, float], after: dict[str, float], summary: dict) -> dict:
+    """CPU milliseconds the stack's processes spent per boot+delete cycle, by role: a
+    figure the machine's other load does not change much, unlike the wall clock."""
+    cycles = summary["active"] or 1
+    used = {
+        role: round((after.get(role, 0.0) - before.get(role, 0.0)) * 1000 / cycles, 1)
+        for role in sorted(set(before) | set(after))
+    }
+    used = {role: ms for role, ms in used.items() if ms > 0}
+    used["total"] = round(sum(used.values()), 1)
+    return used
+
+
 def print_report(summary: dict) -> None:
     print()
+    print(
+        f"run                {summary['mode']} mode, {summary['shape']} shape, "
+        f"{summary['computes'] or '?'} hosts, {summary['concurrency']} clients, "
+        f"load {' '.join(f'{x:.2f}' for x in summary['load_average'])}"
+    )
     print(f"servers            {summary['servers']} (requested {summary['count']})")
     print(
         f"failures           {summary['failures']} (ERROR {summary['errors']}, "
@@ -619,8 +829,13 @@ def print_report(summary: dict) -> None:
         f"p95 {fmt(summary['post_p95_s'], 's', 3)}"
     )
     print(
+        f"DELETE latency     p50 {fmt(summary['delete_request_p50_s'], 's', 3)}  "
+        f"p95 {fmt(summary['delete_request_p95_s'], 's', 3)}"
+    )
+    print(
         f"delete wall time   {fmt(summary['delete_wall_s'])}   "
-        f"(per server p50 {fmt(summary['delete_p50_s'])}, p95 {fmt(summary['delete_p95_s'])})"
+        f"(DELETE sent -> gone: p50 {fmt(summary['delete_p50_s'])}, "
+        f"p95 {fmt(summary['delete_p95_s'])})"
     )
     print(
         f"cycles/s           {fmt(summary['cycles_per_s'], '/s', 3)} "
@@ -631,8 +846,19 @@ def print_report(summary: dict) -> None:
         f"p50 {fmt(summary['poll_p50_s'], 's', 3)}, max {fmt(summary['poll_max_s'], 's', 3)}, "
         f"errors {summary['poll_errors']}"
     )
-    if summary["hosts"]:
-        print("hosts              " + ", ".join(f"{h} {n}" for h, n in summary["hosts"].items()))
+    if summary.get("cpu_ms_per_cycle"):
+        print(
+            "CPU per cycle      "
+            + ", ".join(f"{role} {ms:.1f}ms" for role, ms in summary["cpu_ms_per_cycle"].items())
+        )
+    counts = summary["hosts"]
+    if counts and len(counts) <= 10:
+        print("hosts              " + ", ".join(f"{h} {n}" for h, n in counts.items()))
+    elif counts:
+        print(
+            f"hosts              {len(counts)} used, {min(counts.values())} to "
+            f"{max(counts.values())} servers each"
+        )
 
 
 def baseline_line(summary: dict, path: Path) -> str:
@@ -652,12 +878,13 @@ def baseline_line(summary: dict, path: Path) -> str:
             continue
         delta = f" ({(new - old) / old * 100:+.0f}%)" if old else ""
         parts.append(f"{label} {old:.2f}{unit}{delta}")
-    same = base.get("count") == summary["count"] and base.get("concurrency") == summary.get(
-        "concurrency"
+    same = all(
+        base.get(key) == summary.get(key) for key in ("count", "concurrency", "mode", "shape")
     )
-    note = "" if same else "  [NOT comparable: different count/concurrency]"
+    note = "" if same else "  [NOT comparable: different count/concurrency/mode/shape]"
     return (
-        f"baseline           {base.get('timestamp', '?')} count {base.get('count')} "
+        f"baseline           {base.get('timestamp', '?')} {base.get('mode', 'waves')} "
+        f"{base.get('shape', 'dev')} count {base.get('count')} "
         f"c{base.get('concurrency')}: " + ", ".join(parts) + note
     )
 
@@ -665,7 +892,14 @@ def baseline_line(summary: dict, path: Path) -> str:
 # -- main ---------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--count", type=int, default=200, help="servers to boot (default 200)")
+    p.add_argument("--count", type=int, default=1000, help="servers to boot (default 1000)")
+    p.add_argument(
+        "--mode",
+        choices=["cycle", "waves"],
+        default="cycle",
+        help="cycle: each client boots, waits, deletes, waits, again (default); "
+        "waves: all boots, then all deletes",
+    )
     p.add_argument("--concurrency", type=int, default=20, help="client threads (default 20)")
     p.add_argument(
         "--timeout", type=float, default=600, help="seconds for boot+delete (default 600)"
@@ -684,20 +918,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--poll-interval",
         type=float,
-        default=0.5,
-        help="least seconds between list rounds (more when a round is slow; default 0.5)",
+        default=0.1,
+        help="least seconds between list rounds (more when a round is slow; default 0.1)",
     )
     p.add_argument("--page-size", type=int, default=500, help="servers per list page (500)")
-    p.add_argument("--save", action="store_true", help=f"save the figures to {RESULTS}")
-    p.add_argument("--results", type=Path, default=RESULTS, help="baseline/results file")
+    p.add_argument("--save", action="store_true", help="save the figures as the baseline")
+    p.add_argument(
+        "--results",
+        type=Path,
+        help=f"baseline/results file (default {RESULTS.name}, {RESULTS_DEV.name} for --shape dev)",
+    )
     g = p.add_argument_group("own stack")
     g.add_argument("--var-dir", help="var dir for the own stack (kept); default a temp dir")
     g.add_argument("--keep-var", action="store_true", help="keep the temp var dir and its logs")
-    g.add_argument("--computes", type=int, default=3)
+    g.add_argument(
+        "--shape",
+        choices=["production", "dev"],
+        default="production",
+        help="production: PostgreSQL (DATABASE_URL or this machine's) and gunicorn "
+        "(default); dev: the embedded defaults (SQLite, runserver)",
+    )
+    g.add_argument(
+        "--postgres",
+        choices=["auto", "private"],
+        default="auto",
+        help="production shape: DATABASE_URL or this machine's PostgreSQL (auto), or a "
+        "private cluster with pg_stat_statements (private)",
+    )
+    g.add_argument("--computes", type=int, default=100, help="simulated hosts (default 100)")
+    g.add_argument("--heartbeat", type=float, default=10.0, help="hosts' heartbeat seconds")
     g.add_argument("--host-cpus", type=int, default=32)
     g.add_argument("--host-memory-mb", type=int, default=65536)
     g.add_argument("--host-disk-gb", type=int, default=1000)
     args = p.parse_args(argv)
+    if args.results is None:
+        args.results = RESULTS_DEV if args.shape == "dev" else RESULTS
     if args.stack is None:
         args.stack = not (args.url or args.cloud_config)
     if args.stack and args.url:
@@ -730,13 +985,21 @@ def main(argv: list[str] | None = None) -> int:
             base = args.url or creds.auth_url.removesuffix("/v3").removesuffix("/identity")
         api = Api(base, creds, identity_url=creds.auth_url if not stack else None)
         api.authenticate()
+        if stack:
+            api.quotas_unlimited()
         image_id = api.image_id(args.image)
+        cpu_before = stack.cpu() if stack else {}
         prefix = f"storm-{secrets.token_hex(3)}-"
         run = Run(args=args, api=api, prefix=prefix, deadline=time.monotonic() + args.timeout)
         log(f"run {prefix}: {args.count} servers, flavor {args.flavor}, image {image_id}")
-        run.boot(image_id)
-        run.delete()
+        if args.mode == "cycle":
+            run.cycles(image_id)
+        else:
+            run.boot(image_id)
+            run.delete()
         summary = run.summary()
+        if stack:
+            summary["cpu_ms_per_cycle"] = cpu_per_cycle(cpu_before, stack.cpu(), summary)
         print_report(summary)
         if summary["failures"] or summary["timed_out"] or summary["delete_failures"]:
             print("failures:")

@@ -15,10 +15,36 @@ import environ
 CONDUCTOR_QUEUE = "conductor"
 # Heartbeats have a queue of their own, served by the conductor beside its
 # main queue, so a storm of build work never starves them (hosts would be
-# declared down while they are fine).
+# declared down while they are fine); the beat's periodic work (the deadline
+# reaper) goes there too, for the same reason.
 HEARTBEAT_QUEUE = "conductor.heartbeat"
 SCHEDULER_QUEUE = "scheduler"
 COMPUTE_QUEUE_PREFIX = "compute."
+# The network controller's queue, and each host's network agent's (cloud.payloads
+# describes the messages; the task names below are part of their format).
+NETWORK_QUEUE = "network"
+NETWORK_AGENT_QUEUE_PREFIX = "network."
+AGENT_NETWORK_SETUP = "network_agent.network_setup"
+AGENT_NETWORK_TEARDOWN = "network_agent.network_teardown"
+AGENT_PORT_BIND = "network_agent.port_bind"
+AGENT_PORT_UNBIND = "network_agent.port_unbind"
+AGENT_FLOATING_IP_SET = "network_agent.floating_ip_set"
+AGENT_FLOATING_IP_UNSET = "network_agent.floating_ip_unset"
+NETWORK_SYNC_PORT = "network.sync_port"
+NETWORK_SYNC_NETWORK = "network.sync_network"
+NETWORK_SYNC_SECURITY_GROUP = "network.sync_security_group"
+NETWORK_SYNC_FLOATING_IP = "network.sync_floating_ip"
+NETWORK_PORT_STATUS = "network.port_status"
+NETWORK_AGENT_HEARTBEAT = "network.agent_heartbeat"
+# Each volume backend's worker (cloud.volumeworker) listens on volume.<backend>.
+VOLUME_QUEUE_PREFIX = "volume."
+VOLUME_CREATE = "volume.create_volume"
+VOLUME_DELETE = "volume.delete_volume"
+VOLUME_EXTEND = "volume.extend_volume"
+VOLUME_SNAPSHOT_CREATE = "volume.create_snapshot"
+VOLUME_SNAPSHOT_DELETE = "volume.delete_snapshot"
+VOLUME_INITIALIZE_CONNECTION = "volume.initialize_connection"
+VOLUME_TERMINATE_CONNECTION = "volume.terminate_connection"
 
 # A heartbeat older than this says nothing the next one will not; it matches
 # the control plane's default SERVICE_DOWN_TIME.
@@ -26,13 +52,66 @@ HEARTBEAT_EXPIRES = int(os.environ.get("HEARTBEAT_EXPIRES", "60"))
 # A host that has been down this long has missed its messages; they expire
 # instead of piling up and replaying stale work when it comes back.
 COMPUTE_MESSAGE_EXPIRES = int(os.environ.get("COMPUTE_MESSAGE_EXPIRES", "600"))
-# Longer than the longest task, so acks_late never redelivers a running one.
-VISIBILITY_TIMEOUT = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "3600"))
+# How long a message taken by a worker that died (kill -9, a lost host) stays with it
+# before Redis hands it to another: longer than the longest task, so acks_late never
+# redelivers a running one. The control plane's tasks are database work of seconds
+# (retries included: DATABASE_RETRY backs off 30 s at most), so their work comes back
+# within minutes; a compute task may run long (an image upload), and a restarted
+# compute worker finishes what it had in hand itself (compute.reconcile).
+VISIBILITY_TIMEOUT = int(os.environ.get("BROKER_VISIBILITY_TIMEOUT", "300"))
+COMPUTE_VISIBILITY_TIMEOUT = int(os.environ.get("COMPUTE_VISIBILITY_TIMEOUT", "3600"))
+# How often beat asks for the tasks past their deadline to be ended (seconds): a lost
+# build ends in ERROR at most this long after its deadline.
+DEADLINE_REAP_INTERVAL = float(os.environ.get("DEADLINE_REAP_INTERVAL", "60"))
+# A publish that finds no broker (a restart, a failover) is tried again for about this
+# many seconds before the caller sees the error: a worker's report rides out a
+# restart of Redis instead of being lost, and the api answers 503 after it.
+PUBLISH_RETRY_SECONDS = float(os.environ.get("BROKER_PUBLISH_RETRY_SECONDS", "10"))
+
+
+def transport_options(*, compute: bool = False) -> dict[str, Any]:
+    """kombu's Redis options: the visibility timeout, and how often a worker looks for
+    messages whose worker died (a fifth of the timeout, at most every 10 s). Compute
+    workers keep the messages they hold under keys of their own, so the control plane's
+    shorter timeout never hands a running compute task out again."""
+    timeout = COMPUTE_VISIBILITY_TIMEOUT if compute else VISIBILITY_TIMEOUT
+    options: dict[str, Any] = {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": max(1, min(10, timeout // 5)),
+        "unacked_restore_throttle": 1,
+    }
+    if compute:
+        options.update(
+            unacked_key="unacked.compute",
+            unacked_index_key="unacked_index.compute",
+            unacked_mutex_key="unacked_mutex.compute",
+        )
+    return options
+
+
+def publish_retry_policy(seconds: float = PUBLISH_RETRY_SECONDS) -> dict[str, float]:
+    """kombu's retry policy for a publish: at once, then every second, for `seconds`."""
+    return {
+        "max_retries": max(1, int(seconds)),
+        "interval_start": 0,
+        "interval_step": 1,
+        "interval_max": 1,
+    }
 
 
 def compute_queue(host: str) -> str:
     """The queue a compute host listens on."""
     return f"{COMPUTE_QUEUE_PREFIX}{host}"
+
+
+def network_agent_queue(host: str) -> str:
+    """The queue a host's network agent listens on."""
+    return f"{NETWORK_AGENT_QUEUE_PREFIX}{host}"
+
+
+def volume_queue(backend: str) -> str:
+    """The queue a volume backend's worker listens on."""
+    return f"{VOLUME_QUEUE_PREFIX}{backend}"
 
 
 def load_env_file() -> None:
@@ -42,8 +121,9 @@ def load_env_file() -> None:
         environ.Env.read_env(path, overwrite=False)
 
 
-def celery_config() -> dict[str, Any]:
-    """Celery settings read from the environment, for any Stratus process."""
+def celery_config(*, compute: bool = False) -> dict[str, Any]:
+    """Celery settings read from the environment, for any Stratus process (`compute`:
+    a compute host's worker)."""
     load_env_file()
     broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
     backend = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
@@ -51,7 +131,8 @@ def celery_config() -> dict[str, Any]:
         "broker_url": broker,
         "result_backend": backend,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_transport_options": transport_options(compute=compute),
+        "task_publish_retry_policy": publish_retry_policy(),
         "result_expires": 3600,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -63,8 +144,10 @@ def celery_config() -> dict[str, Any]:
         "task_default_queue": CONDUCTOR_QUEUE,
         "task_routes": {
             "conductor.compute_heartbeat": {"queue": HEARTBEAT_QUEUE},
+            "conductor.volume_backend_heartbeat": {"queue": HEARTBEAT_QUEUE},
             "conductor.*": {"queue": CONDUCTOR_QUEUE},
             "scheduler.*": {"queue": SCHEDULER_QUEUE},
+            "network.*": {"queue": NETWORK_QUEUE},
         },
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,

@@ -58,12 +58,112 @@ History:
            builds for the conductor, and the conductor for the scheduler, in the
            version UPGRADE_LEVEL_CONDUCTOR / UPGRADE_LEVEL_SCHEDULER pins (cloud.rpc);
            a conductor or scheduler speaks an older one under PAYLOAD_VERSION_PIN.
+    1.7 -- guests boot from image data, disks move with the guest: ImageSpec.download_url,
+           transfer_token (a short-lived credential for that image's data only, never a
+           password), os_hash_algo, os_hash_value and virtual_size: the host fetches the
+           image over HTTP into its cache of base images, verifies it and backs the root
+           disk with it. SnapshotRequest.upload_url and upload_token: the host uploads the
+           snapshot to the image API (no shared image path). MigrationRequest.disk_upload
+           (to the source's resize_instance: where to upload the stopped guest's root disk)
+           and disk_image (to the destination's finish_resize: the ImageSpec of that copy).
+           HostReport.image_cache: the base images the host holds. A 1.6 compute ignores
+           the new fields (its guests get an empty root disk, as before); a snapshot, or a
+           resize to another host, on a 1.6 host is refused (409) before anything is written.
+    1.8 -- consoles: SpawnResult.consoles, ActionResult.consoles and
+           MigrationResult.consoles (optional): the guest's remote-console endpoints
+           as the host read them back from the live domain XML (kind -> {"host",
+           "port"}: vnc, spice, serial), None when not reported. A 1.7 compute sends
+           none, so its guests get no remote console (400, as for a hypervisor
+           without one); the conductor keeps what it had.
+    1.9 -- networks: InstanceSpec.ports (optional: the guest's interfaces, VifSpec dicts
+           the conductor resolved from the instance's bound ports; a 1.8 compute ignores
+           them and defines a guest without interfaces), and the messages between the
+           network controller (queue `network`) and the per-host network agents (queue
+           `network.<host>`), described below. New messages only: a 1.8 host gets no
+           agent message (its ports stay DOWN until it is upgraded).
+    1.10 -- interfaces hot-plugged: InterfaceRequest (api -> compute.attach_interface,
+           compute.detach_interface, synchronous calls answered with an
+           InterfaceResult): one interface of a guest (a VifSpec dict) added to or
+           taken from its domain, live when the guest runs and the hypervisor can, and
+           in its persistent definition. New messages only: a 1.9 host is not asked,
+           and the interface reaches its guest at the next build, rebuild or move.
+    1.11 -- block storage: the messages between the control plane and the volume
+           workers (one per backend, queue `volume.<backend>`, no database), described
+           below. New messages only: nothing older sends or reads them.
+    1.12 -- volumes on the compute hosts: AttachVolumeRequest (conductor ->
+           compute.attach_volume) and DetachVolumeRequest (-> compute.detach_volume), and
+           VolumeAttached / VolumeDetached (compute -> conductor.volume_attached,
+           volume_attach_failed, volume_detached, volume_detach_failed); the connection
+           they carry is what the volume worker answered (VolumeConnection.connection,
+           1.10). InstanceSpec.block_devices (optional: the guest's volumes at boot, a
+           root volume with boot_index 0 instead of a local root disk). New messages
+           only: an attach or detach on a 1.11 host is refused (409) before anything is
+           written, and a boot from volume is not scheduled to one.
+    1.13 -- config drives: InstanceSpec.config_drive (the server was created with
+           `config_drive`) and InstanceSpec.user_data (its user data, base64 as the API
+           took it); the host writes them, with the meta and network data, to an
+           iso9660 drive labelled config-2 (cloud.workers.virt.configdrive). Optional:
+           a 1.12 host builds the guest without a drive.
+
+The network agent's messages (1.9). The controller (cloud.network, a Celery worker
+on queue `network`) sends, through cloud.rpc, to the agent on `network.<host>`:
+
+    network_agent.network_setup     NetworkSetup: create or update the network on the
+                                    host (VLAN tag, DHCP server and its host entries).
+                                    Idempotent: the whole desired state, every time.
+    network_agent.network_teardown  NetworkTeardown: the host has no more ports on it.
+    network_agent.port_bind         PortBinding: plug (or re-plug) the guest's tap into
+                                    the integration bridge with the network's VLAN tag,
+                                    and apply the port's security group rules (resolved
+                                    to plain dicts). Sent again when its rules change.
+    network_agent.port_unbind       PortUnbinding: remove the port from the host.
+    network_agent.floating_ip_set   FloatingIPMapping: NAT floating <-> fixed address.
+    network_agent.floating_ip_unset FloatingIPMapping: remove that NAT.
+
+The control plane tells the controller what changed, on queue `network` (NetworkSync;
+the controller reads the rows and works out what each host must hear):
+
+    network.sync_port               a port was created, bound, changed or freed
+    network.sync_network            a network or its subnets changed (or went: `hosts`)
+    network.sync_security_group     a group's rules or members changed
+    network.sync_floating_ip        a floating IP was associated or released
+
+and the agent reports to the controller, on queue `network`:
+
+    network.port_status             PortStatus: the port is ACTIVE (wired), DOWN
+                                    (unplugged) or ERROR (with a message).
+    network.agent_heartbeat         AgentReport: the agent is alive, what it speaks.
+
+The volume worker's messages (1.11). The api and the conductor send, through
+cloud.rpc, to the worker on `volume.<backend>`:
+
+    volume.create_volume            VolumeCreate: make the volume's data (empty, from an
+                                    image fetched with a transfer token, or from a snapshot)
+    volume.delete_volume            VolumeRef: remove the volume's data (gone already: fine)
+    volume.extend_volume            VolumeExtend: grow the volume to `new_size` GiB
+    volume.create_snapshot          VolumeSnapshotRequest: copy the volume's data now
+    volume.delete_snapshot          VolumeSnapshotRequest: remove a snapshot's data
+    volume.initialize_connection    ConnectionRequest: how may `host` reach the volume?
+                                    (nbd: start an export for the attachment)
+    volume.terminate_connection     ConnectionRequest: the attachment is gone (stop it)
+
+and the worker reports to the conductor (every report is idempotent):
+
+    conductor.volume_created        VolumeResult (error empty: done; else the reason)
+    conductor.volume_deleted        VolumeResult
+    conductor.volume_extended       VolumeResult
+    conductor.volume_snapshot_created  VolumeResult (snapshot_id set)
+    conductor.volume_snapshot_deleted  VolumeResult (snapshot_id set)
+    conductor.volume_connection_ready       VolumeConnection: the connection info
+    conductor.volume_connection_terminated  VolumeConnection (connection empty)
+    conductor.volume_backend_heartbeat      VolumeBackendReport (heartbeat queue)
 """
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
-PAYLOAD_VERSION = "1.6"
+PAYLOAD_VERSION = "1.13"
 MAJOR = PAYLOAD_VERSION.split(".")[0]
 
 
@@ -75,11 +175,16 @@ class PayloadTooNew(PayloadError):
     """The message (or its kind) is newer than the version the peer speaks."""
 
 
+_VERSION_RE = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}")
+
+
 def version_key(version: str) -> tuple[int, int]:
     """ "1.10" -> (1, 10), so versions compare as numbers; PayloadError if malformed."""
-    major, _, minor = version.partition(".")
-    if not (major.isdigit() and minor.isdigit()):
+    # ASCII digits only (str.isdigit() takes "²", which int() refuses); no Django here,
+    # so not cloud.api.parsing.
+    if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
         raise PayloadError(f"malformed payload version {version!r}")
+    major, minor = version.split(".")
     return int(major), int(minor)
 
 
@@ -196,6 +301,14 @@ class ImageSpec(Payload):
     # ramdisk_id properties; empty when the image boots from its disk.
     kernel_file: str = field(default="", metadata=since("1.2"))
     ramdisk_file: str = field(default="", metadata=since("1.2"))
+    # Where and how the host fetches the image's data (GET, the token in the
+    # X-Image-Transfer-Token header), and what it must hash to; empty when the image
+    # has no data to fetch (the guest then gets an empty root disk).
+    download_url: str = field(default="", metadata=since("1.7"))
+    transfer_token: str = field(default="", metadata=since("1.7"))
+    os_hash_algo: str = field(default="", metadata=since("1.7"))
+    os_hash_value: str = field(default="", metadata=since("1.7"))
+    virtual_size: int | None = field(default=None, metadata=since("1.7"))
 
 
 @dataclass(frozen=True)
@@ -212,6 +325,15 @@ class InstanceSpec(Payload):
     flavor: dict[str, Any]
     image: dict[str, Any]
     metadata: dict[str, str] = field(default_factory=dict)
+    # The guest's network interfaces in order: VifSpec dicts.
+    ports: list[dict[str, Any]] = field(default_factory=list, metadata=since("1.9"))
+    # The guest's volumes at boot: BlockDevice dicts; the one with boot_index 0 is its
+    # root disk (no local root disk is made then).
+    block_devices: list[dict[str, Any]] = field(default_factory=list, metadata=since("1.12"))
+    # A config drive for the guest (Nova's config_drive), holding its user data (base64,
+    # as the API took it; empty: none).
+    config_drive: bool = field(default=False, metadata=since("1.13"))
+    user_data: str = field(default="", metadata=since("1.13"))
 
     @classmethod
     def downgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
@@ -219,6 +341,20 @@ class InstanceSpec(Payload):
         if isinstance(data.get("image"), dict):
             data["image"] = ImageSpec.downgrade(data["image"], version)
         return data
+
+    @property
+    def vifs(self) -> list["VifSpec"]:
+        return [VifSpec.from_dict({**p, "version": PAYLOAD_VERSION}) for p in self.ports]
+
+    @property
+    def volumes(self) -> list["BlockDevice"]:
+        return [
+            BlockDevice.from_dict({**b, "version": PAYLOAD_VERSION}) for b in self.block_devices
+        ]
+
+    @property
+    def root_volume(self) -> "BlockDevice | None":
+        return next((b for b in self.volumes if b.boot_index == 0), None)
 
     @property
     def flavor_spec(self) -> FlavorSpec:
@@ -277,6 +413,8 @@ class SpawnResult(Payload):
     request_id: str
     power_state: int
     attempt: int = 1
+    # The guest's console endpoints (ConsoleEndpoints); None: not reported.
+    consoles: dict[str, dict[str, Any]] | None = field(default=None, metadata=since("1.8"))
 
 
 @dataclass(frozen=True)
@@ -321,6 +459,8 @@ class HostReport(Payload):
     sent_at: str = field(default="", metadata=since("1.1"))
     # The driver's optional features (ComputeDriver.capabilities).
     capabilities: dict[str, bool] = field(default_factory=dict, metadata=since("1.3"))
+    # The base images cached on the host: {"image_id", "size", "last_used", "in_use"}.
+    image_cache: list[dict[str, Any]] = field(default_factory=list, metadata=since("1.7"))
 
 
 @dataclass(frozen=True)
@@ -354,6 +494,9 @@ class ActionResult(Payload):
     power_state: int | None
     message: str = ""
     details: str = ""
+    # The guest's console endpoints after the action (its ports change when it
+    # restarts); None: not reported.
+    consoles: dict[str, dict[str, Any]] | None = field(default=None, metadata=since("1.8"))
 
 
 @dataclass(frozen=True)
@@ -407,6 +550,9 @@ class SnapshotRequest(Payload):
     image_id: str
     task_state: str
     disk_format: str = "qcow2"
+    # Where the host PUTs the image's data (the token in X-Image-Transfer-Token).
+    upload_url: str = field(default="", metadata=since("1.7"))
+    upload_token: str = field(default="", metadata=since("1.7"))
 
 
 @dataclass(frozen=True)
@@ -460,6 +606,12 @@ class MigrationRequest(CarriesInstance, Payload):
     instance: dict[str, Any] = field(default_factory=dict)
     # Whether the guest runs afterwards (a stopped server is resized stopped).
     power_on: bool = True
+    # resize_instance on the source of a move to another host: where to upload the
+    # stopped guest's root disk ({"url": ..., "token": ...}); empty on one host.
+    disk_upload: dict[str, str] = field(default_factory=dict, metadata=since("1.7"))
+    # finish_resize on the destination: the ImageSpec (a dict) of that uploaded copy,
+    # the guest's root disk there; empty when the disk stays where it is.
+    disk_image: dict[str, Any] = field(default_factory=dict, metadata=since("1.7"))
 
 
 @dataclass(frozen=True)
@@ -478,6 +630,8 @@ class MigrationResult(Payload):
     power_state: int | None = None
     message: str = ""
     details: str = ""
+    # The guest's console endpoints on this host after the step; None: not reported.
+    consoles: dict[str, dict[str, Any]] | None = field(default=None, metadata=since("1.8"))
 
 
 @dataclass(frozen=True)
@@ -626,3 +780,432 @@ class SchedulerAnswer(Payload):
     error: str | None = None
     attempt: int = 1
     migration_uuid: str = ""
+
+
+# -- networks (1.9) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VifSpec(Payload):
+    """One network interface of a guest (InstanceSpec.ports): what the compute puts in the
+    domain XML. The agent plugs the same tap device into the bridge (PortBinding)."""
+
+    KIND = "vif"
+    SINCE = "1.9"
+    port_id: str
+    network_id: str
+    mac_address: str
+    # The guest's tap device on the host ("tap" + port id[:11], Neutron's name).
+    devname: str
+    # The Open vSwitch integration bridge the interface is plugged into.
+    bridge: str = "br-int"
+    # The network's VLAN tag on the host's bridge (the agent sets it on the port).
+    segmentation_id: int | None = None
+    mtu: int = 1500
+    # [{"ip_address", "subnet_id", "cidr", "prefixlen", "gateway_ip", "version"}]
+    fixed_ips: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InterfaceRequest(Payload):
+    """api -> compute.attach_interface / compute.detach_interface (synchronous calls):
+    one of the guest's interfaces, plugged into or unplugged from its domain."""
+
+    KIND = "interface_request"
+    SINCE = "1.10"
+    instance_uuid: str
+    # A VifSpec dict: the interface as the domain XML carries it.
+    vif: dict[str, Any]
+
+    @property
+    def vif_spec(self) -> VifSpec:
+        return VifSpec.from_dict({**self.vif, "version": PAYLOAD_VERSION})
+
+
+@dataclass(frozen=True)
+class InterfaceResult(Payload):
+    """compute -> api, the answer to compute.attach_interface / detach_interface."""
+
+    KIND = "interface_result"
+    SINCE = "1.10"
+    instance_uuid: str
+    port_id: str
+    done: bool
+    # The running guest has it (or lost it) now, not only its persistent definition.
+    live: bool = False
+    # Why not, for people (when not done).
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkSync(Payload):
+    """api / conductor -> network.sync_*: the row that changed; the controller reads it
+    and sends each host's agent its new desired state."""
+
+    KIND = "network_sync"
+    SINCE = "1.9"
+    resource_id: str
+    # The hosts the resource was on before the change (a deleted row's hosts cannot be
+    # read back): they are told to drop it.
+    hosts: list[str] = field(default_factory=list)
+    # The network the resource belongs to, when it was deleted with it.
+    network_id: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkSetup(Payload):
+    """controller -> network_agent.network_setup on each host with ports on the network:
+    its whole desired state on that host (the agent converges; a repeat is harmless)."""
+
+    KIND = "network_setup"
+    SINCE = "1.9"
+    network_id: str
+    name: str
+    project_id: str
+    # "vlan" (tagged on the integration bridge and the trunk) or "flat" (untagged).
+    network_type: str
+    segmentation_id: int | None
+    physical_network: str | None = None
+    mtu: int = 1500
+    external: bool = False
+    # [{"id", "cidr", "ip_version", "gateway_ip", "enable_dhcp", "dns_nameservers": [..],
+    #   "allocation_pools": [{"start", "end"}], "prefixlen"}]
+    subnets: list[dict[str, Any]] = field(default_factory=list)
+    # This host's DHCP server port (dnsmasq's interface in the network's namespace):
+    # {"port_id", "mac_address", "devname", "fixed_ips": [{"ip_address", "subnet_id",
+    # "prefixlen"}]}; empty when no subnet has DHCP on.
+    dhcp_port: dict[str, Any] = field(default_factory=dict)
+    # What dnsmasq hands out: [{"mac_address", "ip_address", "hostname", "port_id"}].
+    dhcp_hosts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NetworkTeardown(Payload):
+    """controller -> network_agent.network_teardown: the host has no port on the network
+    any more (or it was deleted): remove its DHCP server and namespace."""
+
+    KIND = "network_teardown"
+    SINCE = "1.9"
+    network_id: str
+    segmentation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PortBinding(Payload):
+    """controller -> network_agent.port_bind: wire the port on this host: tag its tap
+    device on the integration bridge with the network's VLAN, and filter its traffic
+    with its security groups' rules (ingress rules open, the rest is dropped; egress as
+    the rules say). Sent again, whole, whenever the port or its rules change."""
+
+    KIND = "port_binding"
+    SINCE = "1.9"
+    port_id: str
+    network_id: str
+    host: str
+    mac_address: str
+    devname: str
+    segmentation_id: int | None
+    network_type: str = "vlan"
+    bridge: str = "br-int"
+    mtu: int = 1500
+    # [{"ip_address", "subnet_id", "cidr", "prefixlen", "gateway_ip", "version"}]
+    fixed_ips: list[dict[str, Any]] = field(default_factory=list)
+    # The server the port belongs to ("" for a port no guest uses yet).
+    instance_uuid: str = ""
+    # Neutron's device_owner: "compute:nova", "network:dhcp", ...
+    device_owner: str = ""
+    admin_state_up: bool = True
+    port_security_enabled: bool = True
+    security_group_ids: list[str] = field(default_factory=list)
+    # The rules of those groups, resolved: [{"id", "direction": "ingress"|"egress",
+    # "ethertype": "IPv4"|"IPv6", "protocol": None|"tcp"|"udp"|"icmp"|<number as str>,
+    # "port_range_min", "port_range_max", "remote_ip_prefixes": [cidr, ...]}], where a
+    # rule naming a remote group lists that group's members' addresses as /32 prefixes
+    # and a rule with neither matches any address.
+    security_group_rules: list[dict[str, Any]] = field(default_factory=list)
+    # The addresses the port may send from besides its fixed IPs (Neutron's
+    # allowed_address_pairs): [{"ip_address", "mac_address"}].
+    allowed_address_pairs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PortUnbinding(Payload):
+    """controller -> network_agent.port_unbind: take the port off this host (its tap,
+    its filters); harmless when it is not there."""
+
+    KIND = "port_unbinding"
+    SINCE = "1.9"
+    port_id: str
+    network_id: str
+    host: str
+    devname: str
+    mac_address: str = ""
+
+
+@dataclass(frozen=True)
+class FloatingIPMapping(Payload):
+    """controller -> network_agent.floating_ip_set / floating_ip_unset on the host of the
+    port: NAT between a floating address on an external network and a fixed address
+    (DNAT in, SNAT out)."""
+
+    KIND = "floating_ip_mapping"
+    SINCE = "1.9"
+    floating_ip_id: str
+    floating_ip_address: str
+    floating_network_id: str
+    host: str
+    port_id: str
+    fixed_ip_address: str
+    # The external network's VLAN tag and subnet (prefix length, gateway) on the host.
+    floating_segmentation_id: int | None = None
+    floating_prefixlen: int = 24
+    floating_gateway_ip: str | None = None
+    # The fixed address's network, for the agent to find its namespace/port.
+    network_id: str = ""
+    segmentation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PortStatus(Payload):
+    """agent -> network.port_status: what the agent made of a port on its host."""
+
+    KIND = "port_status"
+    SINCE = "1.9"
+    port_id: str
+    host: str
+    # "ACTIVE" (wired), "DOWN" (unplugged) or "ERROR".
+    status: str
+    message: str = ""
+    # When the agent saw it (ISO 8601): an older report than the port's last binding
+    # is ignored.
+    sent_at: str = ""
+
+
+@dataclass(frozen=True)
+class AgentReport(Payload):
+    """agent -> network.agent_heartbeat: the network agent of `host` is alive."""
+
+    KIND = "agent_report"
+    SINCE = "1.9"
+    host: str
+    payload_version: str = PAYLOAD_VERSION
+    bridge: str = "br-int"
+    started_at: str = ""
+    sent_at: str = ""
+    # What the agent can do, e.g. {"dhcp": True, "security_groups": True, "nat": True}.
+    capabilities: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VolumeRef(Payload):
+    """-> volume.delete_volume: the volume and where its data is on the backend."""
+
+    KIND = "volume_ref"
+    SINCE = "1.11"
+    volume_id: str
+    backend: str
+    size: int
+    provider_location: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeCreate(Payload):
+    """-> volume.create_volume: make `size` GiB of data for the volume, empty, from the
+    image (its ImageSpec dict with download_url and transfer_token) or from a snapshot's
+    data (its provider_location on the same backend)."""
+
+    KIND = "volume_create"
+    SINCE = "1.11"
+    volume_id: str
+    backend: str
+    size: int
+    image: dict[str, Any] | None = None
+    snapshot_id: str = ""
+    snapshot_location: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeExtend(Payload):
+    """-> volume.extend_volume: grow the volume's data to new_size GiB."""
+
+    KIND = "volume_extend"
+    SINCE = "1.11"
+    volume_id: str
+    backend: str
+    provider_location: str
+    new_size: int
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeSnapshotRequest(Payload):
+    """-> volume.create_snapshot / volume.delete_snapshot."""
+
+    KIND = "volume_snapshot_request"
+    SINCE = "1.11"
+    snapshot_id: str
+    volume_id: str
+    backend: str
+    volume_location: str = ""
+    snapshot_location: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionRequest(Payload):
+    """-> volume.initialize_connection / volume.terminate_connection: the attachment of
+    the volume to an instance on compute host `host`."""
+
+    KIND = "connection_request"
+    SINCE = "1.11"
+    attachment_id: str
+    volume_id: str
+    backend: str
+    host: str
+    provider_location: str
+    instance_uuid: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeResult(Payload):
+    """volume worker -> conductor.volume_created, _deleted, _extended,
+    _snapshot_created, _snapshot_deleted: what the backend did (error empty) or why it
+    could not (error: a sentence a person can act on)."""
+
+    KIND = "volume_result"
+    SINCE = "1.11"
+    volume_id: str
+    backend: str
+    snapshot_id: str = ""
+    provider_location: str = ""
+    size: int | None = None
+    error: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeConnection(Payload):
+    """volume worker -> conductor.volume_connection_ready / _terminated: how the
+    compute host reaches the volume for this attachment, one of
+    {"driver_volume_type": "file", "path", "format"} or
+    {"driver_volume_type": "nbd", "host", "port", "export_name", "format"};
+    empty when terminated, or when it failed (then `error` says why)."""
+
+    KIND = "volume_connection"
+    SINCE = "1.11"
+    attachment_id: str
+    volume_id: str
+    host: str
+    connection: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeBackendReport(Payload):
+    """volume worker -> conductor.volume_backend_heartbeat: the backend is alive, its
+    capacity, and what it speaks."""
+
+    KIND = "volume_backend_report"
+    SINCE = "1.11"
+    backend: str
+    host: str
+    driver: str
+    total_capacity_gb: float
+    free_capacity_gb: float
+    payload_version: str = PAYLOAD_VERSION
+    started_at: str = ""
+    sent_at: str = ""
+
+
+# -- volumes on the compute hosts (1.12) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockDevice(Payload):
+    """A volume as a guest's disk: which one, through which attachment, where the
+    volume worker exports it (`connection`: {"driver_volume_type": "file", "path",
+    "format"} or {"driver_volume_type": "nbd", "host", "port", "export_name",
+    "format"}), and the target it takes ("vdb"; empty: the next free one)."""
+
+    KIND = "block_device"
+    SINCE = "1.12"
+    volume_id: str
+    attachment_id: str
+    connection: dict[str, Any]
+    device: str = ""
+    # 0: the guest's root disk (boot from volume); None: a data disk.
+    boot_index: int | None = None
+
+
+@dataclass(frozen=True)
+class AttachVolumeRequest(Payload):
+    """conductor -> compute.attach_volume: connect a volume to a guest of this host (a
+    running QEMU guest gets it hot-plugged; its definition keeps it either way)."""
+
+    KIND = "attach_volume_request"
+    SINCE = "1.12"
+    instance_uuid: str
+    request_id: str
+    volume_id: str
+    attachment_id: str
+    connection: dict[str, Any]
+    # The target the api answered with ("/dev/vdb"); empty: the next free one.
+    device: str = ""
+
+    @property
+    def block_device(self) -> BlockDevice:
+        return BlockDevice(
+            volume_id=self.volume_id,
+            attachment_id=self.attachment_id,
+            connection=self.connection,
+            device=self.device,
+        )
+
+
+@dataclass(frozen=True)
+class DetachVolumeRequest(Payload):
+    """conductor -> compute.detach_volume: take the volume's disk out of the guest."""
+
+    KIND = "detach_volume_request"
+    SINCE = "1.12"
+    instance_uuid: str
+    request_id: str
+    volume_id: str
+    attachment_id: str
+
+
+@dataclass(frozen=True)
+class VolumeAttached(Payload):
+    """compute -> conductor.volume_attached / conductor.volume_attach_failed"""
+
+    KIND = "volume_attached"
+    SINCE = "1.12"
+    instance_uuid: str
+    host: str
+    request_id: str
+    volume_id: str
+    attachment_id: str
+    # The target the guest has it on ("/dev/vdb"), when attached.
+    device: str = ""
+    message: str = ""
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeDetached(Payload):
+    """compute -> conductor.volume_detached / conductor.volume_detach_failed"""
+
+    KIND = "volume_detached"
+    SINCE = "1.12"
+    instance_uuid: str
+    host: str
+    request_id: str
+    volume_id: str
+    attachment_id: str
+    message: str = ""
+    details: str = ""

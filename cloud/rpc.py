@@ -12,24 +12,51 @@ upgrade level names (settings.UPGRADE_LEVELS, Nova's [upgrade_levels]: the
 previous release while those services are being upgraded, else ours), and never
 above the version this process speaks (settings.PAYLOAD_VERSION_PIN).
 
+Messages for the network controller (queue `network`) are built in its upgrade level
+like the conductor's; messages for a host's network agent (`network.<host>`) are built
+in the version the host announced, as for its compute: the agent is deployed with the
+host's compute and upgraded with it.
+
 Messages for a compute host are given as Payloads and built here in the version
 the host announced (rolling upgrade: a host one release behind gets what it can
 read); a message the host is too old for is a 409 raised before the caller's
 transaction commits, so nothing is half-written.
+
+Messages for a volume backend's worker (`volume.<backend>`) are built in the version
+its heartbeat announced (ours until it has reported), like a host's.
+
+Notifications for operators (cloud.notifications) are published here too, after
+the transaction commits, on the notifications exchange of the same broker.
 """
 
+import logging
+import socket
+from collections.abc import Callable
 from typing import Any
 
+import kombu.exceptions
 from celery import chain
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 from django.db import transaction
+from kombu import Exchange, Queue
 
 from cloud.api.errors import Conflict
 from cloud.celery import app
 from cloud.hosts.selectors import host_payload_version
-from cloud.messaging import COMPUTE_MESSAGE_EXPIRES, CONDUCTOR_QUEUE, compute_queue
+from cloud.messaging import (
+    COMPUTE_MESSAGE_EXPIRES,
+    CONDUCTOR_QUEUE,
+    NETWORK_QUEUE,
+    compute_queue,
+    network_agent_queue,
+    volume_queue,
+)
+from cloud.notifications import ERROR, INFO, NotificationPayload, envelope, routing_key
+from cloud.observability import request_id as request_ids
 from cloud.payloads import Payload, PayloadTooNew, SchedulingRequest, version_key
+
+log = logging.getLogger(__name__)
 
 
 class HostUnreachable(Exception):
@@ -44,14 +71,16 @@ class ServiceTooOld(Conflict):
     """The conductors or schedulers are pinned to a version older than the message needs."""
 
 
-def host_too_old(host: str, message: type[Payload]) -> str | None:
-    """Why `host` cannot read `message` (it speaks an older payload version), or None."""
+def host_too_old(host: str, message: type[Payload], needs: str | None = None) -> str | None:
+    """Why `host` cannot read `message` (it speaks an older payload version than the
+    message's, or than `needs` when what is asked came later than the message), or None."""
     version = host_payload_version(host=host)
-    if version_key(version) >= version_key(message.SINCE):
+    needed = max(message.SINCE, needs or message.SINCE, key=version_key)
+    if version_key(version) >= version_key(needed):
         return None
     return (
         f"Compute host {host} speaks payload version {version}, too old for "
-        f"{message.KIND} (needs {message.SINCE}); upgrade the host first."
+        f"{message.KIND} (needs {needed}); upgrade the host first."
     )
 
 
@@ -90,30 +119,64 @@ def for_service(service: str, task_name: str, payload: Payload) -> dict[str, Any
         ) from exc
 
 
-def cast_conductor(task_name: str, payload: Payload) -> None:
+def cast_conductor(
+    task_name: str, payload: Payload, *, undo: Callable[[], None] | None = None
+) -> None:
+    """Cast to the conductors once the transaction commits. When the broker stays away
+    past the publish retries, `undo` (if given) takes back what the transaction wrote,
+    then the error goes on to the caller (the api answers 503)."""
     message = for_service("conductor", task_name, payload)
-    transaction.on_commit(lambda: app.send_task(task_name, args=[message], queue=CONDUCTOR_QUEUE))
-
-
-def scheduler_select(request: SchedulingRequest, *, answer_to: str) -> None:
-    """Ask a scheduler for a host for `request`; its answer (a SchedulerAnswer) goes to
-    the conductor task `answer_to`. A chain: no task waits on another."""
-    message = for_service("scheduler", "scheduler.select_destinations", request)
-    transaction.on_commit(
-        lambda: chain(
-            app.signature("scheduler.select_destinations", args=(message,)),
-            app.signature(answer_to),
-        ).apply_async()
+    _send_on_commit(
+        task_name, lambda: app.send_task(task_name, args=[message], queue=CONDUCTOR_QUEUE), undo
     )
 
 
-def scheduler_select_batch(requests: list[SchedulingRequest], *, answer_to: str) -> None:
+def _send_on_commit(
+    task_name: str, send: Callable[[], Any], undo: Callable[[], None] | None
+) -> None:
+    """`send` once the transaction commits; when the broker stays away past the publish
+    retries, `undo` (if given) takes back what the transaction wrote, then the error
+    goes on to the caller (the api answers 503)."""
+
+    def attempt() -> None:
+        try:
+            send()
+        except kombu.exceptions.OperationalError:
+            if undo is not None:
+                log.warning("%s not sent (broker unavailable): undoing", task_name)
+                undo()
+            raise
+
+    transaction.on_commit(attempt)
+
+
+def scheduler_select(
+    request: SchedulingRequest, *, answer_to: str, undo: Callable[[], None] | None = None
+) -> None:
+    """Ask a scheduler for a host for `request`; its answer (a SchedulerAnswer) goes to
+    the conductor task `answer_to`. A chain: no task waits on another."""
+    task = "scheduler.select_destinations"
+    message = for_service("scheduler", task, request)
+    _send_on_commit(
+        task,
+        lambda: chain(app.signature(task, args=(message,)), app.signature(answer_to)).apply_async(),
+        undo,
+    )
+
+
+def scheduler_select_batch(
+    requests: list[SchedulingRequest], *, answer_to: str, undo: Callable[[], None] | None = None
+) -> None:
     """The instances of one request decided together (one candidate scan, one claim);
     the list of answers goes to the conductor task `answer_to`."""
     task = "scheduler.select_destinations_batch"
     messages = [for_service("scheduler", task, request) for request in requests]
-    transaction.on_commit(
-        lambda: chain(app.signature(task, args=(messages,)), app.signature(answer_to)).apply_async()
+    _send_on_commit(
+        task,
+        lambda: chain(
+            app.signature(task, args=(messages,)), app.signature(answer_to)
+        ).apply_async(),
+        undo,
     )
 
 
@@ -139,3 +202,100 @@ def call_compute(host: str, task_name: str, *args: Any, timeout: float) -> Any:
         raise HostUnreachable(f"compute host {host} did not answer within {timeout:.0f}s") from exc
     finally:
         result.forget()
+
+
+def _notification_queues() -> tuple[Exchange, list[Queue]]:
+    exchange = Exchange(settings.NOTIFICATIONS_EXCHANGE, type="topic", durable=True)
+    return exchange, [
+        Queue(routing_key(p), exchange, routing_key=routing_key(p), durable=True)
+        for p in (INFO, ERROR)
+    ]
+
+
+def notify(
+    event_type: str | Callable[[], str],
+    build: Callable[[], NotificationPayload | None],
+    *,
+    publisher: str = "",
+    priority: str = INFO,
+) -> None:
+    """Publish the notification `event_type` once the transaction commits; `build`
+    makes its payload then (from the committed rows; None: nothing to say), and an
+    event_type given as a function is named after it. A broker
+    that does not answer loses the notification, never the change (logged)."""
+    if not settings.NOTIFICATIONS_ENABLED:
+        return
+    request_id = request_ids.get()
+    publisher_id = (
+        publisher or settings.NOTIFICATIONS_PUBLISHER or f"stratus:{socket.gethostname()}"
+    )
+
+    def publish() -> None:
+        payload = build()
+        if payload is None:
+            return
+        body = envelope(
+            event_type=event_type() if callable(event_type) else event_type,
+            payload=payload,
+            publisher_id=publisher_id,
+            priority=priority,
+            request_id=request_id,
+        )
+        exchange, queues = _notification_queues()
+        try:
+            with app.producer_or_acquire() as producer:
+                producer.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key(priority),
+                    declare=[exchange, *queues],
+                    serializer="json",
+                    retry=True,
+                    retry_policy={"max_retries": 2, "interval_start": 0.2},
+                )
+        except Exception:  # noqa: BLE001 (a notification lost is logged, the change stays)
+            log.warning("notification %s not published", event_type, exc_info=True)
+
+    publish.notification = event_type  # tests tell the casts from the notifications
+    transaction.on_commit(publish)
+
+
+def cast_network(task_name: str, payload: Payload) -> None:
+    """A decision for the network controller (queue `network`), after the commit."""
+    message = for_service("network", task_name, payload)
+    transaction.on_commit(lambda: app.send_task(task_name, args=[message], queue=NETWORK_QUEUE))
+
+
+def cast_network_agent(host: str, task_name: str, payload: Payload) -> bool:
+    """A message for the network agent of `host`, built in the host's version, sent after
+    the commit. False (nothing sent) when the host is too old to read it: its ports stay
+    DOWN until it is upgraded; the caller's transaction goes on."""
+    version = host_payload_version(host=host)
+    try:
+        message = payload.to_dict(version)
+    except PayloadTooNew:
+        return False
+    transaction.on_commit(
+        lambda: app.send_task(
+            task_name,
+            args=[message],
+            queue=network_agent_queue(host),
+            expires=COMPUTE_MESSAGE_EXPIRES,
+        )
+    )
+    return True
+
+
+def cast_volume(backend: str, task_name: str, payload: Payload, *, version: str = "") -> None:
+    """A task for the volume worker of `backend`, built in `version` (what its heartbeat
+    announced; empty: ours), sent after the commit; it expires like a host's messages
+    (the reaper ends what a silent backend never did)."""
+    message = payload.to_dict(version) if version else payload.to_dict()
+    transaction.on_commit(
+        lambda: app.send_task(
+            task_name,
+            args=[message],
+            queue=volume_queue(backend),
+            expires=COMPUTE_MESSAGE_EXPIRES,
+        )
+    )

@@ -14,7 +14,17 @@ REQ="$ROOT/requirements.txt"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
-packages=(gcc pkg-config libvirt-dev redis-server)
+# qemu-utils: the image API probes uploaded data with `qemu-img info` (cloud/images/formats.py),
+# every compute host makes its guests' disks (qemu-img; e2fsprogs for mkfs.ext4), and the
+# volume workers make volumes (qemu-img) and export them over NBD (qemu-nbd, nbd backend).
+# genisoimage: a compute host writes its guests' config drives (cloud/workers/virt/configdrive.py).
+# libjs-chart.js: the admin dashboard's charts (served as a static file, no build).
+packages=(gcc pkg-config libvirt-dev redis-server qemu-utils e2fsprogs genisoimage libjs-chart.js)
+# The browser clients the console proxy serves (cloud/consoles/proxy.py).
+packages+=(novnc spice-html5)
+# --dev: the browser tests (the admin dashboard, the consoles: headless chromium through
+# chromium-driver) and the multi-host test's network namespaces (ip netns, veth: iproute2).
+[ "${1:-}" = "--dev" ] && packages+=(chromium chromium-driver iproute2)
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 python3 - <<'PY' || packages+=(python3-dev)
 import os, sys, sysconfig

@@ -12,9 +12,28 @@ busybox-static, a few kernel modules and an init that:
 - reads a config drive when one is attached (a vfat or iso9660 filesystem
   labelled `config-2`): the hostname from openstack/latest/meta_data.json,
   else the `hostname=` of the kernel command line;
+- prints `stratus-guest: root disk marker <text>` when its root disk (vda) is a
+  tar archive holding `marker.txt` (the image tests build to prove the guest
+  reads the image data it booted from);
 - prints `stratus-guest: <hostname> booted (boot <boot id>)` on the serial
   console, the line tests and operators look for (the kernel's random boot id
   tells one boot from the next);
+- brings the network up in the background, so that the boot line does not wait
+  for it: the loopback, then each ethN (a port's virtio NIC) with busybox
+  udhcpc, whose script sets the leased address, the default route, the MTU and
+  resolv.conf and prints `stratus-guest: <iface> <address>/<prefix>`; when every
+  NIC is leased (or after a minute) it prints `stratus-guest: network up` (a
+  guest without a NIC prints neither);
+- runs the config drive's user data (openstack/latest/user_data) once the
+  network is up, when it starts with `#!` (a script, as cloud-init runs one):
+  its output goes to the console, then `stratus-guest: user-data exit <code>`;
+- watches for block devices coming and going (volumes hot-plugged by the host):
+  for each new virtio disk but the root and the config drive it prints
+  `stratus-guest: disk vdX size <bytes>`, then the marker its first sector holds
+  (`stratus-guest: disk vdX marker <text>`), or, on a disk without one, writes
+  `stratus-marker:<hostname>-<boot id>` there and prints
+  `stratus-guest: disk vdX wrote marker <text>` (synced before it is printed); a
+  disk unplugged gives `stratus-guest: disk vdX removed`;
 - powers off when the ACPI power button is pressed (busybox acpid on the
   button's input device), so libvirt's soft shutdown and reboot work; a shell
   runs on the console for people.
@@ -52,6 +71,7 @@ MODULES = [
     "nls_cp437",
     "nls_iso8859-1",
     "nls_ascii",  # vfat's default iocharset in this kernel
+    "virtio_net",  # the guest's network interfaces (the ports' virtio NICs)
 ]
 
 INIT = r"""#!/bin/sh
@@ -83,8 +103,104 @@ if [ -n "$drive" ] && mount -o ro "$drive" /mnt/config 2>/dev/null; then
     echo "stratus-guest: config drive $drive"
 fi
 hostname "${name:-stratus-guest}"
+# A root disk (vda) that is a tar archive holding marker.txt (the disk tests build)
+# has its marker printed: proof the guest reads the image data it booted from. Only
+# the disk's head: busybox tar reads on to the end of its input after an archive's
+# end, which on a grown root disk is gigabytes of emulated reads.
+marker="$(dd if=/dev/vda bs=64k count=1 2>/dev/null | tar -xOf - marker.txt 2>/dev/null \
+    | head -1)"
+[ -n "$marker" ] && echo "stratus-guest: root disk marker $marker" > /dev/console
 boot="$(cat /proc/sys/kernel/random/boot_id)"
 echo "stratus-guest: $(hostname) booted (boot $boot)" > /dev/console
+# Volumes: every disk but the root and the config drive, as it comes and goes.
+/etc/watch-disks "${drive#/dev/}" "$(hostname)-$boot" < /dev/null > /dev/console 2>&1 &
+# The network, then the user data: in the background, the boot line above waits for neither.
+/etc/network-up < /dev/null > /dev/console 2>&1 &
+"""
+
+NETWORK_UP = r"""#!/bin/sh
+# The loopback and a DHCP client per NIC, then the config drive's user data.
+ip link set lo up
+nics=""
+for path in /sys/class/net/eth*; do
+    [ -e "$path" ] || continue
+    nics="$nics ${path##*/}"
+    # -f: stays to renew the lease; -t/-T/-A: a discover every second until answered
+    # (the host's agent plugs the port when the guest's device appears).
+    udhcpc -f -i "${path##*/}" -s /etc/udhcpc/default.script -t 5 -T 1 -A 1 \
+        -x hostname:"$(hostname)" > /dev/null 2>&1 &
+done
+if [ -n "$nics" ]; then
+    waited=0  # seconds; the user data runs after a minute without every lease
+    while [ "$waited" -lt 60 ]; do
+        leased=yes
+        for nic in $nics; do [ -e "/var/run/udhcpc.$nic.leased" ] || leased=no; done
+        [ "$leased" = yes ] && break
+        sleep 1
+        waited=$((waited + 1))
+    done
+    echo "stratus-guest: network up"
+fi
+data=/mnt/config/openstack/latest/user_data
+if [ -f "$data" ] && [ "$(head -c 2 "$data")" = "#!" ]; then
+    cp "$data" /tmp/user-data && chmod 700 /tmp/user-data
+    /tmp/user-data
+    echo "stratus-guest: user-data exit $?"
+fi
+"""
+
+# busybox udhcpc runs its script with the event ($1) and the lease in the environment.
+UDHCPC_SCRIPT = r"""#!/bin/sh
+case "$1" in
+    deconfig)
+        ip addr flush dev "$interface"
+        ip link set "$interface" up
+        ;;
+    bound|renew)
+        [ "$1" = bound ] && ip addr flush dev "$interface"
+        ip addr replace "$ip/$mask" dev "$interface"
+        [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+        for gateway in $router; do
+            ip route replace default via "$gateway" dev "$interface"
+            break
+        done
+        [ -n "$dns" ] && for server in $dns; do echo "nameserver $server"; done > /etc/resolv.conf
+        if [ "$1" = bound ]; then
+            echo "stratus-guest: $interface $ip/$mask" > /dev/console
+            touch "/var/run/udhcpc.$interface.leased"
+        fi
+        ;;
+esac
+exit 0
+"""
+
+WATCH_DISKS = r"""#!/bin/sh
+# Usage: watch-disks <config drive device> <marker text>; see deploy/guest_image.py.
+skip="$1"; mine="$2"; known=" "
+while true; do
+    now=" "
+    for path in /sys/block/vd*; do
+        [ -e "$path" ] || continue
+        disk="${path##*/}"
+        now="$now$disk "
+        case "$known" in *" $disk "*) continue ;; esac
+        [ "$disk" = vda ] || [ "$disk" = "$skip" ] && continue
+        echo "stratus-guest: disk $disk size $(( $(cat "$path/size") * 512 ))"
+        found="$(dd if=/dev/$disk bs=512 count=1 2>/dev/null | tr -d '\000' \
+            | sed -n 's/^stratus-marker:\([A-Za-z0-9.-]*\)$/\1/p' | head -1)"
+        if [ -n "$found" ]; then
+            echo "stratus-guest: disk $disk marker $found"
+        else
+            echo "stratus-marker:$mine" | dd of=/dev/$disk bs=512 count=1 conv=sync,fsync \
+                2>/dev/null && echo "stratus-guest: disk $disk wrote marker $mine"
+        fi
+    done
+    for disk in $known; do
+        case "$now" in *" $disk "*) ;; *) echo "stratus-guest: disk $disk removed" ;; esac
+    done
+    known="$now"
+    sleep 0.5
+done
 """
 
 INITTAB = """::sysinit:/etc/rc
@@ -187,12 +303,17 @@ def _cpio_entry(name: str, mode: int, data: bytes = b"", ino: int = 0) -> bytes:
 
 
 def build_initramfs(busybox: Path, modules: list[Path]) -> bytes:
-    directories = ["bin", "sbin", "etc", "etc/acpi", "etc/acpi/PWRF", "lib", "lib/modules"]
+    directories = [
+        "bin", "sbin", "etc", "etc/acpi", "etc/acpi/PWRF", "etc/udhcpc", "lib", "lib/modules"
+    ]  # fmt: skip
     files: list[tuple[str, int, bytes]] = [(d, stat.S_IFDIR | 0o755, b"") for d in directories]
     files += [
         ("bin/busybox", stat.S_IFREG | 0o755, busybox.read_bytes()),
         ("init", stat.S_IFLNK | 0o777, b"/bin/busybox"),
         ("etc/rc", stat.S_IFREG | 0o755, INIT.encode()),
+        ("etc/watch-disks", stat.S_IFREG | 0o755, WATCH_DISKS.encode()),
+        ("etc/network-up", stat.S_IFREG | 0o755, NETWORK_UP.encode()),
+        ("etc/udhcpc/default.script", stat.S_IFREG | 0o755, UDHCPC_SCRIPT.encode()),
         ("etc/inittab", stat.S_IFREG | 0o644, INITTAB.encode()),
         ("etc/acpi/PWRF/00000080", stat.S_IFREG | 0o755, POWER_BUTTON.encode()),
     ]

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# pytest in four lanes at once, as `make test` runs it:
-#   - unit, api and integration tests (PostgreSQL, Redis, the worker processes), in front;
+# pytest in six lanes at once, as `make test` runs it, and the schema fuzzer beside them:
+#   - unit, api and network-lab tests (PostgreSQL, Redis, namespaces), in front;
+#   - the integration tests (worker processes), on a database and Redis databases of
+#     their own;
 #   - the end-to-end tests on libvirt's test hypervisor, in two halves by file name
 #     (test_a* to test_k*, test_l* to test_z*), each half with its own stack;
-#   - the end-to-end tests with real QEMU guests (tests/e2e/test_qemu_*.py, their stack).
+#   - the end-to-end tests with real QEMU guests (tests/e2e/test_qemu_*.py, their stack);
+#   - the fuzz lane: deploy/fuzz.py (schemathesis over /api/schema/ as an admin and a
+#     member, against its own stack and database), FUZZ_SECONDS long; its seed is in
+#     var/test-fuzz.log (replay: make fuzz FUZZ_SEED=<seed>).
+#   - the chaos suite (tests/chaos: a boot storm while workers are killed and Redis and
+#     PostgreSQL restarted; its own PostgreSQL cluster and Redis, `make chaos`).
 # The end-to-end tests mostly wait on their stacks, the `openstack` CLI and the guests,
 # so they run beside the others; each lane writes var/test-<lane>.log, printed when all
-# are done. The run fails when any lane fails, exit code 5 (no tests collected) included.
+# are done, with each lane's slowest tests. The run fails when any lane fails, exit code 5
+# (no tests collected) included.
 #   deploy/test-lanes.sh [PYTHON]
 set -uo pipefail
 shopt -s nullglob
@@ -31,28 +39,39 @@ lane() {  # lane NAME FILE...: start one lane of end-to-end tests in the backgro
     shift
     # pytest with no file would run every test path.
     [ "$#" -gt 0 ] || { echo "test-lanes: lane $name has no test file" >&2; exit 1; }
-    "$PY" -m pytest -p no:cacheprovider "$@" >"var/test-$name.log" 2>&1 &
+    "$PY" -m pytest -p no:cacheprovider --durations=8 "$@" >"var/test-$name.log" 2>&1 &
     pids[$name]=$!
 }
 trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
 
-lane e2e-qemu "${qemu[@]}"
+# The integration lane: its own test database and broker databases beside the front lane's.
+DATABASE_URL="${DATABASE_URL%/*}/stratus_integration" TEST_REDIS_DATABASES="10 11" \
+    lane integration tests/integration
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+"$PY" deploy/fuzz.py --max-time "$FUZZ_SECONDS" >var/test-fuzz.log 2>&1 &
+pids[fuzz]=$!
+
+# qemu:///system is the machine's: the lane's guests are named apart from any other
+# stack's (a `make run HYPERVISOR=qemu` beside the tests).
+INSTANCE_NAME_TEMPLATE="stratus-test-%08x" lane e2e-qemu "${qemu[@]}"
 lane e2e-a "${first[@]}"
 lane e2e-b "${second[@]}"
+lane chaos tests/chaos
 
-"$PY" -m pytest --ignore=tests/e2e | tee var/test-main.log
+"$PY" -m pytest --durations=15 --ignore=tests/e2e --ignore=tests/integration --ignore=tests/chaos | tee var/test-main.log
 status=${PIPESTATUS[0]}
 failed=()
-[ "$status" -eq 0 ] || failed+=("unit/api/integration (exit $status)")
-for name in e2e-a e2e-b e2e-qemu; do
+[ "$status" -eq 0 ] || failed+=("unit/api/network (exit $status)")
+for name in integration e2e-a e2e-b e2e-qemu chaos fuzz; do
     wait "${pids[$name]}"
     code=$?
     echo "---- lane $name (var/test-$name.log) ----"
     cat "var/test-$name.log"
     [ "$code" -eq 0 ] || failed+=("$name (exit $code)")
 done
-# One closing line for the four lanes together (pytest's own closing lines are per lane).
-"$PY" - var/test-main.log var/test-e2e-a.log var/test-e2e-b.log var/test-e2e-qemu.log <<'PY'
+# One closing line for the lanes together (pytest's own closing lines are per lane).
+"$PY" - var/test-main.log var/test-integration.log var/test-e2e-a.log var/test-e2e-b.log \
+    var/test-e2e-qemu.log var/test-chaos.log <<'PY'
 import re, sys
 totals = {"passed": 0, "failed": 0, "skipped": 0}
 for path in sys.argv[1:]:

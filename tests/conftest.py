@@ -2,8 +2,9 @@
 the session's Celery messages go to, and no skips under CI.
 
 Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers (databases 12/13,
-away from a dev stack's 0/1); else a private redis-server on a free port for this
-session. Chosen here, in the first conftest loaded, because the control plane's
+away from a dev stack's 0/1, or the two TEST_REDIS_DATABASES names, which a lane of
+deploy/test-lanes.sh beside another sets); else a private redis-server on a free port
+for this session. Chosen here, in the first conftest loaded, because the control plane's
 Celery app reads its broker from the environment when it is first imported.
 """
 
@@ -66,11 +67,15 @@ def _private_redis() -> str:
 def pytest_configure(config):
     if "CELERY_BROKER_URL" in os.environ:
         return
-    base = os.environ.get("REDIS_URL")
+    # REDIS_URL names the server; the session picks its own databases on it.
+    base = os.environ.get("REDIS_URL", "").rstrip("/")
+    if base.rsplit("/", 1)[-1].isdigit() and base.count("/") > 2:
+        base = base.rsplit("/", 1)[0]
     if not base:
         base = "redis://127.0.0.1:6379" if port_open(6379) else _private_redis()
-    os.environ["CELERY_BROKER_URL"] = f"{base}/12"
-    os.environ["CELERY_RESULT_BACKEND"] = f"{base}/13"
+    broker, results = os.environ.get("TEST_REDIS_DATABASES", "12 13").split()
+    os.environ["CELERY_BROKER_URL"] = f"{base}/{broker}"
+    os.environ["CELERY_RESULT_BACKEND"] = f"{base}/{results}"
 
 
 @pytest.fixture(autouse=True)
@@ -95,3 +100,15 @@ def pytest_runtest_makereport(item, call):
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector):
     return _fail_skip_under_ci((yield))
+
+
+@pytest.fixture(autouse=True)
+def _identity_cache(settings):
+    """Validated tokens are remembered as in a stack (one process here, so its local
+    cache is shared by everyone), and nothing remembered outlives a test."""
+    from cloud.identity import cache
+
+    settings.TOKEN_CACHE_SIZE = 1000
+    cache.forget_all()
+    yield
+    cache.forget_all()

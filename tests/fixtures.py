@@ -3,6 +3,7 @@ their conftests): the seeded catalogue with an admin and a member, and API clien
 holding their Keystone tokens. Nothing here starts a worker."""
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cloud.identity.services import project_user_ensure
@@ -12,6 +13,8 @@ from tests.helpers import PASSWORD, token_for
 
 @pytest.fixture
 def seeded(db):
+    # Failed-login counters (cloud.identity.throttle) are per test, like the database.
+    cache.clear()
     seed_catalog()
     project_user_ensure(
         project_name="admin",

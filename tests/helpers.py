@@ -75,3 +75,9 @@ def token_for(username: str, project: str) -> str:
     )
     assert response.status_code == 201, response.content
     return response["X-Subject-Token"]
+
+
+def casts(callbacks: list) -> list:
+    """The on-commit callbacks that send a task (not those that publish notifications,
+    nor the write audit's)."""
+    return [c for c in callbacks if not hasattr(c, "notification") and not hasattr(c, "audit")]

@@ -2,20 +2,23 @@
 
 Compute and image errors look like Nova's: `{"itemNotFound": {"code": 404,
 "message": "..."}}`; identity errors look like Keystone's: `{"error":
-{"code": 401, "title": "Unauthorized", "message": "..."}}`; placement errors look
-like Placement's: `{"errors": [{"status": 409, "title": "Conflict", "detail": "...",
-"code": "placement.concurrent_update", "request_id": "req-..."}]}`, where the code is
-the one the view raised the error with (`Conflict(detail, code="placement....")`).
+{"code": 401, "title": "Unauthorized", "message": "..."}}`; network errors look
+like Neutron's: `{"NeutronError": {"type": "NetworkNotFound", "message": "...",
+"detail": ""}}`, where the type is the code the view raised the error with (else
+one from the status); placement errors look like Placement's: `{"errors":
+[{"status": 409, "title": "Conflict", "detail": "...", "code":
+"placement.concurrent_update", "request_id": "req-..."}]}`, where the code is the
+one the view raised the error with (`Conflict(detail, code="placement....")`).
 """
 
 import logging
 from http import HTTPStatus
 
-from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
+
+from cloud.api import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,9 @@ KEYSTONE_TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    413: "Request Entity Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     500: "Internal Server Error",
 }
 
@@ -82,9 +87,32 @@ class NotAcceptable(exceptions.APIException):
     default_code = "notAcceptable"
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "serviceUnavailable"
+
+
 class GatewayTimeout(exceptions.APIException):
     status_code = status.HTTP_504_GATEWAY_TIMEOUT
     default_code = "gatewayTimeout"
+
+
+NEUTRON_TYPES = {
+    400: "BadRequest",
+    401: "NotAuthorized",
+    403: "PolicyNotAuthorized",
+    404: "NotFound",
+    405: "HTTPMethodNotAllowed",
+    409: "Conflict",
+    503: "ServiceUnavailable",
+}
+
+
+def _neutron_type(code: int, error_code: str) -> str:
+    """The error's own code when it names a Neutron exception (e.g. "NetworkInUse")."""
+    if error_code and error_code[0].isupper():
+        return error_code
+    return NEUTRON_TYPES.get(code, "NeutronError")
 
 
 def _title(code: int) -> str:
@@ -114,6 +142,14 @@ def error_body(
                 }
             ]
         }
+    if path.startswith("/network"):
+        return {
+            "NeutronError": {
+                "type": _neutron_type(code, error_code),
+                "message": message,
+                "detail": "",
+            }
+        }
     if path.startswith("/identity"):
         return {
             "error": {"code": code, "title": KEYSTONE_TITLES.get(code, "Error"), "message": message}
@@ -136,12 +172,16 @@ def flatten_detail(detail) -> str:
 
 def _placement_code(exc) -> str:
     codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
-    if isinstance(codes, str) and codes.startswith("placement."):
+    if isinstance(codes, str) and (codes.startswith("placement.") or codes[:1].isupper()):
         return codes
     return PLACEMENT_DEFAULT_CODE
 
 
 def exception_handler(exc, context):
+    # Imported here: rest_framework.views loads the parser classes at import
+    # (cloud.api.bodies), and they build their errors with this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     request = context.get("request")
     path = request.path if request is not None else ""
     request_id = getattr(request, "request_id", "")
@@ -149,16 +189,12 @@ def exception_handler(exc, context):
         exc = BadRequest(f"Malformed request body: {exc.detail}")
     if isinstance(exc, Http404):
         exc = NotFound(str(exc) or "The resource could not be found.")
-    if isinstance(exc, OperationalError):
-        # The database is busy or failing over: a retryable condition, not a bug.
-        log.warning("database unavailable handling %s: %s", path, exc)
-        response = Response(
-            error_body(
-                path, 503, "The service is busy; please retry shortly.", request_id=request_id
-            ),
-            status=503,
-        )
-        response["Retry-After"] = "5"
+    dependency = unavailable.dependency_away(exc)
+    if dependency is not None:
+        # The database or the broker is away (a restart, a failover): retryable, not a bug.
+        log.warning("%s unavailable handling %s: %s", dependency, path, exc)
+        response = Response(unavailable.unavailable_body(path, dependency, request_id), status=503)
+        response["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
         return response
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -201,6 +237,11 @@ def json_404(request, exception=None):
 
 
 def json_500(request):
+    # Django calls this inside the `except` of what failed outside any view's handler.
+    exc = unavailable.handled_exception()
+    response = unavailable.unavailable_response(request, exc) if exc is not None else None
+    if response is not None:
+        return response
     return JsonResponse(
         error_body(
             request.path,

@@ -5,14 +5,13 @@ legacy `X-OpenStack-Nova-API-Version: X.Y`; `latest` means the maximum; no
 header means 2.1. Versions outside [MIN, MAX] answer 406, malformed ones 400.
 """
 
-import re
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import lru_cache, total_ordering
+
+from cloud.api.parsing import InvalidValue, parse_version
 
 MIN_VERSION = "2.1"
 MAX_VERSION = "2.96"
-
-_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 
 
 class InvalidVersion(ValueError):
@@ -31,10 +30,13 @@ class APIVersion:
 
     @classmethod
     def parse(cls, text: str) -> "APIVersion":
-        match = _VERSION_RE.match(text.strip())
-        if not match:
-            raise InvalidVersion(f"Invalid API version '{text}': expected MAJOR.MINOR or 'latest'.")
-        return cls(int(match.group(1)), int(match.group(2)))
+        try:
+            return cls(*parse_version(text.strip(), name="API version"))
+        except InvalidValue:
+            shown = text if len(text) <= 32 else f"{text[:29]}..."
+            raise InvalidVersion(
+                f"Invalid API version '{shown}': expected MAJOR.MINOR or 'latest'."
+            ) from None
 
     def __lt__(self, other: "APIVersion") -> bool:
         return (self.major, self.minor) < (other.major, other.minor)
@@ -43,7 +45,15 @@ class APIVersion:
         return f"{self.major}.{self.minor}"
 
     def at_least(self, text: str) -> bool:
-        return self >= APIVersion.parse(text)
+        return (self.major, self.minor) >= _named(text)
+
+
+@lru_cache(maxsize=256)
+def _named(text: str) -> tuple[int, int]:
+    """A version the code names (`at_least("2.47")`), parsed once: a listing asks a
+    dozen of them per row."""
+    found = APIVersion.parse(text)
+    return found.major, found.minor
 
 
 MIN = APIVersion.parse(MIN_VERSION)

@@ -3,20 +3,14 @@
 from django.conf import settings
 from django.db.models import Model, Q, QuerySet
 
-from cloud.api.errors import BadRequest
+from cloud.api.parsing import parse_int
 
 
 def _limit(params) -> int:
     raw = params.get("limit")
     if raw is None:
         return settings.API_LIST_MAX_LIMIT
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"limit must be an integer, got {raw!r}") from exc
-    if value < 0:
-        raise BadRequest("limit must be zero or greater")
-    return min(value, settings.API_LIST_MAX_LIMIT)
+    return min(parse_int(raw, name="limit", minimum=0), settings.API_LIST_MAX_LIMIT)
 
 
 def after(qs: QuerySet, marker: Model, column: str, descending: bool) -> QuerySet:
@@ -31,7 +25,8 @@ def paginate(qs: QuerySet, params) -> tuple[list, bool]:
     more follow."""
     limit = _limit(params)
     rows = list(qs[: limit + 1])
-    return rows[:limit], len(rows) > limit
+    # limit=0 asks for no rows: an empty page with no next link (it would name no marker).
+    return rows[:limit], limit > 0 and len(rows) > limit
 
 
 def next_link(request, last_id: str) -> list[dict]:

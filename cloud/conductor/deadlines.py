@@ -7,15 +7,18 @@ that action when it fails (`states.DEADLINE_KEEPS_VM_STATE`: back to its vm_stat
 else ERROR), with a fault naming the step and the host, and the action's open
 events finished in error so `server event show` says the same. The clock is the
 instance's `updated_at`: a host that reports progress keeps its task alive.
+Volume work past VOLUME_TASK_DEADLINE is ended too (cloud/conductor/volumes.py).
 """
 
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from cloud.conductor.services import builds_reap_stuck
+from cloud.conductor.volumes import volumes_reap
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
 from cloud.instances.selectors import instance_task_overdue_locked, instance_tasks_overdue
@@ -47,6 +50,7 @@ def _task_expire(uuid, task_state: str, seconds: int, cutoff: datetime) -> bool:
 def deadlines_reap(*, build_timeout: int, deadlines: dict[str, int], default: int) -> int:
     """End the builds and tasks past their deadlines; returns how many were ended."""
     reaped = builds_reap_stuck(timeout_seconds=build_timeout)
+    reaped += volumes_reap(deadline=settings.VOLUME_TASK_DEADLINE)
     now = timezone.now()
     shortest = min([default, *deadlines.values()])
     candidates = instance_tasks_overdue(

@@ -32,6 +32,7 @@ from cloud.instances.rebuild import EVACUATE_EVENT, REBUILD_EVENT
 from cloud.instances.services import instance_update, migration_update
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
+from cloud.network.servers import server_ports_bind
 from cloud.payloads import RebuildRequest, SchedulerAnswer
 from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
@@ -127,6 +128,9 @@ def evacuate_scheduled(*, selection: SchedulerAnswer) -> None:
         details=f"from {migration.source_compute} to {host}",
     )
     actions.event_start(instance_uuid=uuid, request_id=request_id, event=REBUILD_EVENT, host=host)
+    # The ports follow the guest: the new host's agent wires them, the dead host's is
+    # told to unwire them (done when it comes back).
+    server_ports_bind(instance_uuid=uuid, host=host)
     cast_compute(
         host,
         "compute.rebuild_instance",

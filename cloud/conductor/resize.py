@@ -14,6 +14,13 @@ revert and auto-confirm (Nova's MigrationTask and the compute hand-offs).
              flavor, and the instance takes the migration's source allocation
              back in place of the destination's.
 
+The root disk moves with the guest (Nova copies it host to host over ssh; Stratus's
+hosts share no credentials with each other, so it goes through the image service,
+which every host already reaches with a short-lived token): for a destination
+other than the source, resize_instance uploads a flattened copy of the stopped
+guest's disk to a temporary hidden image, finish_resize fetches it as the guest's
+root disk there, and the image is deleted when the resize is resized or ended.
+
 Every outcome is written once: the instance and the migration are locked, and the
 migration's status, the instance's task_state and the step's open event say
 whether it is still awaited, so a redelivered message changes nothing. A failed
@@ -33,6 +40,12 @@ from django.utils import timezone
 
 from cloud.conductor.services import migration_answered, migration_schedule
 from cloud.hosts.selectors import host_up
+from cloud.images.boot import (
+    image_disk_move_create,
+    image_disk_move_delete,
+    image_disk_move_spec,
+    image_upload_fields,
+)
 from cloud.instances import actions
 from cloud.instances.choices import MigrationStatus as Status
 from cloud.instances.lifecycle import instance_transition
@@ -46,6 +59,7 @@ from cloud.instances.services import (
 )
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
+from cloud.network.servers import server_ports_bind
 from cloud.payloads import MigrationRequest, MigrationResult, SchedulerAnswer, TerminateRequest
 from cloud.placement.claims import allocations_delete, allocations_move
 from cloud.rpc import cast_compute, host_too_old
@@ -55,6 +69,8 @@ if TYPE_CHECKING:
     from cloud.instances.models import Instance, Migration
 
 SCHEDULE_EVENT = "conductor_migrate_server"
+# The payload version whose hosts carry a guest's root disk to another host.
+DISK_MOVES_SINCE = "1.7"
 
 # compute step -> (migration status, instance task_state) while its outcome is awaited
 AWAITED: dict[str, tuple[str, str | None]] = {
@@ -84,14 +100,36 @@ def _event(step: str) -> str:
     return f"compute_{step}"
 
 
+def _moves_disk(migration: Migration) -> bool:
+    return migration.dest_compute not in (None, "", migration.source_compute)
+
+
+def _disk_move(migration: Migration, instance: Instance, step: str) -> dict:
+    """What the step needs to carry the root disk to another host: where the source
+    uploads it, and the copy the destination fetches."""
+    if not _moves_disk(migration):
+        return {}
+    uuid = str(migration.uuid)
+    if step == "resize_instance":
+        image_id = image_disk_move_create(migration_uuid=uuid, instance_uuid=str(instance.uuid))
+        return {"disk_upload": image_upload_fields(image_id=image_id)}
+    if step == "finish_resize":
+        return {"disk_image": image_disk_move_spec(migration_uuid=uuid)}
+    return {}
+
+
 def _cast_step(
     migration: Migration, instance: Instance, step: str, host: str, request_id: str
 ) -> None:
     """Cast the next compute step: the guest as that host must define it (the new flavor
-    on the destination, the old one back on the source), or only its uuid."""
+    on the destination, the old one back on the source), or only its uuid; with the
+    disk's way to another host (`_disk_move`)."""
     flavor = {"finish_resize": migration.new_flavor, "finish_revert_resize": migration.old_flavor}
     spec = {}
     if step in flavor:
+        # The guest is defined on `host` now: its ports are bound there (its agent wires
+        # them, the other host's unwires them).
+        server_ports_bind(instance_uuid=str(instance.uuid), host=host)
         base = instance_spec(instance)
         spec = replace(base, flavor={k: flavor[step][k] for k in base.flavor}).to_dict()
     actions.event_start(
@@ -106,6 +144,7 @@ def _cast_step(
             request_id=request_id,
             instance=spec,
             power_on=migration.old_vm_state != VmState.STOPPED,
+            **_disk_move(migration, instance, step),
         ),
     )
 
@@ -129,6 +168,7 @@ def _back_to_source(
     ):
         allocations_delete(consumer_id=uuid)  # it held nothing to go back to
     group_member_moved(instance_uuid=uuid, host=migration.source_compute)
+    server_ports_bind(instance_uuid=uuid, host=migration.source_compute)
     instance_transition(
         instance=instance,
         step=step,
@@ -157,6 +197,7 @@ def _failed(
 ) -> None:
     _back_to_source(migration, instance, step, vm_state)
     migration_update(migration=migration, status=Status.ERROR)
+    image_disk_move_delete(migration_uuid=str(migration.uuid))
     uuid = str(instance.uuid)
     actions.fault_record(instance_uuid=uuid, code=500, message=message, details=details, host=host)
     actions.finish(
@@ -224,6 +265,11 @@ def resize_scheduled(*, selection: SchedulerAnswer) -> None:
         return
     host = selection.host
     error = selection.error or (host and host_too_old(host, MigrationRequest))
+    if not error and host and host != migration.source_compute:
+        # Carrying the disk to another host needs both ends to speak 1.7.
+        error = host_too_old(host, MigrationRequest, needs=DISK_MOVES_SINCE) or host_too_old(
+            migration.source_compute, MigrationRequest, needs=DISK_MOVES_SINCE
+        )
     if error:
         _failed(
             migration,
@@ -258,6 +304,7 @@ def _source_stopped(migration: Migration, instance: Instance, result: MigrationR
 
 def _resized(migration: Migration, instance: Instance, result: MigrationResult) -> None:
     migration_update(migration=migration, status=Status.FINISHED)
+    image_disk_move_delete(migration_uuid=str(migration.uuid))
     instance_transition(
         instance=instance,
         step="resize:done",

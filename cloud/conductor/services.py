@@ -17,13 +17,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cloud.api.parsing import uuid_or_none
 from cloud.hosts.services import compute_node_build_outcome, compute_node_report
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
 from cloud.instances.migration_selectors import migration_locked, migrations_holding
+from cloud.instances.scheduling import (
+    SCHEDULE_EVENT,
+    instances_ask_scheduler,
+    scheduling_request,
+)
 from cloud.instances.selectors import (
     instance_action_request_id,
-    instance_hosts,
     instance_live,
     instance_locked,
     instances_building_stuck,
@@ -38,15 +43,17 @@ from cloud.instances.services import (
 )
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
+from cloud.instances.volume_attach import server_root_volume
+from cloud.network.servers import server_ports_bind
 from cloud.payloads import (
     BuildFailure,
     BuildRequest,
     HostReport,
     SchedulerAnswer,
-    SchedulingRequest,
     SpawnResult,
     Terminated,
     TerminateRequest,
+    VolumeResult,
 )
 from cloud.placement.claims import (
     InventorySpec,
@@ -55,59 +62,24 @@ from cloud.placement.claims import (
     provider_sync,
 )
 from cloud.placement.selectors import consumer_provider, consumers_claimed_before
-from cloud.rpc import cast_compute, scheduler_select, scheduler_select_batch
+from cloud.rpc import cast_compute, scheduler_select
 from cloud.scheduler.groups import group_member_remove
-from cloud.scheduler.selectors import server_group_placed_members
 from cloud.scheduler.services import claim_on
+from cloud.volumes import services as volumes
+from cloud.volumes.boot import (
+    Made,
+    boot_attachment,
+    boot_volume_discard,
+    boot_volume_drop,
+    boot_volume_make,
+)
 
 if TYPE_CHECKING:
-    from cloud.instances.models import Instance, Migration, RequestSpec
+    from cloud.instances.models import Instance, Migration
 
 log = logging.getLogger(__name__)
 
-SCHEDULE_EVENT = "conductor_schedule_and_build_instances"
 BUILD_EVENT = "compute_build_and_run_instance"
-
-
-def group_hosts(*, group_uuid: str, instance_uuid: str) -> dict[str, int]:
-    """Hosts of the group's other placed members whose instance is not deleted, with how
-    many members each holds: the scheduler's starting view of the group's policy."""
-    placed = server_group_placed_members(group_uuid=group_uuid)
-    live = instances_live(uuids=[uuid for uuid in placed if uuid != instance_uuid])
-    counts: dict[str, int] = {}
-    for uuid in live:
-        counts[placed[uuid]] = counts.get(placed[uuid], 0) + 1
-    return counts
-
-
-def scheduling_request(spec: RequestSpec, instance: Instance) -> SchedulingRequest:
-    """What the scheduler needs to decide for this instance, with the hosts of the
-    instances the hints and the server group name resolved (it never reads instances)."""
-    same_host = list(spec.hints.get("same_host", []))
-    different_host = list(spec.hints.get("different_host", []))
-    group_uuid = str(spec.group_uuid) if spec.group_uuid else None
-    return SchedulingRequest(
-        instance_uuid=str(spec.instance_uuid),
-        project_id=spec.project_id,
-        user_id=spec.user_id,
-        resources=spec.resources,
-        availability_zone=spec.availability_zone,
-        forced_host=spec.forced_host,
-        flavor_extra_specs=dict(instance.flavor.get("extra_specs") or {}),
-        image_properties=dict(instance.image_meta.get("properties") or {}),
-        group_uuid=group_uuid,
-        same_host=same_host,
-        different_host=different_host,
-        query=spec.hints.get("query", ""),
-        ignore_hosts=list(spec.ignore_hosts),
-        same_host_hosts=instance_hosts(uuids=same_host),
-        different_host_hosts=instance_hosts(uuids=different_host),
-        group_hosts=(
-            group_hosts(group_uuid=group_uuid, instance_uuid=str(spec.instance_uuid))
-            if group_uuid
-            else None
-        ),
-    )
 
 
 def migration_schedule(
@@ -148,21 +120,6 @@ def migration_answered(selection: SchedulerAnswer) -> tuple[Migration, Instance]
     return found
 
 
-def _schedule_after_commit(specs: list[tuple[RequestSpec, Instance]], request_id: str) -> None:
-    """Ask the scheduler, then hand its answer to `conductor.schedule_done`; the instances
-    of one request go together (one candidate scan, one claim transaction)."""
-    requests = [
-        replace(
-            scheduling_request(spec, instance), attempt=spec.num_attempts, request_id=request_id
-        )
-        for spec, instance in specs
-    ]
-    if len(requests) == 1:
-        scheduler_select(requests[0], answer_to="conductor.schedule_done")
-    else:
-        scheduler_select_batch(requests, answer_to="conductor.schedule_done_batch")
-
-
 @transaction.atomic
 def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
     pending = []
@@ -178,7 +135,11 @@ def instances_schedule(*, instance_uuids: list[str], request_id: str) -> None:
             )
         pending.append((spec, instance))
     if pending:
-        _schedule_after_commit(pending, request_id)
+        instances_ask_scheduler(pending, request_id)
+
+
+def _root_volume_fault(uuid: str, reason: str) -> str:
+    return f"Build of instance {uuid} aborted: {reason}"[:255]
 
 
 def _fail_build(
@@ -191,6 +152,10 @@ def _fail_build(
 ) -> None:
     instance_transition(instance=instance, step=step, values={"host": host, "node": host})
     allocations_delete(consumer_id=str(instance.uuid))
+    root = server_root_volume(instance_uuid=str(instance.uuid))
+    if root is not None:
+        # A volume from an image its build never asked for (no host was chosen) goes.
+        boot_volume_drop(attachment_id=str(root.id))
     actions.fault_record(
         instance_uuid=str(instance.uuid), code=500, message=message, details=details, host=host
     )
@@ -208,6 +173,11 @@ def schedule_done(*, selection: SchedulerAnswer) -> None:
         if instance is None or instance.deleted:
             allocations_delete(consumer_id=uuid)
             group_member_remove(instance_uuid=uuid)
+        elif instance.vm_state == VmState.ERROR and instance.launched_at is None:
+            # The build ended (its deadline, a failure) before this answer came, and
+            # the claim it freed was made again by a late or redelivered request: no
+            # build holds it. (A live build's claim is the one every answer names.)
+            allocations_delete(consumer_id=uuid)
         return
     if selection.error:
         actions.event_finish(
@@ -239,6 +209,18 @@ def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how:
         details=f"attempt {attempt} on {host}{how}",
     )
     actions.event_start(instance_uuid=uuid, request_id=request_id, event=BUILD_EVENT, host=host)
+    server_ports_bind(instance_uuid=uuid, host=host)
+    root = server_root_volume(instance_uuid=uuid)
+    if root is not None:
+        # The build goes out when the volume worker has exported the root volume to
+        # this host (cloud.conductor.volume_attach.connection_ready); one made from an
+        # image for the server is made first (volume_created goes on from there).
+        made, reason = boot_volume_make(attachment_id=str(root.id), host=host)
+        if made == Made.FAILED:
+            _fail_build(instance, request_id, _root_volume_fault(uuid, reason), "", host)
+        elif made == Made.MADE:
+            volumes.attachment_initialize(str(root.id))
+        return
     request = BuildRequest(
         instance=instance_spec(instance).to_dict(), request_id=request_id, attempt=attempt
     )
@@ -271,6 +253,9 @@ def instance_spawned(*, result: SpawnResult) -> None:
         values={"launched_at": timezone.now(), "progress": 100},
     )
     compute_node_build_outcome(host=result.host, failed=False)
+    root = server_root_volume(instance_uuid=result.instance_uuid)
+    if root is not None:
+        volumes.attachment_connected(str(root.id), "/dev/vda")
     actions.finish(
         instance_uuid=result.instance_uuid,
         request_id=result.request_id,
@@ -333,7 +318,7 @@ def build_failed(*, failure: BuildFailure) -> None:
         _build_on(instance, host, failure.request_id, spec.num_attempts, " (alternate)")
         return
     instance_transition(instance=instance, step="reschedule", values={"host": None, "node": None})
-    _schedule_after_commit([(spec, instance)], failure.request_id)
+    instances_ask_scheduler([(spec, instance)], failure.request_id)
 
 
 @transaction.atomic
@@ -349,6 +334,40 @@ def instance_terminated(*, terminated: Terminated) -> None:
         host=terminated.host,
         result="Success",
     )
+
+
+@transaction.atomic
+def volume_created(*, result: VolumeResult) -> None:
+    """A volume worker made a volume (or could not): conductor.volume_created. One made
+    for a server's boot (cloud.volumes.boot) is connected to the server's host now, as
+    a root volume the user made; a server deleted meanwhile lets it go (it goes too if
+    marked delete_on_termination); a create that failed fails the build, with the
+    worker's reason as the fault, and frees its claim (no other host can make it)."""
+    attachment = boot_attachment(volume_id=result.volume_id)
+    # The instance first, then the volume: the order of every write on both.
+    instance = instance_locked(uuid=str(attachment.instance_uuid)) if attachment else None
+    moved = volumes.volume_create_reported(result=result)
+    if attachment is None or not moved:
+        return
+    uuid = str(attachment.instance_uuid)
+    gone = instance is None or instance.deleted or instance.task_state == TaskState.DELETING
+    if gone or result.error:
+        reason = result.error or f"Instance {uuid} was deleted while its root volume was made."
+        volumes.attachment_failed(str(attachment.id), reason)
+        if attachment.delete_on_termination:
+            boot_volume_discard(volume_id=result.volume_id)
+        if not gone and instance.vm_state == VmState.BUILDING:
+            request_id = result.request_id or instance_action_request_id(
+                instance_uuid=uuid, action="create"
+            )
+            _fail_build(instance, request_id, _root_volume_fault(uuid, reason), "", instance.host)
+        return
+    if (
+        instance.vm_state == VmState.BUILDING
+        and attachment.host
+        and instance.host == attachment.host
+    ):
+        volumes.attachment_initialize(str(attachment.id))
 
 
 def compute_heartbeat(*, report: HostReport) -> None:
@@ -402,10 +421,7 @@ def builds_reap_stuck(*, timeout_seconds: int) -> int:
 
 
 def _as_uuid(value: str) -> uuidlib.UUID | None:
-    try:
-        return uuidlib.UUID(value)
-    except ValueError:
-        return None
+    return uuid_or_none(value)
 
 
 def allocations_reap_orphans(*, older_than_seconds: int) -> int:
@@ -419,7 +435,7 @@ def allocations_reap_orphans(*, older_than_seconds: int) -> int:
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     consumers = {c: _as_uuid(c) for c in consumers_claimed_before(cutoff=cutoff)}
     known = [u for u in consumers.values() if u]
-    live = {uuidlib.UUID(uuid) for uuid in instances_live(uuids=known)}
+    live = {uuid_or_none(uuid) for uuid in instances_live(uuids=known)}
     # A resize's source allocation is held by its migration until confirmed or reverted.
     live |= migrations_holding(consumer_ids=known)
     freed = 0

@@ -1,16 +1,16 @@
 """Conductor services for createImage: write what the host reports, on the image and
 the instance.
 
-Done: the image becomes active with the host's file, the instance's task clears
-(its vm_state is kept). Failed: the image is deleted (it has no data, as Nova
-deletes it) and the task clears; the instance is not put in ERROR (its guest is
-as it was), the event and the action record the error. Safe to run twice: the
+Done: the host uploaded the disk to the image API, which made the image active;
+the instance's task clears (its vm_state is kept). Failed: the image is deleted
+(it has no data, as Nova deletes it) and the task clears; the instance is not put
+in ERROR (its guest is as it was), the event and the action record the error. Safe to run twice: the
 instance row is locked and an outcome whose event is finished is ignored.
 """
 
 from django.db import transaction
 
-from cloud.images.snapshot import image_snapshot_failed, image_snapshot_uploaded
+from cloud.images.snapshot import image_snapshot_failed
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition
 from cloud.instances.selectors import instance_locked
@@ -38,13 +38,6 @@ def _clear_task(result: SnapshotResult, outcome: str, progress: int) -> None:
 def snapshot_done(*, result: SnapshotResult) -> None:
     if not _pending(result):
         return
-    image_snapshot_uploaded(
-        image_id=result.image_id,
-        path=result.path,
-        size=result.size,
-        checksum=result.checksum,
-        sha512=result.os_hash_value,
-    )
     _clear_task(result, "done", 100)
     actions.finish(
         instance_uuid=result.instance_uuid,

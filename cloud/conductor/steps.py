@@ -10,9 +10,8 @@ import logging
 
 from django.db import transaction
 
-from cloud.images.snapshot import image_snapshot_saving
 from cloud.instances.lifecycle import instance_transition
-from cloud.instances.states import TRANSITIONS, TaskState
+from cloud.instances.states import TRANSITIONS
 from cloud.payloads import TaskProgress
 
 log = logging.getLogger(__name__)
@@ -26,12 +25,9 @@ def task_progress(*, progress: TaskProgress) -> bool:
     if progress.step not in rule.steps:
         log.warning("%s: %s has no step %r", progress.instance_uuid, progress.action, progress.step)
         return False
-    moved = instance_transition(
+    return instance_transition(
         uuid=progress.instance_uuid,
         step=f"{progress.action}:{progress.step}",
         expected={"host": progress.host},
         values={} if progress.progress is None else {"progress": progress.progress},
     )
-    if moved and progress.image_id and progress.step == TaskState.IMAGE_UPLOADING:
-        image_snapshot_saving(image_id=progress.image_id)
-    return moved

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from cloud.celery import DATABASE_RETRY, app
 from cloud.conductor import (
+    consoles,
     deadlines,
     evacuate,
     power_sync,
@@ -22,6 +23,8 @@ from cloud.conductor import (
     services,
     snapshot,
     steps,
+    volume_attach,
+    volumes,
 )
 from cloud.payloads import (
     ActionResult,
@@ -38,6 +41,11 @@ from cloud.payloads import (
     SpawnResult,
     TaskProgress,
     Terminated,
+    VolumeAttached,
+    VolumeBackendReport,
+    VolumeConnection,
+    VolumeDetached,
+    VolumeResult,
 )
 
 P = TypeVar("P", bound=Payload)
@@ -67,7 +75,11 @@ def schedule_done_batch(selections: list[dict[str, Any]]) -> None:
 
 @app.task(**DATABASE_RETRY, name="conductor.instance_spawned")
 def instance_spawned(payload: dict[str, Any]) -> None:
-    services.instance_spawned(result=SpawnResult.from_dict(payload))
+    result = SpawnResult.from_dict(payload)
+    services.instance_spawned(result=result)
+    consoles.consoles_reported(
+        instance_uuid=result.instance_uuid, host=result.host, consoles=result.consoles
+    )
 
 
 @app.task(**DATABASE_RETRY, name="conductor.build_failed")
@@ -82,7 +94,11 @@ def instance_terminated(payload: dict[str, Any]) -> None:
 
 @app.task(**DATABASE_RETRY, name="conductor.instance_action_done")
 def instance_action_done(payload: dict[str, Any]) -> None:
-    server_actions.instance_action_done(result=ActionResult.from_dict(payload))
+    result = ActionResult.from_dict(payload)
+    server_actions.instance_action_done(result=result)
+    consoles.consoles_reported(
+        instance_uuid=result.instance_uuid, host=result.host, consoles=result.consoles
+    )
 
 
 @app.task(**DATABASE_RETRY, name="conductor.instance_action_failed")
@@ -146,7 +162,12 @@ def revert_resize(payload: dict[str, Any]) -> None:
 
 @app.task(**DATABASE_RETRY, name="conductor.migration_step_done")
 def migration_step_done(payload: dict[str, Any]) -> None:
-    resize.migration_step_done(result=MigrationResult.from_dict(payload))
+    result = MigrationResult.from_dict(payload)
+    resize.migration_step_done(result=result)
+    if result.step in consoles.DEFINING_STEPS:
+        consoles.consoles_reported(
+            instance_uuid=result.instance_uuid, host=result.host, consoles=result.consoles
+        )
 
 
 @app.task(**DATABASE_RETRY, name="conductor.migration_step_failed")
@@ -167,7 +188,11 @@ def instance_task_progress(payload: dict[str, Any]) -> None:
 
 @app.task(**DATABASE_RETRY, name="conductor.rebuild_done")
 def rebuild_done(payload: dict[str, Any]) -> None:
-    rebuild.rebuild_done(result=ActionResult.from_dict(payload))
+    result = ActionResult.from_dict(payload)
+    rebuild.rebuild_done(result=result)
+    consoles.consoles_reported(
+        instance_uuid=result.instance_uuid, host=result.host, consoles=result.consoles
+    )
 
 
 @app.task(**DATABASE_RETRY, name="conductor.rebuild_failed")
@@ -194,3 +219,66 @@ def evacuate_instance(payload: dict[str, Any]) -> None:
 @app.task(**DATABASE_RETRY, name="conductor.evacuate_scheduled")
 def evacuate_scheduled(selection: dict[str, Any]) -> None:
     evacuate.evacuate_scheduled(selection=_read(SchedulerAnswer, selection))
+
+
+# -- block storage (cloud.conductor.volumes, .volume_attach) -------------------------
+@app.task(**DATABASE_RETRY, name="conductor.volume_created")
+def volume_created(payload: dict[str, Any]) -> None:
+    # A volume made for a server's boot goes on to its host (cloud.conductor.services).
+    services.volume_created(result=VolumeResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_deleted")
+def volume_deleted(payload: dict[str, Any]) -> None:
+    volumes.volume_deleted(result=VolumeResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_extended")
+def volume_extended(payload: dict[str, Any]) -> None:
+    volumes.volume_extended(result=VolumeResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_snapshot_created")
+def volume_snapshot_created(payload: dict[str, Any]) -> None:
+    volumes.snapshot_created(result=VolumeResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_snapshot_deleted")
+def volume_snapshot_deleted(payload: dict[str, Any]) -> None:
+    volumes.snapshot_deleted(result=VolumeResult.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_backend_heartbeat")
+def volume_backend_heartbeat(payload: dict[str, Any]) -> None:
+    volumes.backend_heartbeat(report=VolumeBackendReport.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_connection_ready")
+def volume_connection_ready(payload: dict[str, Any]) -> None:
+    volume_attach.connection_ready(connection=VolumeConnection.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_connection_terminated")
+def volume_connection_terminated(payload: dict[str, Any]) -> None:
+    volume_attach.connection_terminated(connection=VolumeConnection.from_dict(payload))
+
+
+# -- volumes on the compute hosts (cloud.conductor.volume_attach) ------------------
+@app.task(**DATABASE_RETRY, name="conductor.volume_attached")
+def volume_attached(payload: dict[str, Any]) -> None:
+    volume_attach.volume_attached(result=VolumeAttached.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_attach_failed")
+def volume_attach_failed(payload: dict[str, Any]) -> None:
+    volume_attach.volume_attach_failed(result=VolumeAttached.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_detached")
+def volume_detached(payload: dict[str, Any]) -> None:
+    volume_attach.volume_detached(result=VolumeDetached.from_dict(payload))
+
+
+@app.task(**DATABASE_RETRY, name="conductor.volume_detach_failed")
+def volume_detach_failed(payload: dict[str, Any]) -> None:
+    volume_attach.volume_detach_failed(result=VolumeDetached.from_dict(payload))

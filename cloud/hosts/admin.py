@@ -35,7 +35,18 @@ class ComputeNodeAdmin(admin.ModelAdmin):
         "started_at",
         "usage",
         "unknown_domains",
+        "cached_images",
     ]
+    exclude = ["image_cache"]
+
+    @admin.display(description="cached base images")
+    def cached_images(self, node: ComputeNode) -> str:
+        """Where images are cached: each base on this host, its size, in use or since when."""
+        entries = []
+        for entry in node.image_cache:
+            use = "in use" if entry.get("in_use") else f"unused since {entry.get('last_used')}"
+            entries.append(f"{entry.get('image_id')} ({entry.get('size')} bytes, {use})")
+        return "; ".join(entries) or "none"
 
     @admin.display(description="state")
     def state(self, node: ComputeNode) -> str:

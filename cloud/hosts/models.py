@@ -6,6 +6,8 @@ import uuid
 
 from django.db import models
 
+from cloud.jsonfields import ShapedJSONField
+
 
 class ComputeNode(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -17,10 +19,10 @@ class ComputeNode(models.Model):
     vcpus = models.PositiveIntegerField(default=0)
     memory_mb = models.PositiveBigIntegerField(default=0)
     local_gb = models.PositiveBigIntegerField(default=0)
-    cpu_info = models.JSONField(default=dict, blank=True)
+    cpu_info = ShapedJSONField(default=dict, blank=True)
     payload_version = models.CharField(max_length=16, blank=True, default="")
     # The driver's optional features as the host reports them (e.g. supports_snapshot).
-    capabilities = models.JSONField(default=dict, blank=True)
+    capabilities = ShapedJSONField(default=dict, blank=True)
     availability_zone = models.CharField(max_length=255, default="nova")
     disabled = models.BooleanField(default=False)
     disabled_reason = models.CharField(max_length=255, blank=True, default="")
@@ -29,7 +31,10 @@ class ComputeNode(models.Model):
     failed_builds = models.PositiveIntegerField(default=0)
     # Guests the host's hypervisor has that are no live instance (uuids, as its last
     # power-state report said): shown to admins, never destroyed by the platform.
-    unknown_domains = models.JSONField(default=list, blank=True)
+    unknown_domains = ShapedJSONField(default=list, blank=True)
+    # The base images cached on the host, as its last heartbeat said (payload 1.7):
+    # [{"image_id", "size", "last_used", "in_use"}]; shown to admins.
+    image_cache = ShapedJSONField(default=list, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -45,7 +50,7 @@ class ComputeNode(models.Model):
 class Aggregate(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=255, unique=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = ShapedJSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

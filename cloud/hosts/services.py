@@ -37,6 +37,7 @@ def compute_node_report(*, report: HostReport) -> ComputeNode:
         "cpu_info": report.cpu_info,
         "payload_version": report.payload_version,
         "capabilities": report.capabilities,
+        "image_cache": report.image_cache,
         "started_at": parse_datetime(report.started_at) if report.started_at else None,
         "last_seen_at": _seen_at(report),
     }

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 
 from cloud.api.errors import BadRequest, Conflict, Forbidden
+from cloud.identity import cache as identity_cache
 from cloud.identity.admin_selectors import role_is_immutable
 from cloud.identity.models import (
     DEFAULT_DOMAIN_ID,
@@ -62,7 +63,8 @@ def _apply(instance: Model, changes: dict[str, Any], fields: dict[str, str]) -> 
 
 
 def _revoke_tokens(**filters) -> None:
-    Token.objects.filter(revoked=False, **filters).update(revoked=True)
+    if Token.objects.filter(revoked=False, **filters).update(revoked=True):
+        identity_cache.invalidate()
 
 
 # --- domains -----------------------------------------------------------------

@@ -8,3 +8,6 @@ class IdentityConfig(AppConfig):
 
     def ready(self) -> None:
         from cloud.api import schema  # noqa: F401 - registers the OpenAPI auth extensions
+        from cloud.identity import invalidation
+
+        invalidation.connect()

@@ -9,7 +9,11 @@ _SERVICES = (
     ("identity", "keystone", "/identity/v3"),
     ("compute", "nova", "/compute/v2.1"),
     ("image", "glance", "/image"),
+    ("network", "neutron", "/network"),
     ("placement", "placement", "/placement"),
+    # Cinder's URL names the project (filled in per token); the SDK takes either type.
+    ("block-storage", "cinderv3", "/volume/v3/{project_id}"),
+    ("volumev3", "cinderv3", "/volume/v3/{project_id}"),
 )
 
 
@@ -17,11 +21,15 @@ def _stable_id(*parts: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)).hex
 
 
-def service_catalog(base: str) -> list[dict]:
+def service_catalog(base: str, project_id: str | None = None) -> list[dict]:
+    """The catalog for a token; without a project (an unscoped token) the services
+    whose URL names one are left out."""
     region = settings.REGION_NAME
     catalog = []
     for service_type, name, path in _SERVICES:
-        url = f"{base}{path}"
+        if "{project_id}" in path and not project_id:
+            continue
+        url = f"{base}{path.format(project_id=project_id)}"
         catalog.append(
             {
                 "id": _stable_id(service_type),

@@ -8,6 +8,9 @@ file when it changes). A denial is logged with the rule's name and answered
 """
 
 import logging
+import os
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 from django.conf import settings
@@ -49,15 +52,60 @@ def default_target(context: RequestContext) -> dict:
     return {"project_id": context.project_id, "user_id": context.user_id}
 
 
+def _rules_version(policy_file: str) -> tuple | None:
+    """What tells one version of the operator's file from the next (None: no file)."""
+    try:
+        found = os.stat(policy_file)
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size, found.st_ino)
+
+
+# Decisions already made, by (file, its version, rule, target, caller): a check costs
+# oslo.policy about a millisecond (it re-reads its rules and inspects every check),
+# and a listing makes one per row. A decision depends on nothing else, and an edit of
+# the file changes its version, so the next check asks oslo.policy again.
+DECISIONS = 10000
+_decisions: OrderedDict[tuple, bool] = OrderedDict()
+_decisions_lock = threading.Lock()
+
+
+def _decision_key(policy_file: str, context: RequestContext, rule: str, target: dict):
+    key = (
+        policy_file,
+        _rules_version(policy_file) if policy_file else None,
+        rule,
+        tuple(sorted(target.items())),
+        context.user_id,
+        context.project_id,
+        tuple(context.roles),
+    )
+    try:
+        hash(key)
+    except TypeError:  # a target value no decision can be filed under
+        return None
+    return key
+
+
 def allowed(context: RequestContext, rule: str, target: dict | None = None) -> bool:
     """Whether the rule allows this caller on the target (default: the caller's own project)."""
-    checker = enforcer(str(settings.POLICY_FILE or ""))
-    return checker.authorize(
-        rule,
-        target if target is not None else default_target(context),
-        credentials(context),
-        do_raise=False,
+    policy_file = str(settings.POLICY_FILE or "")
+    target = target if target is not None else default_target(context)
+    key = _decision_key(policy_file, context, rule, target)
+    if key is not None:
+        with _decisions_lock:
+            found = _decisions.get(key)
+        if found is not None:
+            return found
+    decision = bool(
+        enforcer(policy_file).authorize(rule, target, credentials(context), do_raise=False)
     )
+    if key is not None:
+        with _decisions_lock:
+            _decisions[key] = decision
+            while len(_decisions) > DECISIONS:
+                _decisions.popitem(last=False)
+    return decision
 
 
 def authorize(context: RequestContext, rule: str, target: dict | None = None) -> None:

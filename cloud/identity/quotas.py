@@ -14,9 +14,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
-from cloud.api.errors import BadRequest, Forbidden
+from cloud.api.errors import BadRequest, Forbidden, NotFound
+from cloud.api.parsing import parse_int
 from cloud.identity.models import KeyPair, Project, Quota
 
 QUOTA_MAX = 0x7FFFFFFF
@@ -29,6 +30,17 @@ RESOURCES = (
     "server_groups",
     "server_group_members",
 )
+# Neutron's resources (the network API's quotas), counted by cloud.network.
+NETWORK_RESOURCES = (
+    "network",
+    "subnet",
+    "port",
+    "security_group",
+    "security_group_rule",
+    "floatingip",
+)
+# Cinder's resources (the block-storage API's quotas), counted by cloud.volumes.
+VOLUME_RESOURCES = ("volumes", "gigabytes", "snapshots")
 # Nova keeps per-user limits for what a user creates; the others are project-wide only.
 PER_USER = frozenset({"instances", "cores", "ram", "key_pairs", "server_groups"})
 # Resources counted and limited per user only (Nova counts key pairs per user).
@@ -52,7 +64,7 @@ class QuotaUsage:
 
 def register_counter(resource: str, counter: Counter) -> None:
     """Called by the app owning the resource's rows, from its AppConfig.ready()."""
-    if resource not in RESOURCES:
+    if resource not in RESOURCES + NETWORK_RESOURCES + VOLUME_RESOURCES:
         raise ValueError(f"unknown quota resource {resource}")
     _counters[resource] = counter
 
@@ -61,13 +73,24 @@ def defaults() -> dict[str, int]:
     return {name: int(settings.QUOTA_DEFAULTS[name]) for name in RESOURCES}
 
 
-def limits(*, project_id: str, user_id: str | None = None) -> dict[str, int]:
-    """Effective limits: the user's own rows, else the project's, else the defaults."""
-    found = defaults()
-    rows = Quota.objects.filter(project_id=project_id, user__isnull=True)
+def network_defaults() -> dict[str, int]:
+    return {name: int(settings.NETWORK_QUOTA_DEFAULTS[name]) for name in NETWORK_RESOURCES}
+
+
+def volume_defaults() -> dict[str, int]:
+    return {name: settings.VOLUME_QUOTA_DEFAULTS[name] for name in VOLUME_RESOURCES}
+
+
+def limits(
+    *, project_id: str, user_id: str | None = None, network: bool = False, volume: bool = False
+) -> dict[str, int]:
+    """Effective limits: the user's own rows, else the project's, else the defaults
+    (of the compute resources, with `network` of Neutron's, with `volume` of Cinder's)."""
+    found = network_defaults() if network else volume_defaults() if volume else defaults()
+    rows = Quota.objects.filter(project_id=project_id, user__isnull=True, resource__in=found)
     found.update(dict(rows.values_list("resource", "hard_limit")))
     if user_id:
-        rows = Quota.objects.filter(project_id=project_id, user_id=user_id)
+        rows = Quota.objects.filter(project_id=project_id, user_id=user_id, resource__in=found)
         found.update(dict(rows.values_list("resource", "hard_limit")))
     return found
 
@@ -89,6 +112,24 @@ def usages(*, project_id: str, user_id: str | None = None) -> dict[str, QuotaUsa
             limit=found[name], in_use=usage(name, project_id=project_id, user_id=user_id)
         )
         for name in RESOURCES
+    }
+
+
+def network_usages(*, project_id: str) -> dict[str, QuotaUsage]:
+    """Limit and live usage of each of Neutron's resources (its quota details view)."""
+    found = limits(project_id=project_id, network=True)
+    return {
+        name: QuotaUsage(limit=found[name], in_use=usage(name, project_id=project_id))
+        for name in NETWORK_RESOURCES
+    }
+
+
+def volume_usages(*, project_id: str) -> dict[str, QuotaUsage]:
+    """Limit and live usage of each of Cinder's resources (its os-quota-sets usage view)."""
+    found = limits(project_id=project_id, volume=True)
+    return {
+        name: QuotaUsage(limit=found[name], in_use=usage(name, project_id=project_id))
+        for name in VOLUME_RESOURCES
     }
 
 
@@ -114,7 +155,11 @@ def _scopes(resource: str, *, project_id: str, user_id: str) -> list[tuple[int, 
             "resource", "hard_limit"
         )
     )
-    project_limit = limits(project_id=project_id)[resource]
+    project_limit = limits(
+        project_id=project_id,
+        network=resource in NETWORK_RESOURCES,
+        volume=resource in VOLUME_RESOURCES,
+    )[resource]
     if resource in USER_SCOPED:
         return [(user_rows.get(resource, project_limit), user_id)]
     scopes: list[tuple[int, str | None]] = [(project_limit, None)]
@@ -167,29 +212,73 @@ def instances_allowed(
     return allowed
 
 
+def instances_written_check(
+    *, project_id: str, user_id: str, vcpus: int, memory_mb: int, count: int
+) -> None:
+    """403 unless the `count` instances this transaction has just written fit the quotas
+    (their usage counted with them). For a create of a fixed count: checked after the
+    writes, under the project's lock, so the lock is held from here to the commit only,
+    not across the whole create (instances_allowed, which decides how many to write,
+    takes it before them). Concurrent creates still serialize on the check, and each
+    one's count sees the others' committed rows; with no limit to pass, they do not
+    wait for one another (_unlimited_shared)."""
+    wanted = {"instances": 1, "cores": vcpus, "ram": memory_mb}
+    wanted = {resource: per_unit for resource, per_unit in wanted.items() if per_unit > 0}
+    if _unlimited_shared(project_id=project_id, user_id=user_id, resources=list(wanted)):
+        return
+    lock_project(project_id)
+    for resource, per_unit in wanted.items():
+        for limit, scope_user in _scopes(resource, project_id=project_id, user_id=user_id):
+            if limit < 0:
+                continue
+            used = usage(resource, project_id=project_id, user_id=scope_user)
+            if used > limit:
+                requested = per_unit * count
+                raise _exceeded(resource, requested, used - requested, limit)
+
+
+class _Limited(Exception):
+    """A resource has a limit: the shared lock taken to look is given back."""
+
+
+def _unlimited_shared(*, project_id: str, user_id: str, resources: list[str]) -> bool:
+    """True when none of `resources` is limited for the project or the user, as read under
+    a shared lock on the project's row held to the commit: creates then go past one
+    another (there is nothing to count), while a limit change, which takes the row's
+    exclusive lock (lock_project), waits for them to commit and counts what they wrote.
+    False, with the shared lock given back (its savepoint rolled back), when one is
+    limited; and on databases without shared row locks (SQLite serializes writers)."""
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT 1 FROM {Project._meta.db_table} WHERE id = %s FOR SHARE", [project_id]
+                )
+            project = limits(project_id=project_id)
+            users = dict(
+                Quota.objects.filter(
+                    project_id=project_id, user_id=user_id, resource__in=resources
+                ).values_list("resource", "hard_limit")
+            )
+            if any(project[r] >= 0 or users.get(r, -1) >= 0 for r in resources):
+                raise _Limited
+    except _Limited:
+        return False
+    return True
+
+
 def metadata_check(*, project_id: str, items: int) -> None:
-    """Server metadata is limited per request, not counted."""
+    """A server's metadata items are limited per server (the count it would have), not
+    summed over the project; 403 in Nova's words when over."""
     limit = limits(project_id=project_id)["metadata_items"]
     if 0 <= limit < items:
-        raise QuotaExceeded(
-            f"Quota exceeded for metadata_items: Requested {items}, but the limit is {limit}"
-        )
+        raise QuotaExceeded(f"Maximum number of metadata items exceeds {limit}")
 
 
 def _limit_parse(name: str, value: object) -> int:
-    if isinstance(value, bool):
-        raise BadRequest(f"Invalid input for field/attribute {name}: {value!r} is not an integer")
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise BadRequest(
-            f"Invalid input for field/attribute {name}: {value!r} is not an integer"
-        ) from None
-    if not -1 <= limit <= QUOTA_MAX:
-        raise BadRequest(
-            f"Invalid input for field/attribute {name}: {limit} must be between -1 and {QUOTA_MAX}"
-        )
-    return limit
+    return parse_int(value, name=name, minimum=-1, maximum=QUOTA_MAX)
 
 
 def _limits_parse(
@@ -265,6 +354,77 @@ def quota_set_delete(*, project_id: str, user_id: str | None) -> None:
     rows = Quota.objects.filter(project_id=project_id)
     rows = rows.filter(user_id=user_id) if user_id else rows.filter(user__isnull=True)
     rows.delete()
+
+
+@transaction.atomic
+def volume_quota_set_update(
+    *, project_id: str, requested: Mapping[str, object], force: bool = False
+) -> dict[str, int]:
+    """Set a project's block-storage limits (Cinder's os-quota-sets update), under the
+    project's lock; 400 for a resource Cinder does not know or a limit below usage."""
+    wanted = {}
+    for name, value in requested.items():
+        if name not in VOLUME_RESOURCES:
+            raise BadRequest(f"Bad key(s) in quota set: {name}")
+        wanted[name] = _limit_parse(name, value)
+    lock_project(project_id)
+    for name, limit in wanted.items():
+        used = usage(name, project_id=project_id)
+        if not force and 0 <= limit < used:
+            raise BadRequest(
+                f"Quota limit {limit} for {name} must be greater than or equal to "
+                f"already used and reserved {used}."
+            )
+        Quota.objects.update_or_create(
+            project_id=project_id, user_id=None, resource=name, defaults={"hard_limit": limit}
+        )
+    return limits(project_id=project_id, volume=True)
+
+
+@transaction.atomic
+def volume_quota_delete(*, project_id: str) -> None:
+    """Reset a project's block-storage limits to the defaults; its other limits stay."""
+    lock_project(project_id)
+    Quota.objects.filter(project_id=project_id, resource__in=VOLUME_RESOURCES).delete()
+
+
+@transaction.atomic
+def network_quota_delete(*, project_id: str) -> None:
+    """Reset a project's network limits to the defaults (Neutron's quota delete); its
+    compute limits stay."""
+    lock_project(project_id)
+    Quota.objects.filter(project_id=project_id, resource__in=NETWORK_RESOURCES).delete()
+
+
+@transaction.atomic
+def network_quota_update(
+    *, project_id: str, requested: Mapping[str, object], check_limit: bool = False
+) -> dict[str, int]:
+    """Set a project's network limits (Neutron's quota update); the effective ones back.
+
+    400 for a resource Neutron does not count or a value not an integer from -1; with
+    `check_limit` (Neutron's option) a limit below the live usage is a 400 too."""
+    unknown = sorted(set(requested) - set(NETWORK_RESOURCES))
+    if unknown:
+        raise BadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    wanted = {name: _limit_parse(name, value) for name, value in requested.items()}
+    if not Project.objects.filter(id=project_id).exists():
+        raise NotFound(f"Project {project_id} could not be found.")
+    lock_project(project_id)
+    for name, limit in wanted.items():
+        if not check_limit or limit < 0:
+            continue
+        used = usage(name, project_id=project_id)
+        if limit < used:
+            raise BadRequest(
+                f"Quota limit {limit} for {name} must be greater than or equal to "
+                f"already used and reserved {used}."
+            )
+    for name, limit in wanted.items():
+        Quota.objects.update_or_create(
+            project_id=project_id, user_id=None, resource=name, defaults={"hard_limit": limit}
+        )
+    return limits(project_id=project_id, network=True)
 
 
 def _count_key_pairs(project_id: str, user_id: str | None) -> int:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from cloud.identity import cache as identity_cache
 from cloud.identity.context import RequestContext, expand_roles
 from cloud.identity.models import Domain, RoleAssignment, Token
 
@@ -33,10 +34,21 @@ def _in_disabled_domain(field: str) -> Exists:
 def token_validate(*, digest: str) -> ValidToken | None:
     """A token that is usable now, with its context.
 
-    Everything is re-checked on each call, so a change takes effect on the next
+    Checked in the database at its first use in this process and again after any
+    identity write (cloud.identity.cache), so a change takes effect on the next
     request: not expired, not revoked, the user active, the project enabled, neither
     of their domains disabled, and (when scoped) some role left on the project.
     """
+    return identity_cache.remembered(
+        ("token", digest), lambda: _token_checked(digest), usable=_unexpired
+    )
+
+
+def _unexpired(found: ValidToken) -> bool:
+    return found.token.expires_at > timezone.now()
+
+
+def _token_checked(digest: str) -> ValidToken | None:
     token = (
         Token.objects.select_related("user", "project")
         .filter(digest=digest, revoked=False, expires_at__gt=timezone.now())

@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
+from cloud.identity import cache as identity_cache
 from cloud.identity.context import RequestContext, expand_roles
 from cloud.identity.models import (
     DEFAULT_DOMAIN_ID,
@@ -155,7 +156,10 @@ def token_rescope(*, secret: str, scope: dict | str | None) -> IssuedToken:
 
 
 def token_revoke(*, secret: str) -> bool:
-    return Token.objects.filter(digest=token_digest(secret)).update(revoked=True) > 0
+    revoked = Token.objects.filter(digest=token_digest(secret)).update(revoked=True) > 0
+    if revoked:
+        identity_cache.invalidate()
+    return revoked
 
 
 @transaction.atomic

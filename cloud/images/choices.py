@@ -17,3 +17,9 @@ class Visibility(models.TextChoices):
     PRIVATE = "private"
     SHARED = "shared"
     COMMUNITY = "community"
+
+
+class MemberStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"

@@ -1,15 +1,13 @@
 """Snapshot images: the image record a server's createImage writes, through its life.
 
 The api creates it `queued` (Nova's snapshot image: the server's project owns it,
-its properties name the server and inherit the base image's), the conductor
-marks it `saving` when the host starts writing, then `active` with the file the
-host wrote (a file:// location in the image store every host reads, its size
-and hashes), or deletes it when the snapshot failed (Nova deletes the image of a
+its properties name the server and inherit the base image's); the host uploads
+the disk to the image API (`PUT /image/v2/images/{id}/file` with an upload
+transfer token), which takes it through `saving` to `active` like any upload.
+The conductor deletes it when the snapshot failed (Nova deletes the image of a
 failed snapshot). Each write expects the status before it, so a redelivered
 report changes nothing.
 """
-
-from pathlib import Path
 
 from django.utils import timezone
 
@@ -61,38 +59,6 @@ def image_snapshot_create(
             "base_image_ref": base_image.get("id", ""),
             "user_id": user_id,
         },
-    )
-
-
-def image_snapshot_saving(*, image_id: str) -> bool:
-    return bool(
-        Image.objects.filter(pk=image_id, status=ImageStatus.QUEUED).update(
-            status=ImageStatus.SAVING, updated_at=timezone.now()
-        )
-    )
-
-
-def image_snapshot_uploaded(
-    *,
-    image_id: str,
-    path: str,
-    size: int | None,
-    checksum: str,
-    sha512: str,
-) -> bool:
-    """The snapshot's data is the file the host wrote: the image is active."""
-    return bool(
-        Image.objects.filter(
-            pk=image_id, status__in=[ImageStatus.QUEUED, ImageStatus.SAVING]
-        ).update(
-            status=ImageStatus.ACTIVE,
-            locations=[{"url": Path(path).as_uri(), "metadata": {}}],
-            size=size,
-            checksum=checksum,
-            os_hash_algo="sha512",
-            os_hash_value=sha512,
-            updated_at=timezone.now(),
-        )
     )
 
 

@@ -1,13 +1,22 @@
-"""Instance actions and events: the record of who did what to a server, and how it went."""
+"""Instance actions and events: the record of who did what to a server, and how it went.
+
+Each record is also told to operators (cloud.instances.notifications): an action's
+start and end, the steps Nova notifies, and a step that failed on a host
+(compute.exception), published when the transaction commits.
+"""
 
 from django.utils import timezone
 
+from cloud.instances import notifications
 from cloud.instances.models import InstanceAction, InstanceActionEvent, InstanceFault
 
 
 def action_start(
     *, instance_uuid: str, action: str, request_id: str, user_id: str, project_id: str
 ) -> InstanceAction:
+    notifications.action_started(
+        instance_uuid=instance_uuid, action=action, request_id=request_id, user_id=user_id
+    )
     return InstanceAction.objects.create(
         instance_uuid=instance_uuid,
         action=action,
@@ -22,11 +31,27 @@ def _action(instance_uuid: str, request_id: str) -> InstanceAction | None:
     return InstanceAction.objects.filter(instance_uuid=instance_uuid, request_id=request_id).first()
 
 
-def event_start(*, instance_uuid: str, request_id: str, event: str, host: str | None) -> None:
-    action = _action(instance_uuid, request_id)
+def event_start(
+    *,
+    instance_uuid: str,
+    request_id: str,
+    event: str,
+    host: str | None,
+    action: InstanceAction | None = None,
+) -> None:
+    """Start the event under the action of that request (`action`, when the caller has it
+    in hand: one read less)."""
+    action = action or _action(instance_uuid, request_id)
     if action is not None:
         InstanceActionEvent.objects.create(
             action=action, event=event, start_time=timezone.now(), host=host
+        )
+        notifications.step(
+            instance_uuid=instance_uuid,
+            request_id=request_id,
+            event=event,
+            phase="start",
+            host=host,
         )
 
 
@@ -65,9 +90,28 @@ def event_finish(
     open_event.traceback = traceback
     open_event.details = details
     open_event.save()
+    failed = result == "Error"
+    notifications.step(
+        instance_uuid=instance_uuid,
+        request_id=request_id,
+        event=event,
+        phase="error" if failed else "end",
+        host=host,
+    )
+    if failed and host:
+        notifications.compute_exception(
+            instance_uuid=instance_uuid,
+            event=event,
+            host=host,
+            message=details or "",
+            traceback=traceback or "",
+        )
 
 
 def action_finish(*, instance_uuid: str, request_id: str, message: str | None = None) -> None:
+    notifications.action_finished(
+        instance_uuid=instance_uuid, request_id=request_id, error=message == "Error"
+    )
     InstanceAction.objects.filter(instance_uuid=instance_uuid, request_id=request_id).update(
         finish_time=timezone.now(), message=message, updated_at=timezone.now()
     )

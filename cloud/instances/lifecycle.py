@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from cloud.api.errors import Conflict, NotFound
 from cloud.identity.context import RequestContext
-from cloud.instances import states
+from cloud.instances import notifications, states
 from cloud.instances.models import Instance
 
 
@@ -91,13 +91,21 @@ def instance_transition(
         raise ValueError(f"{step}: states are written by the table, not as values")
     row = {"pk": instance.pk} if instance is not None else {"uuid": uuid}
     qs = _expecting(Instance.objects.filter(**row, deleted=False, **(expected or {})), rule)
-    return bool(
+    changed = bool(
         qs.update(
             **_writes(step, rule, vm_state, power_state),
             updated_at=timezone.now(),
             **(values or {}),
         )
     )
+    if changed:
+        # instance.update for operators; the states before are the caller's copy's.
+        notifications.state_updated(
+            uuid=str(instance.uuid if instance is not None else uuid),
+            old_state=instance.vm_state if instance is not None else None,
+            old_task_state=instance.task_state if instance is not None else None,
+        )
+    return changed
 
 
 def _refuse(*, instance: Instance, action: str, method: str, context: RequestContext) -> None:

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 
 from cloud.api.errors import BadRequest
 from cloud.api.pagination import after
+from cloud.api.parsing import InvalidValue, to_uuid
 from cloud.instances.choices import MigrationStatus
 from cloud.instances.models import Flavor, Instance, Migration
 from cloud.instances.resize import UNFINISHED
@@ -26,8 +27,8 @@ FILTERS = {
 
 def _uuid(value: str, name: str) -> uuidlib.UUID:
     try:
-        return uuidlib.UUID(value)
-    except ValueError as exc:
+        return to_uuid(value, name=name)
+    except InvalidValue as exc:
         raise BadRequest(f"Invalid {name}: {value!r} is not a UUID.") from exc
 
 

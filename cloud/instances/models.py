@@ -1,16 +1,20 @@
 """Flavors (API level) and instances with their actions, events and faults (cell level).
 
-Instances copy their flavor and image metadata at create time, as Nova does:
-a flavor or image changed or deleted later does not change running servers,
-and cell-level rows hold no foreign key to API-level ones.
+Instances copy their flavor (its extra specs included) and image metadata at create
+time, as Nova does: a flavor or image changed or deleted later does not change running
+servers, and cell-level rows hold no foreign key to API-level ones. A flavor's extra
+specs and the projects a private flavor is shared with are rows of their own (Nova's
+flavor_extra_specs and flavor_projects), deleted with the flavor.
 """
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from cloud.instances.choices import MigrationStatus
 from cloud.instances.states import VmState
+from cloud.jsonfields import ShapedJSONField
 from cloud.power_state import PowerState
 
 
@@ -26,7 +30,6 @@ class Flavor(models.Model):
     is_public = models.BooleanField(default=True)
     disabled = models.BooleanField(default=False)
     description = models.TextField(null=True, blank=True)
-    extra_specs = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -34,6 +37,11 @@ class Flavor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def extra_specs(self) -> dict[str, str]:
+        """The extra specs as a dict (from the prefetched rows when the query prefetched them)."""
+        return {spec.key: spec.value for spec in self.specs.all()}
 
     def snapshot(self) -> dict:
         """What an instance keeps of its flavor."""
@@ -46,8 +54,45 @@ class Flavor(models.Model):
             "ephemeral_gb": self.ephemeral_gb,
             "swap": self.swap,
             "rxtx_factor": self.rxtx_factor,
-            "extra_specs": dict(self.extra_specs),
+            "extra_specs": self.extra_specs,
         }
+
+
+class FlavorExtraSpec(models.Model):
+    """One extra spec of a flavor: a key (Nova's pattern) and its value, as strings."""
+
+    flavor = models.ForeignKey(Flavor, on_delete=models.CASCADE, related_name="specs")
+    key = models.CharField(max_length=255)
+    value = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(fields=["flavor", "key"], name="flavor_extra_spec_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class FlavorAccess(models.Model):
+    """A project that may see and use a private flavor."""
+
+    flavor = models.ForeignKey(Flavor, on_delete=models.CASCADE, related_name="access")
+    project_id = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "flavor access"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flavor", "project_id"], name="flavor_access_unique_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flavor_id} -> {self.project_id}"
 
 
 class Instance(models.Model):
@@ -60,16 +105,16 @@ class Instance(models.Model):
     reservation_id = models.CharField(max_length=32, blank=True, default="")
     launch_index = models.PositiveIntegerField(default=0)
 
-    flavor = models.JSONField()
+    flavor = ShapedJSONField()
     # The flavor's size in columns, so quota usage is a SQL sum over real rows.
     vcpus = models.PositiveIntegerField(default=0)
     memory_mb = models.PositiveIntegerField(default=0)
     image_ref = models.CharField(max_length=64, blank=True, default="")
-    image_meta = models.JSONField(default=dict, blank=True)
+    image_meta = ShapedJSONField(default=dict, blank=True)
     key_name = models.CharField(max_length=255, null=True, blank=True)
     key_data = models.TextField(null=True, blank=True)
     user_data = models.TextField(null=True, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = ShapedJSONField(default=dict, blank=True)
     config_drive = models.BooleanField(default=False)
     availability_zone = models.CharField(max_length=255, null=True, blank=True)
     access_ip_v4 = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
@@ -103,8 +148,8 @@ class Instance(models.Model):
 
     @property
     def domain_name(self) -> str:
-        """The hypervisor-side name, Nova's `instance-%08x` template."""
-        return f"instance-{self.id:08x}"
+        """The hypervisor-side name: INSTANCE_NAME_TEMPLATE (Nova's `instance-%08x`)."""
+        return settings.INSTANCE_NAME_TEMPLATE % self.id
 
 
 class InstanceAction(models.Model):
@@ -153,16 +198,16 @@ class RequestSpec(models.Model):
 
     instance_uuid = models.UUIDField(unique=True)
     project_id = models.CharField(max_length=64)
-    resources = models.JSONField()
+    resources = ShapedJSONField()
     availability_zone = models.CharField(max_length=255, null=True, blank=True)
     user_id = models.CharField(max_length=64, blank=True, default="")
     # An admin's `zone:host`; the server group; same_host / different_host / query hints.
     forced_host = models.CharField(max_length=255, null=True, blank=True)
     group_uuid = models.UUIDField(null=True, blank=True)
-    hints = models.JSONField(default=dict, blank=True)
-    ignore_hosts = models.JSONField(default=list, blank=True)
+    hints = ShapedJSONField(default=dict, blank=True)
+    ignore_hosts = ShapedJSONField(default=list, blank=True, items=str)
     # Hosts the scheduler ranked next: where a failed build is retried first.
-    alternates = models.JSONField(default=list, blank=True)
+    alternates = ShapedJSONField(default=list, blank=True)
     num_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -185,8 +230,8 @@ class Migration(models.Model):
     source_node = models.CharField(max_length=255)
     dest_compute = models.CharField(max_length=255, null=True, blank=True)
     dest_node = models.CharField(max_length=255, null=True, blank=True)
-    old_flavor = models.JSONField()
-    new_flavor = models.JSONField()
+    old_flavor = ShapedJSONField()
+    new_flavor = ShapedJSONField()
     # The vm_state to come back to (active or stopped): whether the guest runs afterwards.
     old_vm_state = models.CharField(max_length=32)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

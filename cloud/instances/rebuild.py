@@ -22,7 +22,7 @@ from cloud.identity import quotas
 from cloud.identity.context import RequestContext
 from cloud.images.choices import ImageStatus
 from cloud.images.selectors import image_get
-from cloud.instances import actions
+from cloud.instances import actions, remote_consoles
 from cloud.instances.choices import MigrationStatus
 from cloud.instances.lifecycle import instance_transition_start
 from cloud.instances.models import Instance, Migration
@@ -175,6 +175,7 @@ def server_evacuate(
         method="evacuate",
         values={"progress": 0},
     )
+    remote_consoles.server_consoles_revoke(instance=instance)
     uuid = str(instance.uuid)
     migration = Migration.objects.create(
         instance_uuid=instance.uuid,

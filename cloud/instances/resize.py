@@ -21,7 +21,7 @@ from cloud.api.errors import BadRequest, Conflict, NotFound
 from cloud.hosts.selectors import host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
-from cloud.instances import actions, lifecycle
+from cloud.instances import actions, lifecycle, remote_consoles
 from cloud.instances.choices import MigrationStatus
 from cloud.instances.models import Flavor, Instance, Migration
 from cloud.instances.selectors import flavor_get
@@ -109,6 +109,7 @@ def server_resize(
         method="resize",
         values={**_larger_size(old, new), "progress": 0},
     )
+    remote_consoles.server_consoles_revoke(instance=instance)
     migration = Migration.objects.create(
         instance_uuid=instance.uuid,
         project_id=instance.project_id,
@@ -186,6 +187,7 @@ def server_revert_resize(*, context: RequestContext, request_id: str, instance: 
     lifecycle.instance_transition_start(
         context=context, instance=instance, action="revert_resize", method="revert_resize"
     )
+    remote_consoles.server_consoles_revoke(instance=instance)
     migration = _move_on(instance, MigrationStatus.REVERTING)
     actions.action_start(
         instance_uuid=str(instance.uuid),

@@ -10,58 +10,114 @@ import re
 import uuid as uuidlib
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncMinute
+from oslo_utils import strutils
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import after
+from cloud.api.parsing import parse_int, uuid_or_none
 from cloud.identity.context import RequestContext
-from cloud.instances.models import Flavor, Instance, InstanceAction, InstanceFault, RequestSpec
+from cloud.instances.models import (
+    Flavor,
+    FlavorAccess,
+    Instance,
+    InstanceAction,
+    InstanceFault,
+    RequestSpec,
+)
 from cloud.instances.states import VmState, vm_states_for_status
 
 
+def _flavors_visible(context: RequestContext) -> QuerySet:
+    """Every flavor for an admin; else the public ones and the private ones shared with
+    the caller's project (Nova's flavor query)."""
+    qs = Flavor.objects.all()
+    if context.is_admin:
+        return qs
+    shared = FlavorAccess.objects.filter(flavor=OuterRef("pk"), project_id=context.project_id)
+    return qs.filter(Q(is_public=True) | Exists(shared))
+
+
+def flavor_find(*, flavor_id: str, context: RequestContext) -> Flavor | None:
+    """The flavor the caller may see (a private one only with access), with its specs."""
+    return _flavors_visible(context).filter(flavorid=flavor_id).prefetch_related("specs").first()
+
+
 def flavor_get(*, flavor_id: str, context: RequestContext) -> Flavor:
-    flavor = Flavor.objects.filter(flavorid=flavor_id).first()
-    if flavor is None or (not flavor.is_public and not context.is_admin):
+    """flavor_find, or Nova's 404 (a private flavor without access is missing)."""
+    flavor = flavor_find(flavor_id=flavor_id, context=context)
+    if flavor is None:
         raise NotFound(f"Flavor {flavor_id} could not be found.")
     return flavor
 
 
-def flavor_list(*, context: RequestContext, params) -> QuerySet:
-    qs = Flavor.objects.all()
-    is_public = params.get("is_public")
-    if not context.is_admin or is_public in (None, "true", "True", "1"):
-        if not (context.is_admin and is_public in ("none", "None")):
-            qs = qs.filter(is_public=True)
-    elif is_public in ("false", "False", "0"):
-        qs = qs.filter(is_public=False)
+def flavor_access_list(*, flavor: Flavor) -> list[str]:
+    """The projects a private flavor is shared with, first shared first."""
+    return list(flavor.access.values_list("project_id", flat=True))
+
+
+def _is_public_filter(value: str | None) -> bool | None:
+    """Nova's `is_public` for admins: absent is True, "none" is every flavor, else a
+    strict boolean (400 for anything else)."""
+    if value is None:
+        return True
+    if value.lower() == "none":
+        return None
+    try:
+        return strutils.bool_from_string(value, strict=True)
+    except ValueError:
+        raise BadRequest(f"Invalid is_public filter [{value}]") from None
+
+
+FLAVOR_SORT_COLUMNS = {
+    "flavorid": "flavorid",
+    "id": "id",
+    "name": "name",
+    "memory_mb": "memory_mb",
+    "vcpus": "vcpus",
+    "root_gb": "root_gb",
+    "ephemeral_gb": "ephemeral_gb",
+    "swap": "swap",
+    "rxtx_factor": "rxtx_factor",
+    "is_public": "is_public",
+    "disabled": "disabled",
+    "created_at": "created_at",
+}
+
+
+def flavor_list(*, context: RequestContext, params, with_specs: bool = False) -> QuerySet:
+    """Nova's flavor list: a non-admin sees the enabled public flavors and the private
+    ones shared with its project; an admin filters with `is_public` (the default, public
+    ones and those shared with its project; "false", the private ones; "none", all)."""
+    if context.is_admin:
+        is_public = _is_public_filter(params.get("is_public"))
+        qs = Flavor.objects.all()
+        if is_public is not None:
+            shared = FlavorAccess.objects.filter(
+                flavor=OuterRef("pk"), project_id=context.project_id
+            )
+            wanted = Q(is_public=is_public)
+            qs = qs.filter(wanted | Exists(shared) if is_public else wanted)
+    else:
+        qs = _flavors_visible(context).filter(disabled=False)
     for param, column in (("minRam", "memory_mb__gte"), ("minDisk", "root_gb__gte")):
         if params.get(param) is not None:
-            try:
-                qs = qs.filter(**{column: int(params[param])})
-            except ValueError as exc:
-                raise BadRequest(f"Invalid {param} filter: {params[param]!r}") from exc
+            qs = qs.filter(**{column: parse_int(params[param], name=param)})
     sort_key = params.get("sort_key", "flavorid")
-    columns = {
-        "flavorid": "flavorid",
-        "id": "flavorid",
-        "name": "name",
-        "memory_mb": "memory_mb",
-        "vcpus": "vcpus",
-        "root_gb": "root_gb",
-        "created_at": "created_at",
-    }
-    if sort_key not in columns:
+    if sort_key not in FLAVOR_SORT_COLUMNS:
         raise BadRequest(f"Invalid sort_key {sort_key!r}")
+    column = FLAVOR_SORT_COLUMNS[sort_key]
     descending = params.get("sort_dir", "asc") == "desc"
     direction = "-" if descending else ""
-    qs = qs.order_by(f"{direction}{columns[sort_key]}", f"{direction}id")
+    qs = qs.order_by(f"{direction}{column}", f"{direction}id")
     marker = params.get("marker")
     if marker:
-        found = Flavor.objects.filter(flavorid=marker).first()
+        found = _flavors_visible(context).filter(flavorid=marker).first()
         if found is None:
             raise BadRequest(f"marker [{marker}] not found")
-        qs = after(qs, found, columns[sort_key], descending)
-    return qs
+        qs = after(qs, found, column, descending)
+    return qs.prefetch_related("specs") if with_specs else qs
 
 
 def instance_get(*, server_id: str, context: RequestContext) -> Instance:
@@ -86,8 +142,9 @@ def asks_all_tenants(params) -> bool:
 
 
 def instance_list(*, context: RequestContext, params, all_tenants: bool = False) -> QuerySet:
-    """The caller's project's instances, or every project's when all_tenants was authorized."""
-    qs = Instance.objects.all()
+    """The caller's project's instances, or every project's when all_tenants was authorized
+    (without the columns no listing shows: the image's properties, key and user data)."""
+    qs = Instance.objects.defer("image_meta", "key_data", "user_data")
     if all_tenants:
         project = params.get("project_id") or params.get("tenant_id")
         if project:
@@ -170,10 +227,7 @@ def instance_action_get(*, instance: Instance, request_id: str) -> InstanceActio
 
 
 def _uuid_or_none(value: str):
-    try:
-        return uuidlib.UUID(value)
-    except ValueError:
-        return None
+    return uuid_or_none(value)
 
 
 def latest_faults(*, instance_uuids: list) -> dict[str, InstanceFault]:
@@ -345,3 +399,55 @@ def request_spec_get(*, instance_uuid: str | uuidlib.UUID) -> RequestSpec | None
 def request_spec_locked(*, instance_uuid: str | uuidlib.UUID) -> RequestSpec | None:
     """The instance's request spec, locked for the caller's transaction."""
     return RequestSpec.objects.select_for_update().filter(instance_uuid=instance_uuid).first()
+
+
+# --- Operator reads (the admin dashboard and /metrics), across every project ----------
+
+
+def instance_counts_by_state() -> dict[str, int]:
+    """Live instances per vm_state."""
+    rows = Instance.objects.filter(deleted=False).values_list("vm_state").annotate(n=Count("id"))
+    return dict(rows)
+
+
+def instance_counts_by_project(*, limit: int = 10) -> list[tuple[str, int]]:
+    """The projects with the most live instances, with their counts."""
+    rows = (
+        Instance.objects.filter(deleted=False)
+        .values_list("project_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "project_id")[:limit]
+    )
+    return [(project, n) for project, n in rows]
+
+
+def instances_in_transition(*, limit: int = 10) -> list[Instance]:
+    """Live instances with a task_state, the longest unchanged first (the stuck ones)."""
+    return list(
+        Instance.objects.filter(deleted=False, task_state__isnull=False).order_by("updated_at")[
+            :limit
+        ]
+    )
+
+
+def actions_per_minute(*, action: str, since: datetime) -> list[tuple[datetime, int, int]]:
+    """(minute, started, failed) of the actions named `action` started since `since`."""
+    rows = (
+        InstanceAction.objects.filter(action=action, start_time__gte=since)
+        .annotate(minute=TruncMinute("start_time"))
+        .values_list("minute")
+        .annotate(n=Count("id"), failed=Count("id", filter=Q(message="Error")))
+        .order_by("minute")
+    )
+    return [(minute, n, failed) for minute, n, failed in rows]
+
+
+def faults_since(*, since: datetime, limit: int = 10) -> list[tuple[str, int, datetime]]:
+    """(message, how many, latest) of the faults recorded since `since`, most frequent first."""
+    rows = (
+        InstanceFault.objects.filter(created_at__gte=since)
+        .values_list("message")
+        .annotate(n=Count("id"), latest=Max("created_at"))
+        .order_by("-n", "-latest")[:limit]
+    )
+    return [(message, n, latest) for message, n, latest in rows]

@@ -22,12 +22,27 @@ from cloud.identity import keypairs, quotas
 from cloud.identity.context import RequestContext
 from cloud.images.choices import ImageStatus
 from cloud.images.selectors import image_boot_files, image_get
-from cloud.instances import actions, lifecycle, resize, states
+from cloud.instances import actions, lifecycle, remote_consoles, resize, scheduling, states
+from cloud.instances.boot_volumes import (
+    RootVolume,
+    is_volume_bdm,
+    root_volume_image,
+    root_volume_requested,
+    root_volume_reserve,
+    root_volumes_quota_check,
+)
 from cloud.instances.models import Flavor, Instance, Migration, RequestSpec
-from cloud.instances.selectors import instances_live
-from cloud.payloads import BuildInstances, TerminateRequest
+from cloud.instances.selectors import flavor_find, instances_live
+from cloud.instances.volume_attach import server_volumes_release
+from cloud.network.servers import (
+    NicRequest,
+    server_nics_resolve,
+    server_ports_create,
+    server_ports_release,
+)
+from cloud.payloads import TerminateRequest
 from cloud.placement.claims import allocations_delete
-from cloud.rpc import cast_compute, cast_conductor
+from cloud.rpc import cast_compute
 from cloud.scheduler import groups
 from cloud.scheduler.selectors import server_group_find, server_group_members
 
@@ -57,14 +72,21 @@ class ServerCreate:
     forced_host: str | None = None
     group: ServerGroup | None = None
     hints: dict[str, list[str] | str] = field(default_factory=dict)
+    # The interfaces asked for, resolved (cloud.network.servers): ports made or taken
+    # in the create's transaction.
+    nics: list[NicRequest] = field(default_factory=list)
+    # Boot from volume (cloud.instances.boot_volumes): the volume is the root disk.
+    root_volume: RootVolume | None = None
 
 
-def flavor_resources(flavor: dict) -> dict[str, int]:
-    """Placement resources a flavor snapshot needs (zero amounts left out)."""
+def flavor_resources(flavor: dict, *, local_root: bool = True) -> dict[str, int]:
+    """Placement resources a flavor snapshot needs (zero amounts left out); a server
+    booted from a volume claims no root disk on its host."""
+    root_gb = flavor["root_gb"] if local_root else 0
     wanted = {
         "VCPU": flavor["vcpus"],
         "MEMORY_MB": flavor["memory_mb"],
-        "DISK_GB": flavor["root_gb"] + flavor["ephemeral_gb"] + (flavor["swap"] + 1023) // 1024,
+        "DISK_GB": root_gb + flavor["ephemeral_gb"] + (flavor["swap"] + 1023) // 1024,
     }
     return {rc: amount for rc, amount in wanted.items() if amount > 0}
 
@@ -92,24 +114,36 @@ def _hostname(name: str) -> str:
 def server_create(
     *, context: RequestContext, request_id: str, spec: ServerCreate
 ) -> list[Instance]:
-    """Write the instances, their request specs and create actions; build on commit.
+    """Write the instances, their request specs and create actions; ask the scheduler on
+    commit (its answer goes to the conductor, which builds).
 
     The quota check counts the project's live instances under the project's row
     lock, in this transaction: as many of max_count as fit are created (Nova's
-    rule), and 403 when not even min_count fit.
+    rule), and 403 when not even min_count fit. A create of a fixed count is
+    checked last, with its own rows counted, so the lock is held only until the
+    commit; a 403 then rolls back all it wrote.
     """
     quotas.metadata_check(project_id=context.project_id, items=len(spec.metadata))
-    count = quotas.instances_allowed(
-        project_id=context.project_id,
-        user_id=context.user_id,
-        vcpus=spec.flavor.vcpus,
-        memory_mb=spec.flavor.memory_mb,
-        min_count=spec.min_count,
-        max_count=spec.max_count,
-    )
+    count = spec.max_count
+    # A fixed count with no ports to make is checked last (below). Ports take network
+    # locks (and their own quota, under the project's lock): those creates lock the
+    # project first, in the order the network API takes them.
+    check_last = spec.min_count == spec.max_count and not spec.nics
+    if not check_last:
+        count = quotas.instances_allowed(
+            project_id=context.project_id,
+            user_id=context.user_id,
+            vcpus=spec.flavor.vcpus,
+            memory_mb=spec.flavor.memory_mb,
+            min_count=spec.min_count,
+            max_count=spec.max_count,
+        )
+    if spec.root_volume is not None:
+        # Up front, in Nova's words (403), before the first volume is written.
+        root_volumes_quota_check(context=context, root=spec.root_volume, count=count)
     reservation_id = f"r-{secrets.token_hex(4)}"
     flavor = spec.flavor.snapshot()
-    instances = []
+    pending: list[tuple[RequestSpec, Instance]] = []
     for index in range(count):
         name = spec.name if count == 1 else f"{spec.name}-{index + 1}"
         instance = Instance.objects.create(
@@ -123,7 +157,7 @@ def server_create(
             flavor=flavor,
             vcpus=spec.flavor.vcpus,
             memory_mb=spec.flavor.memory_mb,
-            image_ref=str(spec.image.id),
+            image_ref="" if spec.root_volume else str(spec.image.id),
             image_meta=image_meta(spec.image),
             key_name=spec.key_name,
             key_data=spec.key_data,
@@ -135,31 +169,77 @@ def server_create(
             access_ip_v6=spec.access_ip_v6,
             **lifecycle.instance_initial_states(),
         )
-        RequestSpec.objects.create(
+        request_spec = RequestSpec.objects.create(
             instance_uuid=instance.uuid,
+            # The first attempt: the scheduler is asked below.
+            num_attempts=1,
             project_id=context.project_id,
             user_id=context.user_id,
-            resources=flavor_resources(flavor),
+            resources=flavor_resources(flavor, local_root=spec.root_volume is None),
             availability_zone=spec.availability_zone,
             forced_host=spec.forced_host,
             group_uuid=spec.group.uuid if spec.group else None,
             hints=spec.hints,
         )
-        actions.action_start(
+        server_ports_create(
+            context=context,
+            instance_uuid=str(instance.uuid),
+            hostname=instance.hostname,
+            nics=spec.nics,
+        )
+        if spec.root_volume is not None:
+            root_volume_reserve(
+                context=context, root=spec.root_volume, instance_uuid=str(instance.uuid)
+            )
+        action = actions.action_start(
             instance_uuid=str(instance.uuid),
             action="create",
             request_id=request_id,
             user_id=context.user_id,
             project_id=context.project_id,
         )
-        instances.append(instance)
+        actions.event_start(
+            instance_uuid=str(instance.uuid),
+            request_id=request_id,
+            event=scheduling.SCHEDULE_EVENT,
+            host=None,
+            action=action,
+        )
+        pending.append((request_spec, instance))
     if spec.group is not None:
-        _group_join(context=context, group=spec.group, instances=instances)
-    cast_conductor(
-        "conductor.build_instances",
-        BuildInstances(instance_uuids=[str(i.uuid) for i in instances], request_id=request_id),
+        _group_join(context=context, group=spec.group, instances=[i for _, i in pending])
+    uuids = [str(i.uuid) for _, i in pending]
+    # Straight to the scheduler, whose answer goes to conductor.schedule_done.
+    scheduling.instances_ask_scheduler(
+        pending,
+        request_id,
+        undo=lambda: server_create_undo(instance_uuids=uuids, request_id=request_id),
     )
-    return instances
+    if check_last:
+        # Last, so the project's lock is held from here to the commit only.
+        quotas.instances_written_check(
+            project_id=context.project_id,
+            user_id=context.user_id,
+            vcpus=spec.flavor.vcpus,
+            memory_mb=spec.flavor.memory_mb,
+            count=count,
+        )
+    return [instance for _, instance in pending]
+
+
+@transaction.atomic
+def server_create_undo(*, instance_uuids: list[str], request_id: str) -> None:
+    """The create's build never reached the broker (it was away past the publish
+    retries): its servers are deleted, so the client's 503 leaves nothing behind and
+    its retry is the only server. One the conductor took meanwhile is left alone."""
+    for uuid in instance_uuids:
+        instance = Instance.objects.select_for_update().filter(uuid=uuid, deleted=False).first()
+        if instance is None or instance.task_state != states.TaskState.SCHEDULING:
+            continue
+        instance_mark_deleted(instance=instance)
+        actions.action_finish(
+            instance_uuid=uuid, request_id=request_id, message="Error: message queue unavailable"
+        )
 
 
 @dataclass(frozen=True)
@@ -172,6 +252,8 @@ class ServerBoot:
     block_device_mapping: list[dict] = field(default_factory=list)
     # "none", "auto", or the networks (or ports) asked for.
     networks: str | list[dict] = "none"
+    # The security groups (names or ids) the server's new ports get; [] for the default.
+    security_groups: list[str] = field(default_factory=list)
     key_name: str | None = None
     availability_zone: str | None = None
     # The host and/or node of an admin's `zone:host[:node]`: the caller authorized forcing it.
@@ -193,6 +275,8 @@ def _boot_image_ref(boot: ServerBoot) -> str:
     """The image of the root disk: imageRef, or a local image root in block_device_mapping_v2."""
     image_ref = boot.image_ref
     for bdm in boot.block_device_mapping:
+        if is_volume_bdm(bdm):
+            continue
         is_image_root = (
             bdm.get("source_type") == "image"
             and bdm.get("destination_type", "local") == "local"
@@ -200,18 +284,23 @@ def _boot_image_ref(boot: ServerBoot) -> str:
         )
         if not is_image_root:
             raise BadRequest(
-                "Only a local root disk from an image is supported in "
-                "block_device_mapping_v2; volumes are not available yet."
+                "Only a local root disk from an image, or a root volume, is supported in "
+                "block_device_mapping_v2."
             )
         image_ref = image_ref or bdm.get("uuid")
         if bdm.get("uuid") and bdm["uuid"] != image_ref:
             raise BadRequest("block_device_mapping_v2 names a different image than imageRef.")
     if not image_ref:
-        raise BadRequest("imageRef is required: boot from volume is not available yet.")
+        raise BadRequest("imageRef is required unless a root volume is given (boot_index 0).")
     return image_ref
 
 
-def _boot_image(*, context: RequestContext, boot: ServerBoot) -> Image:
+def _boot_image(*, context: RequestContext, boot: ServerBoot, root: RootVolume | None) -> Image:
+    if root is not None:
+        # Each server gets a volume of its own from an image; an existing one is one.
+        if boot.max_count > 1 and root.image_id is None:
+            raise BadRequest("Cannot attach one or more volumes to multiple instances")
+        return root_volume_image(context=context, root=root, image_ref=boot.image_ref or "")
     image_ref = _boot_image_ref(boot)
     image = image_get(image_id=image_ref, context=context)
     if image is None:
@@ -221,29 +310,36 @@ def _boot_image(*, context: RequestContext, boot: ServerBoot) -> Image:
     return image
 
 
-def _boot_flavor(*, context: RequestContext, flavor_ref: str, image: Image) -> Flavor:
-    """An enabled flavor the caller may use, large enough for the image."""
-    flavor = Flavor.objects.filter(flavorid=flavor_ref, disabled=False).first()
-    if flavor is None or (not flavor.is_public and not context.is_admin):
+def _boot_flavor(
+    *, context: RequestContext, flavor_ref: str, image: Image, local_root: bool = True
+) -> Flavor:
+    """An enabled flavor the caller may use, large enough for the image (its root disk
+    only when the image goes on it: not when a volume is the root)."""
+    flavor = flavor_find(flavor_id=flavor_ref, context=context)
+    if flavor is None or flavor.disabled:
         raise BadRequest(f"Flavor {flavor_ref} could not be found.")
     if image.min_ram > flavor.memory_mb:
         raise BadRequest(
             f"Flavor's memory is too small for requested image "
             f"({flavor.memory_mb} MB < {image.min_ram} MB)."
         )
+    if not local_root:
+        return flavor
     if flavor.root_gb and image.min_disk > flavor.root_gb:
         raise BadRequest(
             f"Flavor's disk is too small for requested image "
             f"({flavor.root_gb} GB < {image.min_disk} GB)."
         )
+    # Nova's FlavorDiskSmallerThanImage: the root disk holds the image's data and grows
+    # to the flavor's size, never below the image's own (a disk=0 flavor takes that).
+    root_bytes = flavor.root_gb * 1024**3
+    for image_bytes in (image.size, image.virtual_size):
+        if flavor.root_gb and image_bytes and image_bytes > root_bytes:
+            raise BadRequest(
+                f"Flavor's disk is too small for requested image. Flavor disk is "
+                f"{root_bytes} bytes, image is {image_bytes} bytes."
+            )
     return flavor
-
-
-def _boot_networks_check(networks: str | list[dict]) -> None:
-    """There are no networks yet: "none" and "auto" (which finds none) boot; any named fails."""
-    if isinstance(networks, list) and networks:
-        ids = ", ".join(str(n.get("uuid") or n.get("port")) for n in networks)
-        raise BadRequest(f"Network {ids} could not be found.")
 
 
 def _boot_forced_host(boot: ServerBoot) -> str | None:
@@ -268,6 +364,23 @@ def _boot_group(*, context: RequestContext, group_id: str | None) -> ServerGroup
     return group
 
 
+def _boot_hint_servers_check(*, context: RequestContext, hints: dict) -> None:
+    """The servers named by same_host / different_host must be the caller's (any, for an
+    admin) and not deleted: another project's answers as an unknown one does, so a hint
+    tells nobody whether a server exists, nor places theirs beside it."""
+    for hint in ("same_host", "different_host"):
+        named = list(hints.get(hint, []))
+        visible = Instance.objects.filter(uuid__in=named, deleted=False)
+        if not context.is_admin:
+            visible = visible.filter(project_id=context.project_id)
+        found = {str(uuid) for uuid in visible.values_list("uuid", flat=True)}
+        for uuid in named:
+            if uuid not in found:
+                raise BadRequest(
+                    f"Invalid input for field/attribute {hint}: instance {uuid} could not be found."
+                )
+
+
 def _boot_key_data(*, context: RequestContext, key_name: str | None) -> str | None:
     if key_name is None:
         return None
@@ -281,11 +394,20 @@ def server_boot(*, context: RequestContext, request_id: str, boot: ServerBoot) -
     """POST /servers: find and check what the request names (the image and its status, the
     flavor and its size, networks, the host, zone and group, the key pair), 400 in Nova's
     words for any that cannot be used; then create the servers (server_create)."""
-    image = _boot_image(context=context, boot=boot)
-    flavor = _boot_flavor(context=context, flavor_ref=boot.flavor_ref, image=image)
-    _boot_networks_check(boot.networks)
+    root = root_volume_requested(boot.block_device_mapping)
+    image = _boot_image(context=context, boot=boot, root=root)
+    flavor = _boot_flavor(
+        context=context, flavor_ref=boot.flavor_ref, image=image, local_root=root is None
+    )
+    nics = server_nics_resolve(
+        context=context,
+        networks=boot.networks,
+        max_count=boot.max_count,
+        security_groups=boot.security_groups,
+    )
     forced_host = _boot_forced_host(boot)
     group = _boot_group(context=context, group_id=boot.group_id)
+    _boot_hint_servers_check(context=context, hints=boot.hints)
     key_data = _boot_key_data(context=context, key_name=boot.key_name)
     return server_create(
         context=context,
@@ -294,6 +416,7 @@ def server_boot(*, context: RequestContext, request_id: str, boot: ServerBoot) -
             name=boot.name,
             flavor=flavor,
             image=image,
+            root_volume=root,
             min_count=boot.min_count,
             max_count=boot.max_count,
             metadata=boot.metadata,
@@ -308,6 +431,7 @@ def server_boot(*, context: RequestContext, request_id: str, boot: ServerBoot) -
             config_drive=boot.config_drive,
             key_name=boot.key_name,
             key_data=key_data,
+            nics=nics,
         ),
     )
 
@@ -327,7 +451,8 @@ def _group_join(*, context: RequestContext, group: ServerGroup, instances: list[
 
 def instance_mark_deleted(*, instance: Instance) -> None:
     """Mark a locked instance deleted, free its claim (and its unfinished migrations'),
-    and take it out of its server group, in the caller's transaction."""
+    take it out of its server group, and release its ports and volumes, in the caller's
+    transaction."""
     now = timezone.now()
     lifecycle.instance_transition(
         instance=instance,
@@ -337,6 +462,9 @@ def instance_mark_deleted(*, instance: Instance) -> None:
     allocations_delete(consumer_id=str(instance.uuid))
     groups.group_member_remove(instance_uuid=str(instance.uuid))
     resize.instance_migrations_drop(instance=instance)
+    remote_consoles.server_consoles_revoke(instance=instance)
+    server_ports_release(instance_uuid=str(instance.uuid))
+    server_volumes_release(instance=instance)
 
 
 @transaction.atomic
@@ -358,6 +486,7 @@ def server_delete(*, context: RequestContext, request_id: str, instance: Instanc
         user_id=context.user_id,
         project_id=context.project_id,
     )
+    remote_consoles.server_consoles_revoke(instance=locked)
     if locked.host and host_up(host=locked.host):
         lifecycle.instance_transition(instance=locked, step="delete")
         actions.event_start(

@@ -3,10 +3,11 @@
 The image is written `queued` in the image API at once (the server's project
 owns it; its properties name the server), the instance moves to
 `image_snapshot`, and `compute.snapshot_instance` goes to its host, which
-copies the root disk into the image store; the conductor writes the outcome
-(cloud.conductor.snapshot). A host whose hypervisor keeps no guest disks
-(libvirt's test driver reports `supports_snapshot` false) is refused with 409
-before anything is written: there is nothing true to put in the image.
+uploads a copy of the root disk to the image API with an upload transfer token
+for that image (cloud.images.boot); the conductor writes the outcome
+(cloud.conductor.snapshot). A host that cannot (one whose hypervisor reports no
+`supports_snapshot`, or one speaking a payload version before 1.7, which wrote
+snapshots to a shared path instead) is refused with 409 before anything is written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cloud.api.errors import Conflict
 from cloud.hosts.selectors import host_capabilities, host_up
 from cloud.identity import quotas
 from cloud.identity.context import RequestContext
+from cloud.images.boot import image_upload_fields
 from cloud.images.snapshot import image_snapshot_create
 from cloud.instances import actions
 from cloud.instances.lifecycle import instance_transition_start
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from cloud.images.models import Image
 
 SNAPSHOT_EVENT = "compute_snapshot_instance"
+# The payload version whose hosts upload snapshots to the image API.
+UPLOADS_SINCE = "1.7"
 
 
 def _check_host(instance: Instance) -> None:
@@ -41,7 +45,7 @@ def _check_host(instance: Instance) -> None:
             f"Cannot 'createImage' instance {instance.uuid}: "
             f"its compute host {instance.host} is down"
         )
-    too_old = host_too_old(instance.host, SnapshotRequest)
+    too_old = host_too_old(instance.host, SnapshotRequest, needs=UPLOADS_SINCE)
     if too_old:  # such a host reports no capabilities at all: say what is in the way
         raise Conflict(too_old)
     if not host_capabilities(host=instance.host).get("supports_snapshot"):
@@ -89,6 +93,7 @@ def server_create_image(
     actions.event_start(
         instance_uuid=uuid, request_id=request_id, event=SNAPSHOT_EVENT, host=instance.host
     )
+    upload = image_upload_fields(image_id=str(image.id))
     cast_compute(
         instance.host,
         "compute.snapshot_instance",
@@ -98,6 +103,8 @@ def server_create_image(
             request_id=request_id,
             image_id=str(image.id),
             task_state=TaskState.IMAGE_SNAPSHOT,
+            upload_url=upload["url"],
+            upload_token=upload["token"],
         ),
     )
     return image

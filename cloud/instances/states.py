@@ -227,6 +227,14 @@ TRANSITIONS: dict[str, Transition] = {
     "reset_state": Transition(
         vm_states=ANY, task_states=ANY, task_state=None, vm_state=RESET_STATES
     ),
+    # Server metadata changes (set, replace, delete a key): the api alone writes them,
+    # and only on an idle server (Nova's update/delete_instance_metadata).
+    "update_metadata": Transition(
+        vm_states=frozenset({VmState.ACTIVE, VmState.PAUSED, VmState.SUSPENDED, VmState.STOPPED}),
+        task_states=IDLE,
+        task_state=None,
+        read_only=True,
+    ),
     # Asks the host, changes nothing; not while the guest is going away.
     "get_console_output": Transition(
         vm_states=frozenset(
@@ -240,6 +248,31 @@ TRANSITIONS: dict[str, Transition] = {
             }
         ),
         task_states=frozenset({None, *TASK_STATES}) - {TaskState.DELETING},
+        task_state=None,
+        read_only=True,
+    ),
+    # A console token for the guest where it runs now (Nova rejects deleting and
+    # migrating): not while it is going away or moving (cloud.instances.remote_consoles).
+    "get_remote_console": Transition(
+        vm_states=frozenset(
+            {
+                VmState.ACTIVE,
+                VmState.PAUSED,
+                VmState.STOPPED,
+                VmState.SUSPENDED,
+                VmState.RESIZED,
+                VmState.ERROR,
+            }
+        ),
+        task_states=frozenset({None, *TASK_STATES})
+        - {
+            TaskState.DELETING,
+            TaskState.RESIZE_MIGRATING,
+            TaskState.RESIZE_FINISH,
+            TaskState.RESIZE_REVERTING,
+            TaskState.REBUILDING,
+            TaskState.REBUILD_SPAWNING,
+        },
         task_state=None,
         read_only=True,
     ),

@@ -386,6 +386,139 @@ def _fresh_claims(claims: list[tuple[str, str, int, dict[str, int]]], wait: bool
     raise ClaimRejected(_why_not(provider_id, missing, each[provider_id]), provider_id)
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What a claim of what still fits did: the consumers now holding their claims, and
+    those that held allocations already (a redelivered request); the rest found no room
+    left on their provider and hold nothing."""
+
+    claimed: set[str]
+    existing: set[str]
+
+
+def allocations_claim_new_fitting(claims: list[tuple[str, str, int, dict[str, int]]]) -> Fitted:
+    """Claims of consumers holding nothing yet, each (consumer id, project id, provider
+    id, resources) on one provider: every provider that still has room for all of its
+    claims takes them, the others take none, in one transaction (the caller's, if any).
+    A scheduler pass claims this way and plans again only what was refused, instead of
+    losing the whole pass to the one provider another scheduler filled meanwhile. (On
+    SQLite, whose one write lock queues every claim anyway, it goes claim by claim.)"""
+    fresh = [(c, p, pid, {rc: a for rc, a in r.items() if a}) for c, p, pid, r in claims]
+    if connection.vendor == "postgresql" and all(amounts for *_, amounts in fresh):
+        return _fitting_claims(fresh)
+    claimed, existing = set(), set()
+    for claim in fresh:
+        try:
+            allocations_claim_new_many([claim])
+        except ConsumerExists:
+            existing.add(claim[0])
+        except ClaimRejected:
+            continue
+        else:
+            claimed.add(claim[0])
+    return Fitted(claimed=claimed, existing=existing)
+
+
+_CLAIM_FITTING = """
+WITH want AS (
+    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[], %s::bigint[])
+        AS want (consumer, project_id, provider_id, resource_class, amount)
+),
+existing AS (
+    SELECT uuid FROM {consumer} WHERE uuid IN (SELECT consumer FROM want)
+),
+need AS (
+    SELECT provider_id, resource_class, sum(amount) AS amount FROM want
+    WHERE consumer NOT IN (SELECT uuid FROM existing) GROUP BY 1, 2
+),
+fits AS (
+    SELECT need.provider_id FROM need
+    LEFT JOIN {inventory} i
+        ON i.provider_id = need.provider_id AND i.resource_class = need.resource_class
+    GROUP BY need.provider_id
+    HAVING bool_and(i.id IS NOT NULL AND i.used + need.amount <= i.capacity)
+    EXCEPT
+    SELECT want.provider_id FROM want JOIN {inventory} i
+        ON i.provider_id = want.provider_id AND i.resource_class = want.resource_class
+    WHERE NOT (want.amount BETWEEN i.min_unit AND i.max_unit AND want.amount %% i.step_size = 0)
+),
+consumers AS (
+    INSERT INTO {consumer} (uuid, project_id, user_id, generation, created_at, updated_at)
+    SELECT DISTINCT consumer, project_id, '', 0, %s::timestamptz, %s::timestamptz FROM want
+    WHERE consumer NOT IN (SELECT uuid FROM existing)
+        AND provider_id IN (SELECT provider_id FROM fits)
+    ON CONFLICT (uuid) DO NOTHING RETURNING uuid
+),
+chosen AS (
+    SELECT * FROM want WHERE consumer IN (SELECT uuid FROM consumers)
+),
+taking AS (
+    SELECT provider_id, resource_class, sum(amount) AS amount FROM chosen GROUP BY 1, 2
+),
+providers AS (
+    UPDATE {provider} SET generation = generation + 1
+    WHERE id IN (SELECT provider_id FROM taking) RETURNING id
+),
+took AS (
+    UPDATE {inventory} i SET used = i.used + taking.amount
+    FROM taking
+    WHERE i.provider_id = taking.provider_id AND i.resource_class = taking.resource_class
+        AND i.used + taking.amount <= i.capacity
+    RETURNING 1
+),
+allocated AS (
+    INSERT INTO {allocation} (provider_id, consumer_id, project_id, resource_class, used,
+                              created_at)
+    SELECT provider_id, consumer, project_id, resource_class, amount, %s::timestamptz
+    FROM chosen RETURNING 1
+)
+SELECT ARRAY(SELECT uuid FROM consumers), ARRAY(SELECT uuid FROM existing),
+       (SELECT count(*) FROM taking) = (SELECT count(*) FROM took)
+       AND (SELECT count(*) FROM chosen) = (SELECT count(*) FROM allocated)
+       AND (SELECT count(DISTINCT provider_id) FROM taking) = (SELECT count(*) FROM providers)
+"""
+
+
+@lru_cache(maxsize=1)
+def _claim_fitting_sql() -> str:
+    return _CLAIM_FITTING.format(
+        consumer=Consumer._meta.db_table,
+        provider=ResourceProvider._meta.db_table,
+        inventory=Inventory._meta.db_table,
+        allocation=Allocation._meta.db_table,
+    )
+
+
+def _fitting_claims(claims: list[tuple[str, str, int, dict[str, int]]]) -> Fitted:
+    """PostgreSQL: the providers' locks first, in id order (as every claim takes them),
+    then one statement that, on rows read after the locks were granted, keeps the
+    providers with room for all of their claims and writes those claims. A provider
+    whose inventory changed under it all the same (an inventory write takes no provider
+    lock before its rows) rolls everything back: ClaimRejected, as an all-or-nothing
+    claim would answer."""
+    rows = [
+        (consumer_id, project_id, provider_id, rc, amount)
+        for consumer_id, project_id, provider_id, amounts in claims
+        for rc, amount in sorted(amounts.items())
+    ]
+    providers = sorted({row[2] for row in rows})
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {ResourceProvider._meta.db_table} WHERE id = ANY(%s::bigint[]) "
+            "ORDER BY id FOR UPDATE",
+            [providers],
+        )
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        cursor.execute(_claim_fitting_sql(), [*columns, now, now, now])
+        claimed, existing, whole = cursor.fetchone()
+        if not whole:
+            transaction.set_rollback(True)
+    if not whole:
+        raise ClaimRejected(f"resource providers {providers} changed while claiming")
+    return Fitted(claimed=set(claimed), existing=set(existing))
+
+
 def allocations_delete(*, consumer_id: str) -> int:
     """Free everything a consumer holds. Call inside the caller's transaction."""
     held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))

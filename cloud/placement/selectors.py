@@ -7,7 +7,6 @@ Provider trees are walked one query per level: the model keeps a parent, not a
 root, and trees are a few levels deep.
 """
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +14,7 @@ from datetime import datetime
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum, Value
 from django.db.models.functions import Mod
 
+from cloud.api.parsing import uuid_or_none
 from cloud.placement import standard
 from cloud.placement.models import (
     Allocation,
@@ -74,10 +74,8 @@ def room(rc: str, amount: int) -> QuerySet:
 
 
 def provider_get(*, provider_uuid: str) -> ResourceProvider | None:
-    try:
-        return ResourceProvider.objects.filter(uuid=uuid.UUID(provider_uuid)).first()
-    except ValueError:
-        return None
+    found = uuid_or_none(provider_uuid)
+    return ResourceProvider.objects.filter(uuid=found).first() if found is not None else None
 
 
 def _traits(qs: QuerySet, traits: TraitFilter) -> QuerySet:
@@ -334,4 +332,28 @@ def usage_by_provider(*, names: list[str]) -> dict[str, dict[str, int]]:
     )
     for name, resource_class, used in rows:
         found[name][resource_class] = used
+    return found
+
+
+def inventories_all() -> dict[str, dict[str, dict[str, float]]]:
+    """Every provider's inventory per class (total, reserved, allocation_ratio, capacity
+    with the ratio applied, used), in one query (the admin dashboard, /metrics)."""
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    rows = Inventory.objects.values_list(
+        "provider__name",
+        "resource_class",
+        "total",
+        "reserved",
+        "allocation_ratio",
+        "capacity",
+        "used",
+    )
+    for name, rc, total, reserved, ratio, capacity, used in rows:
+        found.setdefault(name, {})[rc] = {
+            "total": total,
+            "reserved": reserved,
+            "allocation_ratio": ratio,
+            "capacity": capacity,
+            "used": used,
+        }
     return found

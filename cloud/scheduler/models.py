@@ -5,6 +5,8 @@ import uuid
 
 from django.db import models
 
+from cloud.jsonfields import ShapedJSONField
+
 
 class ServerGroupPolicy(models.TextChoices):
     AFFINITY = "affinity"
@@ -22,7 +24,7 @@ class ServerGroup(models.Model):
     project_id = models.CharField(max_length=64, db_index=True)
     user_id = models.CharField(max_length=64)
     policy = models.CharField(max_length=32, choices=ServerGroupPolicy.choices)
-    rules = models.JSONField(default=dict, blank=True)
+    rules = ShapedJSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

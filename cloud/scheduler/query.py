@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from cloud.api.parsing import InvalidValue, parse_float
 from cloud.scheduler.request import HostState
 
 Kind = Literal["number", "string", "boolean"]
@@ -136,7 +137,9 @@ def parse(query: object) -> Query | None:
     if len(text) > MAX_LENGTH:
         raise QueryError(f"longer than {MAX_LENGTH} characters")
     try:
-        decoded = json.loads(text, parse_constant=_not_json)
+        decoded = json.loads(text, parse_constant=_not_json, parse_float=_finite)
+    except InvalidValue:
+        raise QueryError("numbers must be finite (1e999 is not)") from None
     except RecursionError:
         raise QueryError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
@@ -145,6 +148,10 @@ def parse(query: object) -> Query | None:
         return None
     expression, _ = _expression(decoded, depth=1)
     return Query(text=json.dumps(decoded), expression=expression)
+
+
+def _finite(text: str) -> float:
+    return parse_float(text, name="query")
 
 
 def _not_json(constant: str) -> None:

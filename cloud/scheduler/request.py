@@ -12,13 +12,13 @@ lock; a deleted instance has left its group (instance_mark_deleted), and a
 membership its claim wrote after the delete is removed by conductor.schedule_done.
 """
 
-import uuid as uuidlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.db import connection
 
+from cloud.api.parsing import uuid_or_none
 from cloud.payloads import SchedulingRequest
 from cloud.scheduler.models import ServerGroup, ServerGroupMember
 
@@ -123,7 +123,5 @@ def groups_member_hosts(
 def canonical_uuid(value: object) -> str | None:
     """One spelling of a UUID, however it was written or the database returns it; None
     for what is no UUID."""
-    try:
-        return str(uuidlib.UUID(str(value)))
-    except ValueError:
-        return None
+    found = uuid_or_none(str(value))
+    return str(found) if found is not None else None

@@ -10,11 +10,11 @@ through cloud.placement.selectors.
 """
 
 import json
-import uuid as uuidlib
 
 from django.db import connection
 from django.db.models import QuerySet
 
+from cloud.api.parsing import uuid_or_none
 from cloud.hosts.models import ComputeNode
 from cloud.identity.context import RequestContext
 from cloud.placement.models import Inventory, ResourceClass, ResourceProvider
@@ -184,9 +184,8 @@ def server_group_visible(*, context: RequestContext) -> QuerySet:
 
 def server_group_find(*, group_id: str, context: RequestContext) -> ServerGroup | None:
     """A visible group by UUID; None for a malformed, unknown or foreign id alike."""
-    try:
-        uuid = uuidlib.UUID(str(group_id))
-    except ValueError:
+    uuid = uuid_or_none(group_id)
+    if uuid is None:
         return None
     return server_group_visible(context=context).filter(uuid=uuid).first()
 

@@ -24,10 +24,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from cloud.hosts.models import ComputeNode
+from cloud.observability import metrics
 from cloud.placement.claims import (
     ClaimRejected,
     ConsumerExists,
+    Fitted,
     ProviderBusy,
+    allocations_claim_new_fitting,
     allocations_claim_new_many,
     allocations_delete,
 )
@@ -137,11 +140,38 @@ def _claim(plan: list[tuple[Scheduling, HostState]], *, wait: bool = True) -> No
         (ctx.request.instance_uuid, ctx.request.project_id, host.provider_id, ctx.request.resources)
         for ctx, host in plan
     ]
-    members = [(ctx, host) for ctx, host in plan if ctx.group is not None]
-    if not members:
+    if not any(ctx.group is not None for ctx, _ in plan):
         allocations_claim_new_many(claims, wait=wait)
         return
     with transaction.atomic():
+        _checked_members(plan)
+        allocations_claim_new_many(claims, wait=wait)
+        _record_members(plan, {ctx.request.instance_uuid for ctx, _ in plan})
+
+
+def _claim_fitting(plan: list[tuple[Scheduling, HostState]]) -> Fitted:
+    """Claim for instances holding nothing yet, each on its chosen host, what still fits:
+    each host with room for everything planned on it takes it, the others nothing, in
+    one transaction (under the server groups' locks, as `_claim`)."""
+    claims = [
+        (ctx.request.instance_uuid, ctx.request.project_id, host.provider_id, ctx.request.resources)
+        for ctx, host in plan
+    ]
+    if not any(ctx.group is not None for ctx, _ in plan):
+        return allocations_claim_new_fitting(claims)
+    with transaction.atomic():
+        _checked_members(plan)
+        fitted = allocations_claim_new_fitting(claims)
+        _record_members(plan, fitted.claimed)
+        return fitted
+
+
+def _checked_members(plan: list[tuple[Scheduling, HostState]]) -> None:
+    """Lock the server groups of the plan's members (in id order) and re-check each
+    policy against the members placed so far and those the plan places before it
+    (ClaimRejected naming the host that would break one). Inside a transaction."""
+    members = [(ctx, host) for ctx, host in plan if ctx.group is not None]
+    if members:
         ids = sorted({ctx.group.pk for ctx, _ in members})
         groups = ServerGroup.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         locked = {group.pk: group for group in groups}
@@ -157,20 +187,22 @@ def _claim(plan: list[tuple[Scheduling, HostState]], *, wait: bool = True) -> No
                     host.provider_id,
                 )
             placed[group.pk][host.name] = placed[group.pk].get(host.name, 0) + 1
-        allocations_claim_new_many(claims, wait=wait)
-        ServerGroupMember.objects.bulk_create(
-            [
-                ServerGroupMember(
-                    instance_uuid=ctx.request.instance_uuid,
-                    group=locked[ctx.group.pk],
-                    host=host.name,
-                )
-                for ctx, host in members
-            ],
-            update_conflicts=True,
-            unique_fields=["instance_uuid"],
-            update_fields=["group", "host"],
-        )
+
+
+def _record_members(plan: list[tuple[Scheduling, HostState]], claimed: set[str]) -> None:
+    """The memberships of the plan's server-group members that were claimed."""
+    ServerGroupMember.objects.bulk_create(
+        [
+            ServerGroupMember(
+                instance_uuid=ctx.request.instance_uuid, group_id=ctx.group.pk, host=host.name
+            )
+            for ctx, host in plan
+            if ctx.group is not None and ctx.request.instance_uuid in claimed
+        ],
+        update_conflicts=True,
+        unique_fields=["instance_uuid"],
+        update_fields=["group", "host"],
+    )
 
 
 def _claim_first(ctx: Scheduling, ranked: list[HostState]) -> int | None:
@@ -227,9 +259,11 @@ def select_destination(request: SchedulingRequest) -> Selection:
             return _held(request)
         if index is not None:
             alternates = [h.name for h in ranked[index + 1 :]][: settings.SCHEDULER_NUM_ALTERNATES]
+            metrics.scheduler_decided(host=ranked[index].name)
             return Selection(host=ranked[index].name, alternates=alternates)
-    reason = no_valid_host_reason(request)
+    label, reason = no_valid_host(request)
     log.warning("%s: %s", request.instance_uuid, reason)
+    metrics.scheduler_decided(host=None, reason=label)
     return Selection(host=None, alternates=[], error=reason)
 
 
@@ -271,37 +305,46 @@ def _select_in_one_pass(requests: list[SchedulingRequest]) -> dict[str, Selectio
     pending = list({r.instance_uuid: r for r in requests}.values())
     for attempt in range(1, PASS_ATTEMPTS + 1):
         plan = _plan([Scheduling(r) for r in pending])
-        try:
-            claimed = _claim_plan(plan, attempt)
-        except ConsumerExists:
-            # A request holding a claim already (a redelivery): one by one, each such
-            # request is answered with its claim.
-            return found
+        claimed, held = _claim_plan(plan, attempt)
         found.update(
             (ctx.request.instance_uuid, Selection(host=host.name, alternates=alternates))
             for ctx, host, alternates in claimed
         )
-        raced = {ctx.request.instance_uuid for ctx, _, _ in plan} - found.keys()
+        # A request holding a claim already (a redelivery) is decided alone, and answered
+        # with its claim; one whose host was filled meanwhile is planned again.
+        raced = {ctx.request.instance_uuid for ctx, _, _ in plan} - found.keys() - held
         pending = [r for r in pending if r.instance_uuid in raced]
         if not pending:
             break
     return found
 
 
-def _claim_plan(plan: _Plan, attempt: int) -> _Plan:
-    """Claim a pass's plan; what was claimed. When another scheduler took the room the
-    plan counted on, the requests planned on that provider are left out and the rest
-    claimed again (they are planned again, on fresh reads, by the next attempt)."""
+def _claim_plan(plan: _Plan, attempt: int) -> tuple[_Plan, set[str]]:
+    """Claim what still fits of a pass's plan: (what was claimed, the requests that held
+    a claim already). When another scheduler took the room the plan counted on a host,
+    the requests planned there are left out (the next attempt plans them again, on
+    fresh reads) and the rest claimed all the same. A server group's policy that the
+    plan would break on a host leaves that host's requests out likewise."""
     while plan:
         try:
-            _claim([(ctx, host) for ctx, host, _ in plan])
+            fitted = _claim_fitting([(ctx, host) for ctx, host, _ in plan])
         except ClaimRejected as exc:
             log.info("a pass of %d lost a race (attempt %d): %s", len(plan), attempt, exc)
             rest = [step for step in plan if step[1].provider_id != exc.provider_id]
             plan = rest if len(rest) < len(plan) else []
             continue
-        return plan
-    return []
+        claimed = [step for step in plan if step[0].request.instance_uuid in fitted.claimed]
+        refused = len(plan) - len(claimed) - len(fitted.existing)
+        if refused:
+            log.info(
+                "a pass of %d lost a race (attempt %d): %d claimed, %d planned again",
+                len(plan),
+                attempt,
+                len(claimed),
+                refused,
+            )
+        return claimed, fitted.existing
+    return [], set()
 
 
 def _plan(pending: list[Scheduling]) -> _Plan:
@@ -407,32 +450,49 @@ def _describe(ctx: Scheduling) -> str:
 def no_valid_host_reason(request: SchedulingRequest) -> str:
     """Why no host fits: the filters applied one after another to every host, each with
     how many hosts it removed: a message an operator can act on."""
+    return no_valid_host(request)[1]
+
+
+def no_valid_host(request: SchedulingRequest) -> tuple[str, str]:
+    """(label, message): the filter that removed the last hosts (a metric's label:
+    "no_hosts", "ignore_hosts", a filter's class name, "concurrent_claims"), and the
+    message of no_valid_host_reason."""
     ctx = Scheduling(request)
     nodes = ComputeNode.objects.all()
     total = remaining = nodes.count()
     parts = []
+    emptied_by = "no_hosts"
 
-    def step(narrowed: QuerySet, reason: str) -> QuerySet:
-        nonlocal remaining
+    def step(narrowed: QuerySet, reason: str, label: str) -> QuerySet:
+        nonlocal remaining, emptied_by
         count = narrowed.count()
         if count < remaining:
             parts.append(f"{remaining - count} {reason}")
+            if not count:
+                emptied_by = label
         remaining = count
         return narrowed
 
     if request.ignore_hosts:
-        nodes = step(nodes.exclude(host__in=request.ignore_hosts), "already failed this build")
+        nodes = step(
+            nodes.exclude(host__in=request.ignore_hosts),
+            "already failed this build",
+            "ignore_hosts",
+        )
     for host_filter in _active_filters(ctx):
+        label = type(host_filter).__name__
         for narrowed, reason in host_filter.stages(nodes, ctx):
-            nodes = step(narrowed, reason)
+            nodes = step(narrowed, reason, label)
         if host_filter.judges_hosts and not host_filter.narrows:
             rows = providers_named(names=nodes.values("host"))
             passing = [h.name for h in host_states(rows) if host_filter.host_passes(h, ctx)]
-            nodes = step(nodes.filter(host__in=passing), host_filter.describe(ctx))
+            nodes = step(nodes.filter(host__in=passing), host_filter.describe(ctx), label)
     if not total:
         detail = "no compute hosts are registered"
     elif remaining:
         detail = f"the {remaining} that fit were taken by concurrent requests"
+        emptied_by = "concurrent_claims"
     else:
         detail = ", ".join(parts)
-    return f"No valid host was found. 0 of {total} hosts could take {_describe(ctx)}: {detail}."
+    message = f"No valid host was found. 0 of {total} hosts could take {_describe(ctx)}: {detail}."
+    return emptied_by, message

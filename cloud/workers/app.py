@@ -6,6 +6,7 @@ the one process that serves the queue:
 """
 
 import logging
+import logging.config
 from typing import Any, TypeVar
 
 from celery import Celery, signals
@@ -17,6 +18,8 @@ from cloud.messaging import (
     celery_config,
     compute_queue,
 )
+from cloud.observability import metrics, request_id  # noqa: F401 (their signal handlers)
+from cloud.observability.logs import logging_config
 from cloud.payloads import Payload, PayloadError
 from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
@@ -27,7 +30,7 @@ P = TypeVar("P", bound=Payload)
 config = ComputeConfig.from_env()
 
 app = Celery(f"stratus-compute-{config.host}")
-app.conf.update(celery_config())
+app.conf.update(celery_config(compute=True))
 app.conf.task_default_queue = compute_queue(config.host)
 app.conf.include = ["cloud.workers.tasks"]
 
@@ -57,9 +60,21 @@ def read(cls: type[P], data: dict[str, Any]) -> P:
 def manager() -> ComputeManager:
     global _manager
     if _manager is None:
-        driver = LibvirtDriver(config.libvirt_uri, config.instances_path, config.disk_gb)
+        driver = LibvirtDriver(
+            config.libvirt_uri,
+            config.instances_path,
+            config.disk_gb,
+            console_address=config.console_address,
+            serial_ports=config.serial_ports,
+        )
         _manager = ComputeManager(config, driver, send_to_conductor)
     return _manager
+
+
+@signals.setup_logging.connect
+def _logging(**_: Any) -> None:
+    """LOG_FORMAT (plain or json) and LOG_LEVEL, with the request id on every line."""
+    logging.config.dictConfig(logging_config())
 
 
 @signals.worker_ready.connect

@@ -1,6 +1,7 @@
 """Compute worker configuration, from the environment only (no Django settings)."""
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,19 @@ class ComputeConfig:
     disk_gb: int | None
     # The payload version it speaks: announced in its heartbeats, written and read.
     payload_version: str = PAYLOAD_VERSION
-    # The image store: where snapshots are written, at a path every host reads.
-    images_path: Path = Path("/var/lib/stratus/images")
     # How often the host tells the conductor what libvirt says of each guest (Nova's
     # sync_power_state_interval, shorter: a guest that stopped by itself shows soon).
     power_sync_interval: float = 60.0
+    # The image cache (Nova's image_cache_manager_interval and
+    # remove_unused_original_minimum_age_seconds): how often unused bases are looked
+    # for, and how long one stays unused before it is removed.
+    image_cache_interval: float = 2400.0
+    image_cache_max_age: float = 86400.0
+    # Where guests' VNC, SPICE and serial consoles listen: an address of this host the
+    # console proxy reaches; and the TCP ports serial consoles are given (Nova's
+    # [serial_console] port_range).
+    console_address: str = "127.0.0.1"
+    serial_ports: range = range(10000, 20000)
 
     @classmethod
     def from_env(cls) -> "ComputeConfig":
@@ -41,6 +50,18 @@ class ComputeConfig:
             payload_version=version_pin(
                 os.environ.get("COMPUTE_PAYLOAD_VERSION", ""), "COMPUTE_PAYLOAD_VERSION"
             ),
-            images_path=Path(os.environ.get("COMPUTE_IMAGES_PATH", "/var/lib/stratus/images")),
             power_sync_interval=float(os.environ.get("POWER_SYNC_INTERVAL", "60")),
+            image_cache_interval=float(os.environ.get("IMAGE_CACHE_INTERVAL", "2400")),
+            image_cache_max_age=float(os.environ.get("IMAGE_CACHE_MAX_AGE", "86400")),
+            console_address=os.environ.get("COMPUTE_CONSOLE_ADDRESS", "127.0.0.1"),
+            serial_ports=_port_range(os.environ.get("COMPUTE_SERIAL_PORT_RANGE", "10000:20000")),
         )
+
+
+def _port_range(text: str) -> range:
+    """ "10000:20000" -> range(10000, 20000); ValueError naming the setting otherwise."""
+    match = re.fullmatch(r"([0-9]{1,5}):([0-9]{1,5})", text)
+    low, high = match.groups() if match else ("0", "0")
+    if not 0 < int(low) < int(high) <= 65536:
+        raise ValueError(f"COMPUTE_SERIAL_PORT_RANGE={text!r}: expected LOW:HIGH ports")
+    return range(int(low), int(high))

@@ -6,6 +6,8 @@ safe to repeat (redelivered messages do no harm). Besides its heartbeat, it
 reports what libvirt says of its guests (when it starts and every
 `power_sync_interval`) and, when the conductor answers its start with
 `compute.reconcile`, finishes or fails the work it had in hand when it stopped.
+Every `image_cache_interval` it removes the cached base images no guest uses
+(cloud.workers.virt.imagecache); its heartbeat says what the cache holds.
 """
 
 import logging
@@ -57,6 +59,7 @@ class ComputeManager:
         self.driver.init_host(self.config.host)
         self.report_host()
         self._every("heartbeat", self.config.heartbeat_interval, self.report_host)
+        self._every("image-cache", self.config.image_cache_interval, self.evict_images)
         if version_key(self.config.payload_version) >= version_key(ComputeStarted.SINCE):
             self._every("power-sync", self.config.power_sync_interval, self.report_power_states)
             self.report_started()
@@ -90,7 +93,11 @@ class ComputeManager:
             started_at=self.started_at,
             sent_at=datetime.now(UTC).isoformat(),
             capabilities=dict(self.driver.capabilities),
+            image_cache=self.driver.cached_images(),
         )
+
+    def evict_images(self) -> list[str]:
+        return self.driver.evict_images(self.config.image_cache_max_age)
 
     def report_host(self) -> None:
         self.send("conductor.compute_heartbeat", self.host_report())
@@ -135,6 +142,7 @@ class ComputeManager:
                 request_id=request.request_id,
                 power_state=info.power_state,
                 attempt=request.attempt,
+                consoles=self.console_endpoints(request.instance_spec.uuid),
             ),
         )
 
@@ -166,6 +174,19 @@ class ComputeManager:
                 request_id=request.request_id,
             ),
         )
+
+    def console_endpoints(self, instance_uuid: str) -> dict[str, dict[str, Any]] | None:
+        """The guest's remote-console endpoints read back from the hypervisor now (its
+        ports change whenever it starts), for the conductor to keep; None when they
+        could not be read or the hypervisor has none (the conductor then keeps what it
+        had: nothing, on a hypervisor without remote consoles)."""
+        if not self.driver.capabilities.get("supports_remote_consoles"):
+            return None
+        try:
+            return self.driver.console_endpoints(instance_uuid)
+        except HypervisorError as exc:
+            log.warning("cannot read the consoles of %s: %s", instance_uuid, exc)
+            return None
 
     def get_diagnostics(self, instance_uuid: str) -> dict[str, Any] | None:
         return self.driver.get_diagnostics(instance_uuid)
@@ -201,7 +222,10 @@ class ComputeManager:
             return
         log.info("%s of %s done (power state %d)", request.action, uuid, info.power_state)
         self.send(
-            "conductor.instance_action_done", ActionResult(**outcome, power_state=info.power_state)
+            "conductor.instance_action_done",
+            ActionResult(
+                **outcome, power_state=info.power_state, consoles=self.console_endpoints(uuid)
+            ),
         )
 
     def _power_state(self, instance_uuid: str) -> int | None:
@@ -233,18 +257,19 @@ class ComputeManager:
         self._act(request, self.driver.resume)
 
     def get_console_output(self, request: ConsoleRequest) -> ConsoleOutput:
+        # The message reaches API users: it names no host path or libvirt URI (the
+        # worker's log has the details).
         if not self.driver.capabilities.get("supports_console_output"):
             return ConsoleOutput(
-                available=False,
-                message=(
-                    f"The hypervisor of host {self.config.host} ({self.config.libvirt_uri}) "
-                    "keeps no console log."
-                ),
+                available=False, message="the hypervisor of its host keeps no console log."
             )
         try:
             output = self.driver.get_console_output(request.instance_uuid, request.length)
         except HypervisorError as exc:
-            return ConsoleOutput(available=False, message=str(exc))
+            log.warning("console output of %s: %s", request.instance_uuid, exc)
+            return ConsoleOutput(
+                available=False, message="its host cannot read the guest's console log."
+            )
         return ConsoleOutput(available=True, output=output)
 
     # -- reconcile (after the worker restarted) ----------------------------

@@ -73,4 +73,11 @@ def rebuild_instance(manager: ComputeManager, request: RebuildRequest) -> None:
             ),
         )
         return
-    manager.send("conductor.rebuild_done", ActionResult(**outcome, power_state=info.power_state))
+    manager.send(
+        "conductor.rebuild_done",
+        ActionResult(
+            **outcome,
+            power_state=info.power_state,
+            consoles=manager.console_endpoints(request.instance_spec.uuid),
+        ),
+    )

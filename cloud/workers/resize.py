@@ -7,13 +7,19 @@ and starts it with the new flavor. Then `confirm_resize` removes the guest from
 the source, or `revert_resize` removes it from the destination and
 `finish_revert_resize` defines and starts it on the source with the old flavor
 again. Each step is idempotent, so a redelivered one does no harm.
+
+The root disk moves with the guest through the image API: when the destination is
+another host, the source uploads a flattened copy of the stopped guest's disk
+(`disk_upload`: a temporary image the conductor made) and the destination fetches
+it (`disk_image`) as the guest's root disk. The source keeps its own until the
+resize is confirmed, so a revert finds it there.
 """
 
 import logging
 import traceback
 from collections.abc import Callable
 
-from cloud.payloads import MigrationRequest, MigrationResult
+from cloud.payloads import PAYLOAD_VERSION, ImageSpec, MigrationRequest, MigrationResult
 from cloud.workers.manager import ComputeManager
 from cloud.workers.virt.driver import ComputeDriver
 
@@ -21,11 +27,24 @@ log = logging.getLogger(__name__)
 
 
 def _stop(driver: ComputeDriver, request: MigrationRequest) -> int | None:
-    return driver.power_off(request.instance_uuid).power_state
+    power_state = driver.power_off(request.instance_uuid).power_state
+    if request.disk_upload:
+        driver.upload_root_disk(
+            request.instance_uuid,
+            url=request.disk_upload["url"],
+            token=request.disk_upload["token"],
+        )
+    return power_state
 
 
 def _define(driver: ComputeDriver, request: MigrationRequest) -> int | None:
-    return driver.finish_migration(request.instance_spec, power_on=request.power_on).power_state
+    disk_image = None
+    if request.disk_image:
+        disk_image = ImageSpec.from_dict({**request.disk_image, "version": PAYLOAD_VERSION})
+    info = driver.finish_migration(
+        request.instance_spec, power_on=request.power_on, disk_image=disk_image
+    )
+    return info.power_state
 
 
 def _remove(driver: ComputeDriver, request: MigrationRequest) -> int | None:
@@ -63,5 +82,10 @@ def migration_step(manager: ComputeManager, request: MigrationRequest, step: str
         return
     log.info("%s of %s done", step, request.instance_uuid)
     manager.send(
-        "conductor.migration_step_done", MigrationResult(**outcome, power_state=power_state)
+        "conductor.migration_step_done",
+        MigrationResult(
+            **outcome,
+            power_state=power_state,
+            consoles=manager.console_endpoints(request.instance_uuid),
+        ),
     )

@@ -1,22 +1,25 @@
-"""The compute side of createImage: the guest's root disk copied into the image store.
+"""The compute side of createImage: the guest's root disk uploaded to the image API.
 
-The driver writes the disk to a temporary file in the store (`image_snapshot`),
-the host then reports `image_pending_upload` and `image_uploading` (the image is
-`saving`), moves the file into place as `<image id>.<format>`, hashes it, and
-tells the conductor where it is. A host whose hypervisor has no disks (libvirt's
-test driver) answers with a failure saying so; the api refuses before that
-when the host's reported capabilities say as much. Repeating it (a redelivered
-message) finds the file in place and reports it again.
+The driver writes a standalone copy of the disk (its backing chain merged) to a
+temporary file in the guest's directory (`image_snapshot`), the host reports
+`image_pending_upload`, then `image_uploading` while it PUTs the file to
+`/image/v2/images/{id}/file` with the image-scoped upload token the request
+carries (no path is shared between hosts: the image service stores the data,
+and every host fetches it from there). The image becomes active when the image
+API has it; the host tells the conductor the size and hashes it sent. The
+temporary copy is removed either way. Repeating it (a redelivered message)
+finds the image no longer queued: the image API refuses the second upload and
+the conductor ignores an outcome it already has.
 """
 
 import hashlib
 import logging
-import os
 import traceback
 from pathlib import Path
 
 from cloud.payloads import SnapshotRequest, SnapshotResult, TaskProgress
 from cloud.workers.manager import ComputeManager
+from cloud.workers.virt.imagecache import upload_file
 
 log = logging.getLogger(__name__)
 
@@ -49,49 +52,56 @@ def _step(manager: ComputeManager, request: SnapshotRequest, step: str, progress
     )
 
 
-def _write(manager: ComputeManager, request: SnapshotRequest) -> Path:
-    store = manager.config.images_path
-    target = store / f"{request.image_id}.{request.disk_format}"
-    if target.exists():
-        return target
+def _upload(manager: ComputeManager, request: SnapshotRequest, copy: Path) -> SnapshotResult:
+    if not request.upload_url:
+        raise RuntimeError(f"snapshot {request.image_id}: the request names no upload URL")
     if not manager.driver.capabilities.get("supports_snapshot"):
         raise RuntimeError(
             f"The hypervisor of host {manager.config.host} ({manager.config.libvirt_uri}) "
             "keeps no guest disks to snapshot."
         )
-    store.mkdir(parents=True, exist_ok=True)
-    partial = store / f".{request.image_id}.partial"
-    manager.driver.snapshot(request.instance_uuid, partial, request.disk_format)
+    manager.driver.snapshot(request.instance_uuid, copy, request.disk_format)
     _step(manager, request, PENDING_UPLOAD, 50)
+    checksum, sha512 = _hashes(copy)
     _step(manager, request, UPLOADING, 75)
-    os.replace(partial, target)
-    return target
+    upload_file(
+        copy,
+        url=request.upload_url,
+        token=request.upload_token,
+        what=f"snapshot {request.image_id}",
+    )
+    return SnapshotResult(
+        instance_uuid=request.instance_uuid,
+        host=manager.config.host,
+        request_id=request.request_id,
+        image_id=request.image_id,
+        size=copy.stat().st_size,
+        checksum=checksum,
+        os_hash_value=sha512,
+    )
 
 
 def snapshot_instance(manager: ComputeManager, request: SnapshotRequest) -> None:
-    outcome = {
-        "instance_uuid": request.instance_uuid,
-        "host": manager.config.host,
-        "request_id": request.request_id,
-        "image_id": request.image_id,
-    }
+    directory = manager.config.instances_path / request.instance_uuid
+    copy = directory / f".snapshot-{request.image_id}.{request.disk_format}"
     try:
-        target = _write(manager, request)
-        checksum, sha512 = _hashes(target)
+        directory.mkdir(parents=True, exist_ok=True)
+        result = _upload(manager, request, copy)
     except Exception as exc:
         log.warning("snapshot of %s failed: %s", request.instance_uuid, exc)
         manager.send(
             "conductor.snapshot_failed",
-            SnapshotResult(**outcome, message=str(exc)[:255], details=traceback.format_exc()),
+            SnapshotResult(
+                instance_uuid=request.instance_uuid,
+                host=manager.config.host,
+                request_id=request.request_id,
+                image_id=request.image_id,
+                message=str(exc)[:255],
+                details=traceback.format_exc(),
+            ),
         )
         return
-    manager.send(
-        "conductor.snapshot_done",
-        SnapshotResult(
-            **outcome,
-            path=str(target),
-            size=target.stat().st_size,
-            checksum=checksum,
-            os_hash_value=sha512,
-        ),
-    )
+    finally:
+        copy.unlink(missing_ok=True)
+    log.info("snapshot %s of %s uploaded", request.image_id, request.instance_uuid)
+    manager.send("conductor.snapshot_done", result)

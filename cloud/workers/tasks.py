@@ -7,15 +7,18 @@ from typing import Any
 
 from cloud.payloads import (
     ActionRequest,
+    AttachVolumeRequest,
     BuildRequest,
     ConsoleRequest,
+    DetachVolumeRequest,
+    InterfaceRequest,
     MigrationRequest,
     RebuildRequest,
     ReconcileRequest,
     SnapshotRequest,
     TerminateRequest,
 )
-from cloud.workers import rebuild, resize, snapshot
+from cloud.workers import interfaces, rebuild, resize, snapshot, volume_attach
 from cloud.workers.app import app, config, manager, read
 
 
@@ -42,6 +45,18 @@ def list_instances() -> list[str]:
 @app.task(name="compute.get_console_output", ignore_result=False)
 def get_console_output(payload: dict[str, Any]) -> dict[str, Any]:
     answer = manager().get_console_output(read(ConsoleRequest, payload))
+    return answer.to_dict(config.payload_version)
+
+
+@app.task(name="compute.attach_interface", ignore_result=False)
+def attach_interface(payload: dict[str, Any]) -> dict[str, Any]:
+    answer = interfaces.attach_interface(manager(), read(InterfaceRequest, payload))
+    return answer.to_dict(config.payload_version)
+
+
+@app.task(name="compute.detach_interface", ignore_result=False)
+def detach_interface(payload: dict[str, Any]) -> dict[str, Any]:
+    answer = interfaces.detach_interface(manager(), read(InterfaceRequest, payload))
     return answer.to_dict(config.payload_version)
 
 
@@ -120,3 +135,14 @@ def rebuild_instance(payload: dict[str, Any]) -> None:
 @app.task(name="compute.snapshot_instance")
 def snapshot_instance(payload: dict[str, Any]) -> None:
     snapshot.snapshot_instance(manager(), read(SnapshotRequest, payload))
+
+
+# -- volumes (cloud.workers.volume_attach) ------------------------------------------
+@app.task(name="compute.attach_volume")
+def attach_volume(payload: dict[str, Any]) -> None:
+    volume_attach.attach_volume(manager(), read(AttachVolumeRequest, payload))
+
+
+@app.task(name="compute.detach_volume")
+def detach_volume(payload: dict[str, Any]) -> None:
+    volume_attach.detach_volume(manager(), read(DetachVolumeRequest, payload))

@@ -2,6 +2,7 @@
 parts with file locations, a bootable `guest` naming them, and the paths in the
 payload the compute gets."""
 
+import base64
 import hashlib
 
 import pytest
@@ -84,3 +85,33 @@ def test_the_tiny_image_boots_from_its_disk(api):
     )
     instance = Instance.objects.get(uuid=response.json()["server"]["id"])
     assert instance_spec(instance).image_spec.kernel_file == ""
+
+
+def test_a_server_with_a_config_drive_carries_it_and_its_user_data_to_the_host(api):
+    user_data = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
+    specs = {}
+    for name, extra in (("with", {"config_drive": True, "user_data": user_data}), ("plain", {})):
+        response = api.post(
+            "/compute/v2.1/servers",
+            {
+                "server": {
+                    "name": name,
+                    "imageRef": TINY_IMAGE_ID,
+                    "flavorRef": 1,
+                    "networks": "none",
+                    **extra,
+                }
+            },
+            format="json",
+            HTTP_OPENSTACK_API_VERSION="compute 2.37",
+        )
+        assert response.status_code == 202, response.content
+        instance = Instance.objects.get(uuid=response.json()["server"]["id"])
+        request = BuildRequest(instance=instance_spec(instance).to_dict(), request_id="req-1")
+        specs[name] = BuildRequest.from_dict(request.to_dict()).instance_spec
+
+    assert (specs["with"].config_drive, specs["with"].user_data) == (True, user_data)
+    assert (specs["plain"].config_drive, specs["plain"].user_data) == (False, "")
+    # A host one version behind gets neither (it builds the guest without a drive).
+    old = BuildRequest(instance=specs["with"].to_dict(), request_id="req-1").to_dict("1.12")
+    assert not {"config_drive", "user_data"} & set(old["instance"])

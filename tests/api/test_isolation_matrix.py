@@ -41,10 +41,14 @@ from cloud.identity.policies import list_rules
 from cloud.identity.services import project_user_ensure, token_digest, token_revoke
 from cloud.images.models import Image, ImageStatus, Visibility
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID, seed_catalog
-from cloud.instances.models import Flavor
+from cloud.instances.models import Flavor, FlavorAccess, FlavorExtraSpec
+from cloud.payloads import VolumeResult
+from cloud.volumes import services as volume_services
 from tests.helpers import PASSWORD, create_server, token_for
 
 V = "/compute/v2.1"
+N = "/network/v2.0"
+VL = "/volume/v3/{project}"
 LATEST = "compute 2.96"
 
 READER, MEMBER, ADMIN = "reader", "member", "admin"
@@ -71,6 +75,7 @@ NOVA_KEYS = {
     403: "forbidden",
     404: "itemNotFound",
     409: "conflictingRequest",
+    415: "badMediaType",
 }
 KEYSTONE_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
@@ -81,10 +86,11 @@ class Endpoint:
 
     Paths, bodies and header values name fixtures in braces: {project} (alpha),
     {server} (alpha's server), {missing} (an id nobody has), {image}, {private_image}
-    (alpha's), {private_flavor}, {member_user}, {member_token} and {keypair} (alpha's
-    member's), {own_token} (the caller's), {service} and {hypervisor} (a compute host),
-    {group} (alpha's server group), {aggregate}, {domain} (the default one), {role}
-    (member), and {spare_domain} and {spare_role} (unused, so they can go).
+    and {shared_image} (alpha's), {private_flavor}, {shared_flavor} (private, shared with
+    alpha), {member_user}, {member_token} and {keypair} (alpha's member's), {own_token} (the
+    caller's), {service} and {hypervisor} (a compute host), {group} (alpha's server group),
+    {aggregate}, {domain} (the default one), {role} (member), and {spare_domain} and
+    {spare_role} (unused, so they can go).
     """
 
     method: str
@@ -107,6 +113,8 @@ def public_key() -> str:
     return key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
 
 
+PATCH = "application/openstack-images-v2.1-json-patch"
+NO_VOLUME = "6f1b2c3d-0000-4000-8000-00000000f00d"
 BOOT = {"server": {"name": "m", "imageRef": TINY_IMAGE_ID, "flavorRef": "1", "networks": "none"}}
 QUOTAS = {"quota_set": {"instances": 20}}
 DISABLE = {"status": "disabled", "disabled_reason": "matrix"}
@@ -130,6 +138,11 @@ CONSOLE = {"os-getConsoleOutput": {"length": 5}}
 RESIZE = {"resize": {"flavorRef": "2"}}
 CONFIRM = {"confirmResize": None}
 REVERT = {"revertResize": None}
+FLAVOR = {"flavor": {"name": "new", "ram": 512, "vcpus": 1, "disk": 1}}
+SPEC = "hw:cpu_policy"
+METADATA = {"metadata": {"matrix": "changed"}}
+REMOTE = {"remote_console": {"protocol": "vnc", "type": "novnc"}}
+VNC = {"os-getVNCConsole": {"type": "novnc"}}
 
 # fmt: off
 ENDPOINTS = [
@@ -156,6 +169,13 @@ ENDPOINTS = [
     row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=RESIZE),
     row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=CONFIRM),
     row("POST",   ACTION,                                    403, 409, 409, 404, 409, body=REVERT),
+    # Removed at 2.6 (the matrix calls at the latest microversion): no such action.
+    row("POST",   ACTION,                                    404, 404, 404, 404, 404, body=VNC),
+    row("POST",   f"{V}/servers/{{server}}/remote-consoles",   403, 409, 409, 404, 409,
+        body=REMOTE),
+    row("POST",   f"{V}/servers/{{missing}}/remote-consoles",  404, 404, 404, 404, 404,
+        body=REMOTE),
+    row("GET",    f"{V}/os-console-auth-tokens/{{missing}}",   403, 403, 404, 403, 404),
     row("POST",   f"{V}/servers/{{missing}}/action",           404, 404, 404, 404, 404, body=STOP),
     row("GET",    f"{V}/servers/{{server}}/os-instance-actions",  200, 200, 200, 404, 200),
     row("GET",    f"{V}/servers/{{missing}}/os-instance-actions", 404, 404, 404, 404, 404),
@@ -165,9 +185,65 @@ ENDPOINTS = [
     row("GET",    f"{V}/flavors/detail",                       200, 200, 200, 200, 200),
     row("GET",    f"{V}/flavors/1",                            200, 200, 200, 200, 200),
     row("GET",    f"{V}/flavors/{{private_flavor}}",           404, 404, 200, 404, 200),
+    # A private flavor shared with alpha: alpha sees it, beta's member does not.
+    row("GET",    f"{V}/flavors/{{shared_flavor}}",            200, 200, 200, 404, 200),
+    row("POST",   f"{V}/flavors",                              403, 403, 200, 403, 200,
+        body=FLAVOR),
+    row("PUT",    f"{V}/flavors/1",                            403, 403, 200, 403, 200,
+        body={"flavor": DESCRIBED}),
+    row("DELETE", f"{V}/flavors/{{private_flavor}}",           403, 403, 202, 403, 202),
+    row("GET",    f"{V}/flavors/1/os-extra_specs",             200, 200, 200, 200, 200),
+    row("GET",    f"{V}/flavors/{{private_flavor}}/os-extra_specs", 404, 404, 200, 404, 200),
+    row("POST",   f"{V}/flavors/1/os-extra_specs",             403, 403, 200, 403, 200,
+        body={"extra_specs": {SPEC: "dedicated"}}),
+    row("GET",    f"{V}/flavors/{{shared_flavor}}/os-extra_specs/{SPEC}",
+                                                                200, 200, 200, 404, 200),
+    row("PUT",    f"{V}/flavors/1/os-extra_specs/{SPEC}",      403, 403, 200, 403, 200,
+        body={SPEC: "dedicated"}),
+    row("DELETE", f"{V}/flavors/{{shared_flavor}}/os-extra_specs/{SPEC}",
+                                                                403, 403, 200, 403, 200),
+    row("GET",    f"{V}/flavors/{{shared_flavor}}/os-flavor-access", 403, 403, 200, 403, 200),
+    row("POST",   f"{V}/flavors/{{private_flavor}}/action",    403, 403, 200, 403, 200,
+        body={"addTenantAccess": {"tenant": "{project}"}}),
+    row("POST",   f"{V}/flavors/{{shared_flavor}}/action",     403, 403, 200, 403, 200,
+        body={"removeTenantAccess": {"tenant": "{project}"}}),
+    # Metadata of alpha's server, still building: changes wait for it (409).
+    row("GET",    f"{V}/servers/{{server}}/metadata",          200, 200, 200, 404, 200),
+    row("POST",   f"{V}/servers/{{server}}/metadata",          403, 409, 409, 404, 409,
+        body=METADATA),
+    row("PUT",    f"{V}/servers/{{server}}/metadata",          403, 409, 409, 404, 409,
+        body=METADATA),
+    row("GET",    f"{V}/servers/{{server}}/metadata/matrix",   200, 200, 200, 404, 200),
+    row("GET",    f"{V}/servers/{{server}}/metadata/missing",  404, 404, 404, 404, 404),
+    row("PUT",    f"{V}/servers/{{server}}/metadata/matrix",   403, 409, 409, 404, 409,
+        body={"meta": {"matrix": "no"}}),
+    row("DELETE", f"{V}/servers/{{server}}/metadata/matrix",   403, 409, 409, 404, 409),
     row("GET",    "/image/v2/images",                          200, 200, 200, 200, 200),
     row("GET",    "/image/v2/images/{image}",                  200, 200, 200, 200, 200),
     row("GET",    "/image/v2/images/{private_image}",          200, 200, 200, 404, 200),
+    row("POST",   "/image/v2/images",                          403, 201, 201, 201, 201,
+        body={"name": "matrix-image"}),
+    Endpoint("PATCH", "/image/v2/images/{private_image}",        (403, 200, 200, 404, 200),
+             body=[{"op": "add", "path": "/k", "value": "v"}], headers={"content_type": PATCH}),
+    row("PATCH",  "/image/v2/images/{private_image}",          403, 415, 415, 404, 415,
+        body=[]),
+    row("DELETE", "/image/v2/images/{private_image}",          403, 204, 204, 404, 204),
+    row("PUT",    "/image/v2/images/{private_image}/file",     403, 409, 409, 404, 409),
+    row("GET",    "/image/v2/images/{private_image}/file",     204, 204, 204, 404, 204),
+    row("POST",   "/image/v2/images/{private_image}/actions/deactivate",
+                                                                403, 204, 204, 404, 204),
+    row("PUT",    "/image/v2/images/{private_image}/tags/t",   403, 204, 204, 404, 204),
+    row("DELETE", "/image/v2/images/{private_image}/tags/t",   403, 404, 404, 404, 404),
+    row("GET",    "/image/v2/images/{shared_image}/members",   200, 200, 200, 404, 200),
+    row("POST",   "/image/v2/images/{shared_image}/members",   403, 200, 200, 404, 200,
+        body={"member": "{missing}"}),
+    row("GET",    "/image/v2/images/{shared_image}/members/{missing}",
+                                                                404, 404, 404, 404, 404),
+    row("PUT",    "/image/v2/images/{shared_image}/members/{missing}",
+                                                                403, 404, 404, 404, 404,
+        body={"status": "accepted"}),
+    row("DELETE", "/image/v2/images/{shared_image}/members/{missing}",
+                                                                403, 404, 404, 404, 404),
     row("GET",    f"{V}/os-quota-sets/{{project}}",            200, 200, 200, 403, 200),
     row("PUT",    f"{V}/os-quota-sets/{{project}}",            403, 403, 200, 403, 200,
         body=QUOTAS),
@@ -260,12 +336,160 @@ ENDPOINTS = [
     row("GET",    f"{GRANTS}/{{role}}",                        403, 403, 204, 403, 204),
     row("DELETE", f"{GRANTS}/{{role}}",                        403, 403, 204, 403, 204),
     row("GET",    f"{ID}/role_assignments",                    403, 403, 200, 403, 200),
+    # os-interface: the world's server is still building, so attach and detach are 409.
+    row("GET",    f"{V}/servers/{{server}}/os-interface",      200, 200, 200, 404, 200),
+    row("POST",   f"{V}/servers/{{server}}/os-interface",      403, 409, 409, 404, 409,
+        body={"interfaceAttachment": {"net_id": "{network}"}}),
+    row("GET",    f"{V}/servers/{{server}}/os-interface/{{port}}", 404, 404, 404, 404, 404),
+    row("DELETE", f"{V}/servers/{{server}}/os-interface/{{port}}", 403, 409, 409, 404, 409),
+    # os-volume_attachments: the world's server is building (attach and detach 409), and
+    # has no volume (show and update 404).
+    row("GET",    f"{V}/servers/{{server}}/os-volume_attachments", 200, 200, 200, 404, 200),
+    row("POST",   f"{V}/servers/{{server}}/os-volume_attachments", 403, 409, 409, 404, 409,
+        body={"volumeAttachment": {"volumeId": NO_VOLUME}}),
+    row("GET",    f"{V}/servers/{{server}}/os-volume_attachments/{NO_VOLUME}",
+        404, 404, 404, 404, 404),
+    row("PUT",    f"{V}/servers/{{server}}/os-volume_attachments/{NO_VOLUME}",
+        403, 404, 404, 404, 404,
+        body={"volumeAttachment": {"volumeId": NO_VOLUME, "delete_on_termination": True}}),
+    row("DELETE", f"{V}/servers/{{server}}/os-volume_attachments/{NO_VOLUME}",
+        403, 409, 409, 404, 409),
+    # The network API. Alpha owns {network} (with {subnet} and {port} on it), {sg} and
+    # its {rule}, and {fip}; {public} is an external network and {shared} a shared one,
+    # both of a third project: every project sees them, only admins change them.
+    row("GET",    f"{N}/extensions",                           200, 200, 200, 200, 200),
+    row("GET",    f"{N}/extensions/provider",                  200, 200, 200, 200, 200),
+    row("GET",    f"{N}/networks",                             200, 200, 200, 200, 200),
+    row("POST",   f"{N}/networks",                             403, 201, 201, 201, 201,
+        body={"network": {"name": "new"}}),
+    row("POST",   f"{N}/networks",                             403, 403, 201, 403, 201,
+        body={"network": {"name": "new", "shared": True}}),
+    row("POST",   f"{N}/networks",                             403, 403, 201, 403, 201,
+        body={"network": {"name": "new", "provider:network_type": "vlan",
+                          "provider:segmentation_id": 3001}}),
+    row("GET",    f"{N}/networks/{{network}}",                 200, 200, 200, 404, 200),
+    row("GET",    f"{N}/networks/{{public}}",                  200, 200, 200, 200, 200),
+    row("GET",    f"{N}/networks/{{shared}}",                  200, 200, 200, 200, 200),
+    row("GET",    f"{N}/networks/{{missing}}",                 404, 404, 404, 404, 404),
+    row("PUT",    f"{N}/networks/{{network}}",                 403, 200, 200, 404, 200,
+        body={"network": {"name": "renamed"}}),
+    row("PUT",    f"{N}/networks/{{public}}",                  403, 403, 200, 403, 200,
+        body={"network": {"name": "renamed"}}),
+    row("DELETE", f"{N}/networks/{{network}}",                 403, 409, 409, 404, 409),
+    row("DELETE", f"{N}/networks/{{shared}}",                  403, 403, 204, 403, 204),
+    row("GET",    f"{N}/subnets",                              200, 200, 200, 200, 200),
+    row("POST",   f"{N}/subnets",                              403, 201, 201, 404, 201,
+        body={"subnet": {"network_id": "{network}", "cidr": "10.9.0.0/24", "ip_version": 4}}),
+    row("POST",   f"{N}/subnets",                              403, 403, 201, 403, 201,
+        body={"subnet": {"network_id": "{shared}", "cidr": "10.9.0.0/24", "ip_version": 4}}),
+    row("GET",    f"{N}/subnets/{{subnet}}",                   200, 200, 200, 404, 200),
+    row("GET",    f"{N}/subnets/{{public_subnet}}",            200, 200, 200, 200, 200),
+    row("PUT",    f"{N}/subnets/{{subnet}}",                   403, 200, 200, 404, 200,
+        body={"subnet": {"name": "renamed"}}),
+    row("DELETE", f"{N}/subnets/{{subnet}}",                   403, 409, 409, 404, 409),
+    row("GET",    f"{N}/ports",                                200, 200, 200, 200, 200),
+    row("POST",   f"{N}/ports",                                403, 201, 201, 404, 201,
+        body={"port": {"network_id": "{network}"}}),
+    row("POST",   f"{N}/ports",                                403, 201, 201, 201, 201,
+        body={"port": {"network_id": "{shared}"}}),
+    row("POST",   f"{N}/ports",                                403, 403, 201, 403, 201,
+        body={"port": {"network_id": "{public}"}}),
+    row("GET",    f"{N}/ports/{{port}}",                       200, 200, 200, 404, 200),
+    row("PUT",    f"{N}/ports/{{port}}",                       403, 200, 200, 404, 200,
+        body={"port": {"name": "renamed"}}),
+    row("DELETE", f"{N}/ports/{{port}}",                       403, 204, 204, 404, 204),
+    row("GET",    f"{N}/security-groups",                      200, 200, 200, 200, 200),
+    row("POST",   f"{N}/security-groups",                      403, 201, 201, 201, 201,
+        body={"security_group": {"name": "new"}}),
+    row("GET",    f"{N}/security-groups/{{sg}}",               200, 200, 200, 404, 200),
+    row("PUT",    f"{N}/security-groups/{{sg}}",               403, 200, 200, 404, 200,
+        body={"security_group": {"description": "matrix"}}),
+    row("DELETE", f"{N}/security-groups/{{sg}}",               403, 204, 204, 404, 204),
+    row("GET",    f"{N}/security-group-rules",                 200, 200, 200, 200, 200),
+    row("POST",   f"{N}/security-group-rules",                 403, 201, 201, 404, 201,
+        body={"security_group_rule": {"security_group_id": "{sg}", "direction": "ingress",
+                                      "protocol": "tcp", "port_range_min": 80,
+                                      "port_range_max": 80}}),
+    row("GET",    f"{N}/security-group-rules/{{rule}}",        200, 200, 200, 404, 200),
+    row("DELETE", f"{N}/security-group-rules/{{rule}}",        403, 204, 204, 404, 204),
+    row("GET",    f"{N}/floatingips",                          200, 200, 200, 200, 200),
+    row("POST",   f"{N}/floatingips",                          403, 201, 201, 201, 201,
+        body={"floatingip": {"floating_network_id": "{public}"}}),
+    row("GET",    f"{N}/floatingips/{{fip}}",                  200, 200, 200, 404, 200),
+    row("PUT",    f"{N}/floatingips/{{fip}}",                  403, 200, 200, 404, 200,
+        body={"floatingip": {"port_id": "{port}"}}),
+    row("DELETE", f"{N}/floatingips/{{fip}}",                  403, 204, 204, 404, 204),
+    row("GET",    f"{N}/quotas/{{project}}",                   200, 200, 200, 403, 200),
+    row("GET",    f"{N}/quotas/{{project}}/details",           200, 200, 200, 403, 200),
+    row("GET",    f"{N}/quotas/{{project}}/default",           200, 200, 200, 403, 200),
+    row("PUT",    f"{N}/quotas/{{project}}",                   403, 403, 200, 403, 200,
+        body={"quota": {"network": 50}}),
+    row("DELETE", f"{N}/quotas/{{project}}",                   403, 403, 204, 403, 204),
+
+    # The block-storage API. Alpha owns {volume} (available, metadata matrix=yes) and
+    # {snapshot} (of another of its volumes); {vtype} is an unused type with the extra
+    # spec matrix=yes. The URL's project is alpha's: the token decides what is seen.
+    row("GET",    f"{VL}/volumes",                             200, 200, 200, 200, 200),
+    row("POST",   f"{VL}/volumes",                             403, 202, 202, 202, 202,
+        body={"volume": {"size": 1}}),
+    row("GET",    f"{VL}/volumes/detail",                      200, 200, 200, 200, 200),
+    row("GET",    f"{VL}/volumes/{{volume}}",                  200, 200, 200, 404, 200),
+    row("GET",    f"{VL}/volumes/{{missing}}",                 404, 404, 404, 404, 404),
+    row("PUT",    f"{VL}/volumes/{{volume}}",                  403, 200, 200, 404, 200,
+        body={"volume": {"name": "renamed"}}),
+    row("DELETE", f"{VL}/volumes/{{volume}}",                  403, 202, 202, 404, 202),
+    row("POST",   f"{VL}/volumes/{{volume}}/action",           403, 202, 202, 404, 202,
+        body={"os-extend": {"new_size": 2}}),
+    row("POST",   f"{VL}/volumes/{{volume}}/action",           403, 403, 202, 404, 202,
+        body={"os-reset_status": {"status": "error"}}),
+    row("GET",    f"{VL}/volumes/{{volume}}/metadata",         200, 200, 200, 404, 200),
+    row("POST",   f"{VL}/volumes/{{volume}}/metadata",         403, 200, 200, 404, 200,
+        body={"metadata": {"k": "v"}}),
+    row("PUT",    f"{VL}/volumes/{{volume}}/metadata",         403, 200, 200, 404, 200,
+        body={"metadata": {"k": "v"}}),
+    row("GET",    f"{VL}/volumes/{{volume}}/metadata/matrix",  200, 200, 200, 404, 200),
+    row("PUT",    f"{VL}/volumes/{{volume}}/metadata/matrix",  403, 200, 200, 404, 200,
+        body={"meta": {"matrix": "changed"}}),
+    row("DELETE", f"{VL}/volumes/{{volume}}/metadata/matrix",  403, 200, 200, 404, 200),
+    row("GET",    f"{VL}/snapshots",                           200, 200, 200, 200, 200),
+    row("POST",   f"{VL}/snapshots",                           403, 202, 202, 404, 202,
+        body={"snapshot": {"volume_id": "{volume}"}}),
+    row("GET",    f"{VL}/snapshots/detail",                    200, 200, 200, 200, 200),
+    row("GET",    f"{VL}/snapshots/{{snapshot}}",              200, 200, 200, 404, 200),
+    row("PUT",    f"{VL}/snapshots/{{snapshot}}",              403, 200, 200, 404, 200,
+        body={"snapshot": {"name": "renamed"}}),
+    row("DELETE", f"{VL}/snapshots/{{snapshot}}",              403, 202, 202, 404, 202),
+    row("POST",   f"{VL}/snapshots/{{snapshot}}/action",       403, 403, 202, 404, 202,
+        body={"os-reset_status": {"status": "error"}}),
+    row("GET",    f"{VL}/types",                               200, 200, 200, 200, 200),
+    row("POST",   f"{VL}/types",                               403, 403, 200, 403, 200,
+        body={"volume_type": {"name": "new"}}),
+    row("GET",    f"{VL}/types/{{vtype}}",                     200, 200, 200, 200, 200),
+    row("PUT",    f"{VL}/types/{{vtype}}",                     403, 403, 200, 403, 200,
+        body={"volume_type": {"description": "changed"}}),
+    row("DELETE", f"{VL}/types/{{vtype}}",                     403, 403, 202, 403, 202),
+    row("GET",    f"{VL}/types/{{vtype}}/extra_specs",         200, 200, 200, 200, 200),
+    row("POST",   f"{VL}/types/{{vtype}}/extra_specs",         403, 403, 200, 403, 200,
+        body={"extra_specs": {"k": "v"}}),
+    row("GET",    f"{VL}/types/{{vtype}}/extra_specs/matrix",  200, 200, 200, 200, 200),
+    row("PUT",    f"{VL}/types/{{vtype}}/extra_specs/matrix",  403, 403, 200, 403, 200,
+        body={"matrix": "changed"}),
+    row("DELETE", f"{VL}/types/{{vtype}}/extra_specs/matrix",  403, 403, 202, 403, 202),
+    row("GET",    f"{VL}/os-quota-sets/{{project}}",           200, 200, 200, 403, 200),
+    row("PUT",    f"{VL}/os-quota-sets/{{project}}",           403, 403, 200, 403, 200,
+        body={"quota_set": {"volumes": 20}}),
+    row("DELETE", f"{VL}/os-quota-sets/{{project}}",           403, 403, 200, 403, 200),
+    row("GET",    f"{VL}/os-quota-sets/{{project}}/defaults",  200, 200, 200, 200, 200),
+    row("GET",    f"{VL}/limits",                              200, 200, 200, 200, 200),
+    row("GET",    f"{VL}/os-availability-zone",                200, 200, 200, 200, 200),
+    row("GET",    f"{VL}/os-services",                         403, 403, 200, 403, 200),
+    row("GET",    f"{VL}/extensions",                          200, 200, 200, 200, 200),
 ]
 # fmt: on
 
 # Routes any caller may use without a token, by design: no row.
 PUBLIC = {("identity/v3/auth/tokens", "POST")}
-API_PREFIXES = ("compute/", "image/", "identity/")
+API_PREFIXES = ("compute/", "image/", "identity/", "^network/", "^volume/")
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -285,8 +509,9 @@ class World:
         if self.tokens[caller]:
             client.credentials(HTTP_X_AUTH_TOKEN=self.tokens[caller])
         data = {}
+        content_type = headers.pop("content_type", "application/json")
         if body is not None:
-            data = {"data": json.dumps(self.fill(body)), "content_type": "application/json"}
+            data = {"data": json.dumps(self.fill(body)), "content_type": content_type}
         return client.generic(
             method, path.format(**self.values), HTTP_OPENSTACK_API_VERSION=LATEST, **data, **headers
         )
@@ -328,7 +553,9 @@ def world_build() -> World:
     for project_name, caller in (("alpha", MEMBER), ("beta", FOREIGN_MEMBER)):
         client = APIClient()
         client.credentials(HTTP_X_AUTH_TOKEN=tokens[caller], HTTP_OPENSTACK_API_VERSION=LATEST)
-        servers[project_name] = create_server(client, f"{project_name}-vm")["id"]
+        servers[project_name] = create_server(
+            client, f"{project_name}-vm", metadata={"matrix": "yes"}
+        )["id"]
         group = client.post(f"{V}/os-server-groups", GROUP, format="json")
         assert group.status_code == 200, group.content
         groups[project_name] = group.json()["server_group"]["id"]
@@ -338,9 +565,20 @@ def world_build() -> World:
         visibility=Visibility.PRIVATE,
         owner=projects["alpha"],
     )
+    shared_image = Image.objects.create(
+        name="alpha-shared",
+        status=ImageStatus.ACTIVE,
+        visibility=Visibility.SHARED,
+        owner=projects["alpha"],
+    )
     private_flavor = Flavor.objects.create(
         flavorid=str(uuid.uuid4()), name="private", memory_mb=512, vcpus=1, is_public=False
     )
+    shared_flavor = Flavor.objects.create(
+        flavorid=str(uuid.uuid4()), name="shared", memory_mb=512, vcpus=1, is_public=False
+    )
+    FlavorAccess.objects.create(flavor=shared_flavor, project_id=projects["alpha"])
+    FlavorExtraSpec.objects.create(flavor=shared_flavor, key=SPEC, value="shared")
     node = ComputeNode.objects.create(host="matrix-host", last_seen_at=timezone.now())
     aggregate = Aggregate.objects.create(name="matrix-aggregate")
     spare_domain = Domain.objects.create(name="spare", enabled=False)
@@ -353,13 +591,29 @@ def world_build() -> World:
     )
     assert created.status_code == 201, created.content
 
-    alpha_private = {servers["beta"], groups["beta"], private_flavor.flavorid}
+    net = network_world(projects, tokens)
+    vol = volume_world(projects, tokens)
+    alpha_private = {
+        servers["beta"],
+        groups["beta"],
+        private_flavor.flavorid,
+        net["beta_sg"],
+        vol["beta_volume"],
+    }
     beta_private = {
         servers["alpha"],
+        shared_flavor.flavorid,
         groups["alpha"],
         str(private_image.id),
+        str(shared_image.id),
         private_flavor.flavorid,
         key,
+        net["network"],
+        net["port"],
+        net["sg"],
+        net["fip"],
+        vol["volume"],
+        vol["snapshot"],
     }
     return World(
         tokens=tokens,
@@ -369,7 +623,9 @@ def world_build() -> World:
             "missing": str(uuid.uuid4()),
             "image": TINY_IMAGE_ID,
             "private_image": str(private_image.id),
+            "shared_image": str(shared_image.id),
             "private_flavor": private_flavor.flavorid,
+            "shared_flavor": shared_flavor.flavorid,
             "member_user": users[MEMBER],
             "member_token": tokens[MEMBER],
             "service": str(node.uuid),
@@ -381,12 +637,129 @@ def world_build() -> World:
             "role": Role.objects.get(name="member").id,
             "spare_domain": spare_domain.id,
             "spare_role": spare_role.id,
+            **{k: v for k, v in net.items() if k != "beta_sg"},
+            **{k: v for k, v in vol.items() if k != "beta_volume"},
         },
         projects=projects,
         servers=servers,
         groups=groups,
         hidden={READER: {*alpha_private, key}, MEMBER: alpha_private, FOREIGN_MEMBER: beta_private},
     )
+
+
+def network_world(projects: dict[str, str], tokens: dict[str, str]) -> dict[str, str]:
+    """Alpha's network (a subnet, a port), security group (a rule) and floating IP; an
+    external and a shared network of a third project; each project's default group made
+    (so that no GET in a cell makes one)."""
+    infra, _ = project_user_ensure(
+        project_name="infra", username="infra-admin", password=PASSWORD, role_name="admin"
+    )
+    admin = APIClient()
+    admin.credentials(HTTP_X_AUTH_TOKEN=token_for("infra-admin", "infra"))
+    member = APIClient()
+    member.credentials(HTTP_X_AUTH_TOKEN=tokens[MEMBER])
+    foreign = APIClient()
+    foreign.credentials(HTTP_X_AUTH_TOKEN=tokens[FOREIGN_MEMBER])
+
+    def made(client, path: str, key: str, body: dict) -> dict:
+        reply = client.post(f"{N}/{path}", {key: body}, format="json")
+        assert reply.status_code == 201, reply.content
+        return reply.json()[key]
+
+    public = made(admin, "networks", "network", {"name": "public", "router:external": True})
+    public_subnet = made(
+        admin,
+        "subnets",
+        "subnet",
+        {"network_id": public["id"], "cidr": "172.24.4.0/24", "ip_version": 4},
+    )
+    shared = made(admin, "networks", "network", {"name": "shared", "shared": True})
+    network = made(member, "networks", "network", {"name": "alpha-net"})
+    subnet = made(
+        member,
+        "subnets",
+        "subnet",
+        {"network_id": network["id"], "cidr": "10.0.0.0/24", "ip_version": 4},
+    )
+    port = made(member, "ports", "port", {"network_id": network["id"]})
+    sg = made(member, "security-groups", "security_group", {"name": "web"})
+    rule = made(
+        member,
+        "security-group-rules",
+        "security_group_rule",
+        {
+            "security_group_id": sg["id"],
+            "direction": "ingress",
+            "protocol": "tcp",
+            "port_range_min": 22,
+            "port_range_max": 22,
+        },
+    )
+    fip = made(member, "floatingips", "floatingip", {"floating_network_id": public["id"]})
+    beta_sg = made(foreign, "security-groups", "security_group", {"name": "beta-web"})
+    assert infra.id
+    return {
+        "network": network["id"],
+        "subnet": subnet["id"],
+        "port": port["id"],
+        "sg": sg["id"],
+        "rule": rule["id"],
+        "fip": fip["id"],
+        "public": public["id"],
+        "public_subnet": public_subnet["id"],
+        "shared": shared["id"],
+        "beta_sg": beta_sg["id"],
+    }
+
+
+def volume_world(projects: dict[str, str], tokens: dict[str, str]) -> dict[str, str]:
+    """Alpha's two available volumes (one with a snapshot), beta's volume, and an unused
+    volume type; the data 'made' by the service the conductor calls with a worker's
+    report (no worker runs here)."""
+    member = APIClient()
+    member.credentials(HTTP_X_AUTH_TOKEN=tokens[MEMBER])
+    foreign = APIClient()
+    foreign.credentials(HTTP_X_AUTH_TOKEN=tokens[FOREIGN_MEMBER])
+    admin = APIClient()
+    admin.credentials(HTTP_X_AUTH_TOKEN=tokens[ADMIN])
+
+    def volume(client, project: str) -> str:
+        reply = client.post(
+            f"/volume/v3/{projects[project]}/volumes",
+            {"volume": {"size": 1, "metadata": {"matrix": "yes"}}},
+            format="json",
+        )
+        assert reply.status_code == 202, reply.content
+        volume_id = reply.json()["volume"]["id"]
+        volume_services.volume_create_reported(
+            result=VolumeResult(volume_id=volume_id, backend="file", provider_location="/v")
+        )
+        return volume_id
+
+    alpha, held, beta = volume(member, "alpha"), volume(member, "alpha"), volume(foreign, "beta")
+    pid = projects["alpha"]
+    snapshot = member.post(
+        f"/volume/v3/{pid}/snapshots", {"snapshot": {"volume_id": held}}, format="json"
+    )
+    assert snapshot.status_code == 202, snapshot.content
+    snapshot_id = snapshot.json()["snapshot"]["id"]
+    volume_services.snapshot_create_reported(
+        result=VolumeResult(
+            volume_id=held, backend="file", snapshot_id=snapshot_id, provider_location="/s"
+        )
+    )
+    kind = admin.post(
+        f"/volume/v3/{pid}/types",
+        {"volume_type": {"name": "matrix", "extra_specs": {"matrix": "yes"}}},
+        format="json",
+    )
+    assert kind.status_code == 200, kind.content
+    return {
+        "volume": alpha,
+        "snapshot": snapshot_id,
+        "vtype": kind.json()["volume_type"]["id"],
+        "beta_volume": beta,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -428,7 +801,11 @@ def rows_in_db() -> dict[str, list]:
 def assert_error_shape(path: str, response) -> None:
     code = response.status_code
     body = response.json()
-    if path.startswith("/identity"):
+    if path.startswith("/network"):
+        assert list(body) == ["NeutronError"], body
+        assert set(body["NeutronError"]) == {"type", "message", "detail"}
+        message = body["NeutronError"]["message"]
+    elif path.startswith("/identity"):
         assert list(body) == ["error"], body
         assert body["error"]["code"] == code
         assert body["error"]["title"] == KEYSTONE_TITLES[code]

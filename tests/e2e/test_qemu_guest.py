@@ -15,7 +15,7 @@ import time
 import libvirt
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, until
 
 pytestmark = pytest.mark.e2e
 
@@ -32,34 +32,24 @@ def _show(stack: RunningStack, name: str) -> dict:
 
 def _settled(stack: RunningStack, name: str, status: str, timeout: float = 120) -> dict:
     """The server in `status` with no task running."""
-    deadline = time.monotonic() + timeout
-    while True:
-        server = _show(stack, name)
-        if server["status"] == status and not server["OS-EXT-STS:task_state"]:
-            return server
-        assert server["status"] != "ERROR", f"{name} went to ERROR: {server.get('fault')}"
-        assert time.monotonic() < deadline, f"{name} never settled in {status}: {server}"
-        time.sleep(0.5)
+    return stack.server_settled(name, status, timeout=timeout)
 
 
 def _boots(stack: RunningStack, name: str) -> list[tuple[str, str]]:
     """(hostname, boot id) of every boot line in the console log, oldest first."""
-    return BOOT_LINE.findall(stack.openstack("console", "log", "show", name))
+    return BOOT_LINE.findall(stack.console_log(name))
 
 
 def _new_boot(stack: RunningStack, name: str, seen: set[str], timeout: float = 90) -> str:
     """Wait for a boot line whose boot id is not in `seen`; return that id."""
-    deadline = time.monotonic() + timeout
-    while True:
-        fresh = [boot for host, boot in _boots(stack, name) if boot not in seen]
-        if fresh:
-            seen.add(fresh[-1])
-            return fresh[-1]
-        assert time.monotonic() < deadline, (
-            f"no new boot line from {name} in {timeout:.0f}s; console log:\n"
-            + stack.openstack("console", "log", "show", name)
-        )
-        time.sleep(0.5)
+    fresh = until(
+        f"new boot line from {name}",
+        lambda: [boot for _host, boot in _boots(stack, name) if boot not in seen],
+        timeout,
+        lambda: f"console log:\n{stack.console_log(name)}",
+    )
+    seen.add(fresh[-1])
+    return fresh[-1]
 
 
 def _domain_state(uuid: str) -> int | None:

@@ -71,7 +71,7 @@ def test_zone_aggregate_and_server_group(stack: RunningStack):
         "az1",
         "second",
     )
-    failed = _wait_error(stack, second["id"])
+    failed = stack.server_settled(second["id"], "ERROR")
     assert "were not in zone az1" in failed["fault"]["message"]
     assert f"anti-affinity group {group['id']}" in failed["fault"]["message"]
 
@@ -82,11 +82,3 @@ def test_zone_aggregate_and_server_group(stack: RunningStack):
     assert _json(stack, "aggregate", "list") == []
     zones = _json(stack, "availability", "zone", "list", "--compute")
     assert [z["Zone Name"] for z in zones] == ["nova"]
-
-
-def _wait_error(stack: RunningStack, server_id: str) -> dict:
-    for _ in range(60):
-        shown = _json(stack, "server", "show", server_id)
-        if shown["status"] == "ERROR":
-            return shown
-    raise AssertionError(f"server {server_id} never reached ERROR: {shown}")

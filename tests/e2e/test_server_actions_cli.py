@@ -3,7 +3,6 @@ stop/start, pause/unpause, suspend/resume, lock/unlock, and the event list that
 records them."""
 
 import json
-import time
 
 import pytest
 
@@ -16,24 +15,13 @@ def _show(stack: RunningStack, name: str) -> dict:
     return json.loads(stack.openstack("server", "show", name, "-f", "json"))
 
 
-def _wait(stack: RunningStack, name: str, status: str, timeout: float = 60) -> dict:
-    """The status with no task running: the host's report has been written."""
-    deadline = time.monotonic() + timeout
-    while True:
-        server = _show(stack, name)
-        if server["status"] == status and not server["OS-EXT-STS:task_state"]:
-            return server
-        assert time.monotonic() < deadline, f"{name} never settled in {status}: {server}"
-        time.sleep(0.5)
-
-
 def test_cli_server_actions(stack: RunningStack):
     stack.openstack("server", "create", "--flavor", "m1.tiny", "--image", "tiny", "--wait", "act")
     try:
         stack.openstack("server", "reboot", "--wait", "act")
-        assert _wait(stack, "act", "ACTIVE")["OS-EXT-STS:power_state"] == 1
+        assert stack.server_settled("act", "ACTIVE")["OS-EXT-STS:power_state"] == 1
         stack.openstack("server", "reboot", "--hard", "--wait", "act")
-        _wait(stack, "act", "ACTIVE")
+        stack.server_settled("act", "ACTIVE")
 
         for command, status in (
             ("stop", "SHUTOFF"),
@@ -44,7 +32,7 @@ def test_cli_server_actions(stack: RunningStack):
             ("resume", "ACTIVE"),
         ):
             stack.openstack("server", command, "act")
-            _wait(stack, "act", status)
+            stack.server_settled("act", status)
 
         stack.openstack(
             "--os-compute-api-version", "2.73", "server", "lock", "--reason", "hold", "act"

@@ -1,6 +1,7 @@
 """Integration fixtures: the test database on PostgreSQL, real Celery workers as
-separate processes (conductor, two schedulers, compute hosts on libvirt's test
-hypervisor), and API clients holding real Keystone tokens.
+separate processes (conductor, network controller, two schedulers, compute hosts on
+libvirt's test hypervisor), an api process the compute hosts fetch images from and
+upload snapshots to over HTTP, and API clients holding real Keystone tokens.
 
 Tests with workers use `transactional_db` (through `cloud`): the workers are other
 processes and only see committed rows. The services tested here without workers
@@ -11,6 +12,7 @@ need committed rows. Tests of the HTTP API that need no worker are in tests/api.
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
@@ -30,6 +33,7 @@ from cloud.hosts.selectors import host_names_schedulable
 from cloud.identity.services import project_user_ensure
 from cloud.instances.management.commands.seed import seed_catalog
 from cloud.instances.models import Instance
+from cloud.messaging import HEARTBEAT_QUEUE
 from tests.fixtures import admin_api, api, seeded  # noqa: F401 - fixtures
 from tests.helpers import PASSWORD, token_for
 
@@ -41,6 +45,7 @@ HOSTS = {"itest-a": 2560, "itest-b": 2560}
 HOST_CPUS = 4
 HOST_DISK_GB = 100
 HEARTBEAT = 1.0
+IMAGE_CACHE_MAX_AGE = 3
 WORKER_OPTIONS = ["--without-mingle", "--without-gossip", "-l", "INFO"]
 
 
@@ -66,6 +71,12 @@ def _host_xml(directory: Path, host: str, memory_mb: int, domains: str = "") -> 
     return f"test://{path}"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 class Workers:
     """Real worker processes, stopped at the end of the session."""
 
@@ -73,6 +84,10 @@ class Workers:
         self.database_url = database_url
         self.logdir = logdir
         self.procs: dict[str, subprocess.Popen] = {}
+        # The api process (start_api): the image API as the hosts reach it, and the
+        # image store it shares with this test process (which uploads through APIClient).
+        self.api_url = f"http://127.0.0.1:{_free_port()}"
+        self.image_store = logdir / "images"
 
     def _env(self, **extra: str) -> dict[str, str]:
         env = dict(
@@ -83,21 +98,49 @@ class Workers:
             SERVICE_DOWN_TIME="10",
             # One attempt per host: a build that fails on both gives up with its own fault.
             SCHEDULER_MAX_ATTEMPTS=str(len(HOSTS)),
+            IMAGE_API_URL=f"{self.api_url}/image",
+            IMAGE_STORE_DIR=str(self.image_store),
         )
         env.update(extra)
         return env
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.spawn(name, [sys.executable, "-m", "celery", *argv], env)
+
+    def spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        # A second process under one name would outlive stop_one and go on taking the
+        # first one's queue.
+        running = self.procs.get(name)
+        assert running is None or running.poll() is not None, f"{name} is already running"
         # Appended to: a worker started again after a crash keeps the story in one file.
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", *argv],
+            command,
             env=env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def start_api(self) -> None:
+        """The api on `api_url` (runserver, as `make run` starts it), up when this returns:
+        the compute hosts download images from it and upload snapshots to it."""
+        port = self.api_url.rsplit(":", 1)[1]
+        self.spawn(
+            "api",
+            [sys.executable, str(ROOT / "manage.py"), "runserver", f"127.0.0.1:{port}"]
+            + ["--noreload", "--insecure"],
+            self._env(),
+        )
+
+        def answers() -> bool:
+            try:
+                return requests.get(f"{self.api_url}/image/", timeout=2).status_code < 500
+            except requests.ConnectionError:
+                return False
+
+        wait_for(answers, 60, message=f"the api on {self.api_url}; dead: {self.dead()}")
 
     def start_conductor(self, name: str = "conductor", **extra: str) -> None:
         """The conductor worker; `extra` adds to its environment (e.g. PAYLOAD_VERSION_PIN
@@ -112,6 +155,27 @@ class Workers:
                 "conductor,conductor.heartbeat",
                 "-n",
                 f"{name}@%h",
+                "-P",
+                "threads",
+                "-c",
+                "4",
+                *WORKER_OPTIONS,
+            ],
+            self._env(**extra),
+        )
+
+    def start_network(self, **extra: str) -> None:
+        """The network controller worker (queue `network`)."""
+        self.start(
+            "network",
+            [
+                "-A",
+                "cloud.celery",
+                "worker",
+                "-Q",
+                "network",
+                "-n",
+                "network@%h",
                 "-P",
                 "threads",
                 "-c",
@@ -150,8 +214,9 @@ class Workers:
         proc.wait(30)
 
     def start_compute(self, host: str, uri: str, **extra: str) -> None:
-        """A compute worker process for `host`; `extra` adds to its environment
-        (e.g. COMPUTE_PAYLOAD_VERSION to pin it to an older payload version)."""
+        """A compute worker process for `host`; `extra` adds to its environment, or
+        overrides it (e.g. COMPUTE_PAYLOAD_VERSION to pin it to an older payload
+        version, COMPUTE_DISK_GB for a larger host)."""
         env = {
             k: v
             for k, v in self._env().items()
@@ -167,8 +232,11 @@ class Workers:
             # the host's back (os-resetState); a host syncs at once when it starts, which
             # is how the tests of the sync drive it.
             POWER_SYNC_INTERVAL="3600",
-            **extra,
+            # Unused cached base images go soon after their last guest (test_image_boot).
+            IMAGE_CACHE_INTERVAL="1",
+            IMAGE_CACHE_MAX_AGE=str(IMAGE_CACHE_MAX_AGE),
         )
+        env.update(extra)
         self.start(
             host,
             [
@@ -188,6 +256,33 @@ class Workers:
             ],
             env,
         )
+
+    def start_volume(self, backend: str, driver: str = "", **extra: str) -> Path:
+        """The volume worker of `backend` (no database), its volumes under the session's
+        directory; returns that directory."""
+        env = {
+            k: v
+            for k, v in self._env().items()
+            if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+        }
+        path = self.logdir / "volumes" / backend
+        port = _free_port()  # the first of the nbd exports' ports (taken ones are skipped)
+        env.update(
+            VOLUME_BACKEND=backend,
+            VOLUME_DRIVER=driver or backend,
+            VOLUME_HOST=f"vol-{backend}",
+            VOLUME_PATH=str(path),
+            VOLUME_HEARTBEAT_INTERVAL=str(HEARTBEAT),
+            VOLUME_EXPORT_PORT_RANGE=f"{port}:{port + 20}",
+            **extra,
+        )
+        self.start(
+            f"volume-{backend}",
+            ["-A", "cloud.volumeworker.app", "worker", "-Q", f"volume.{backend}"]
+            + ["-n", f"volume-{backend}@%h", "-P", "threads", "-c", "4", *WORKER_OPTIONS],
+            env,
+        )
+        return path
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -216,7 +311,12 @@ def workers(django_db_setup, django_db_blocker):
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
     logdir = Path(tempfile.mkdtemp(prefix="stratus-itest-"))
     group = Workers(database_url, logdir)
+    # This process builds snapshot requests and takes uploads (APIClient) too.
+    settings.IMAGE_API_URL = f"{group.api_url}/image"
+    settings.IMAGE_STORE_DIR = group.image_store
+    group.start_api()
     group.start_conductor()
+    group.start_network()
     for index in (1, 2):
         group.start_scheduler(index)
     for host, memory in HOSTS.items():
@@ -239,13 +339,27 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = ""
     raise AssertionError(f"timed out after {timeout}s: {message}")
 
 
+def heartbeats_handled() -> None:
+    """Every heartbeat sent is handled (none queued, none in hand): a host stopped before
+    this can bring no row back once the test's tables are emptied."""
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    wait_for(
+        lambda: not broker.llen(HEARTBEAT_QUEUE) and not broker.hlen("unacked"),
+        30,
+        interval=0.1,
+        message="heartbeats handled",
+    )
+
+
 @pytest.fixture
 def cloud(workers, transactional_db):
     """Seeded flavors and image, both hosts up, and the worker group."""
     seed_catalog()
+    # The first test of a session waits for the workers to start: on a loaded 2-core
+    # machine a Celery worker takes well over 20 s to import and report in.
     wait_for(
         lambda: host_names_schedulable().count() == len(HOSTS),
-        20,
+        90,
         message=f"hosts up; dead workers: {workers.dead()}",
     )
     yield workers
@@ -258,9 +372,13 @@ def cloud(workers, transactional_db):
         message="builds settled",
     )
     broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
-    queues = ["conductor", "scheduler", *(f"compute.{host}" for host in HOSTS)]
+    queues = ["conductor", "scheduler", "network", *(f"compute.{host}" for host in HOSTS)]
     wait_for(
-        lambda: not any(broker.llen(q) for q in queues) and not broker.hlen("unacked"),
+        lambda: (
+            not any(broker.llen(q) for q in queues)
+            and not broker.hlen("unacked")
+            and not broker.hlen("unacked.compute")
+        ),
         30,
         interval=0.1,
         message="task queues drained",

@@ -13,7 +13,8 @@ from cloud.instances.models import Flavor, Instance, InstanceFault, RequestSpec
 from cloud.instances.services import ServerCreate, server_create, server_delete
 from cloud.payloads import BuildFailure, SchedulerAnswer, SpawnResult
 from cloud.placement.claims import allocations_claim_new_many
-from cloud.placement.models import Allocation
+from cloud.placement.models import Allocation, ResourceProvider
+from tests.helpers import casts
 from tests.integration.test_placement import TINY, _host
 
 CONTEXT = RequestContext(
@@ -33,7 +34,7 @@ def building(seeded, django_capture_on_commit_callbacks):
         )
     with django_capture_on_commit_callbacks() as sent:
         services.instances_schedule(instance_uuids=[str(instance.uuid)], request_id="req-1")
-    assert len(sent) == 1  # the select_destinations -> schedule_done chain
+    assert len(casts(sent)) == 1  # the select_destinations -> schedule_done chain
     return instance
 
 
@@ -46,7 +47,7 @@ def _place(instance, host: str, django_capture_on_commit_callbacks) -> None:
                 instance_uuid=str(instance.uuid), request_id="req-1", host=host
             )
         )
-    assert len(sent) == 1  # the build request cast to compute.<host>
+    assert len(casts(sent)) == 1  # the build request cast to compute.<host>
 
 
 def test_spawned_makes_active_once(building, django_capture_on_commit_callbacks):
@@ -79,7 +80,7 @@ def test_build_failure_reschedules_then_gives_up(
     )
     with django_capture_on_commit_callbacks() as sent:
         services.build_failed(failure=failure)
-    assert len(sent) == 1  # a new scheduling request
+    assert len(casts(sent)) == 1  # a new scheduling request
     spec = RequestSpec.objects.get(instance_uuid=building.uuid)
     assert (spec.ignore_hosts, spec.num_attempts) == (["h1"], 2)
     assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
@@ -112,6 +113,45 @@ def test_claim_made_after_a_delete_is_given_back(building, django_capture_on_com
         selection=SchedulerAnswer(instance_uuid=str(building.uuid), request_id="req-1", host="h1")
     )
     assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
+
+
+def test_claim_made_after_the_build_ended_is_given_back(
+    building, django_capture_on_commit_callbacks
+):
+    """The build was reaped at its deadline (its claim freed) while a redelivered
+    scheduling request was still on its way: that request claims again, and its answer
+    gives the claim back instead of leaving it held by a server in ERROR."""
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    Instance.objects.filter(pk=building.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=700)
+    )
+    assert services.builds_reap_stuck(timeout_seconds=600) == 1
+    assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
+    provider = ResourceProvider.objects.get(name="h1")
+    allocations_claim_new_many([(str(building.uuid), "p1", provider.pk, TINY)])
+    with django_capture_on_commit_callbacks() as sent:
+        services.schedule_done(
+            selection=SchedulerAnswer(
+                instance_uuid=str(building.uuid), request_id="req-1", host="h1"
+            )
+        )
+    assert casts(sent) == []
+    assert Instance.objects.get(pk=building.pk).vm_state == "error"
+    assert not Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
+
+
+def test_answer_for_a_running_server_keeps_its_claim(building, django_capture_on_commit_callbacks):
+    """A redelivered answer for a server that went on to run names the claim it holds."""
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    services.instance_spawned(
+        result=SpawnResult(
+            instance_uuid=str(building.uuid), host="h1", request_id="req-1", power_state=1
+        )
+    )
+    services.schedule_done(
+        selection=SchedulerAnswer(instance_uuid=str(building.uuid), request_id="req-1", host="h1")
+    )
+    assert Allocation.objects.filter(consumer_id=str(building.uuid)).exists()
 
 
 def test_reaper_fails_stuck_builds_naming_the_step(building, django_capture_on_commit_callbacks):

@@ -63,3 +63,60 @@ def test_parallel_creates_never_exceed_the_quota(cloud, admin_client):
         assert admin_client.delete(f"/{V}/servers/{instance.uuid}").status_code == 204
     for instance in live:
         wait_gone(admin_client, str(instance.uuid))
+
+
+def test_unlimited_creates_and_a_limit_set_meanwhile_never_pass_it(cloud, admin_client):
+    """With no limit, creates take the project's row in share (they do not wait on one
+    another); an instance limit set while 20 of them run either finds the servers
+    already there (400: below usage) or is never passed by those after it."""
+    pid = Project.objects.get(name="admin").id
+    unlimited = {"instances": -1, "cores": -1, "ram": -1}
+    response = admin_client.put(
+        f"/{V}/os-quota-sets/{pid}", {"quota_set": unlimited}, format="json"
+    )
+    assert response.status_code == 200
+    token = token_for("admin", "admin")
+    barrier = threading.Barrier(21)
+    codes: list[int] = []
+    limit_set: list[int] = []
+
+    def client() -> APIClient:
+        made = APIClient()
+        made.credentials(HTTP_X_AUTH_TOKEN=token)
+        return made
+
+    def create(index: int) -> None:
+        made = client()
+        barrier.wait()
+        try:
+            codes.append(boot(made, f"share-{index}").status_code)
+        finally:
+            connection.close()
+
+    def set_limit() -> None:
+        made = client()
+        barrier.wait()
+        try:
+            body = {"quota_set": {"instances": 5}}
+            limit_set.append(made.put(f"/{V}/os-quota-sets/{pid}", body, format="json").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(20)]
+    threads.append(threading.Thread(target=set_limit))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(codes) <= {202, 403}, codes
+    live = Instance.objects.filter(project_id=pid, deleted=False)
+    if limit_set == [200]:
+        assert live.count() <= 5
+    else:
+        assert limit_set == [400]
+    assert live.count() == codes.count(202)
+    for instance in live:
+        wait_status(admin_client, str(instance.uuid), {"ACTIVE", "ERROR"}, timeout=60)
+        assert admin_client.delete(f"/{V}/servers/{instance.uuid}").status_code == 204
+    for instance in live:
+        wait_gone(admin_client, str(instance.uuid))

@@ -11,7 +11,6 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-import redis
 from django.utils import timezone
 
 from cloud.hosts.models import ComputeNode
@@ -19,19 +18,19 @@ from cloud.identity.models import Project
 from cloud.images.models import Image
 from cloud.instances.management.commands.seed import TINY_IMAGE_ID
 from cloud.instances.models import Instance, InstanceAction
-from cloud.messaging import HEARTBEAT_QUEUE
 from cloud.payloads import (
     PAYLOAD_VERSION,
     RebuildRequest,
     TerminateRequest,
-    previous_version,
 )
 from cloud.rpc import HostTooOld, call_compute, cast_compute
 from tests.helpers import create_server, show, wait_gone, wait_status
-from tests.integration.conftest import HEARTBEAT, _host_xml, wait_for
+from tests.integration.conftest import HEARTBEAT, _host_xml, heartbeats_handled, wait_for
 
 OLD_HOST = "itest-old"
-OLD = previous_version()
+# The last version before guests got image data (1.7); 1.8 (consoles) and 1.9
+# (networks) only add fields an older host ignores, so 1.6 is the oldest host to hold.
+OLD = "1.6"
 V21 = "/compute/v2.1/servers"
 
 
@@ -53,13 +52,7 @@ def old_compute(cloud):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
         # Its last heartbeats handled now, none can bring its row back after this test.
-        broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
-        wait_for(
-            lambda: not broker.llen(HEARTBEAT_QUEUE) and not broker.hlen("unacked"),
-            30,
-            interval=0.1,
-            message="heartbeats handled",
-        )
+        heartbeats_handled()
 
 
 def test_a_compute_one_version_behind_boots_reboots_and_deletes(admin_client, old_compute):
@@ -97,6 +90,40 @@ def test_a_compute_one_version_behind_boots_reboots_and_deletes(admin_client, ol
     old_compute.refresh_from_db()
     assert old_compute.payload_version == OLD
     assert old_compute.last_seen_at > timezone.now() - timedelta(seconds=5 * HEARTBEAT)
+
+
+def test_a_compute_one_version_behind_boots_an_image_with_data_and_refuses_snapshots(
+    admin_client, old_compute
+):
+    """A 1.6 host ignores the image download fields (its guest gets an empty root disk, as
+    that version did); createImage on it is a 409 (1.6 wrote snapshots to a shared path
+    that is gone), and nothing is written."""
+    created = admin_client.post(
+        "/image/v2/images",
+        {"name": "with-data", "disk_format": "raw", "container_format": "bare"},
+        format="json",
+    )
+    image_id = created.json()["id"]
+    uploaded = admin_client.put(
+        f"/image/v2/images/{image_id}/file",
+        data=bytes(1 << 20),
+        content_type="application/octet-stream",
+    )
+    assert uploaded.status_code == 204, uploaded.content
+    server = create_server(
+        admin_client, "old-image-vm", imageRef=image_id, availability_zone=f"nova:{OLD_HOST}"
+    )
+    shown = wait_status(admin_client, server["id"], {"ACTIVE", "ERROR"})
+    assert shown["status"] == "ACTIVE", shown.get("fault")
+
+    response = admin_client.post(
+        f"{V21}/{server['id']}/action", {"createImage": {"name": "old-snap"}}, format="json"
+    )
+    assert response.status_code == 409, response.content
+    assert "needs 1.7" in response.json()["conflictingRequest"]["message"]
+    assert not Image.objects.filter(name="old-snap").exists()
+    assert admin_client.delete(f"{V21}/{server['id']}").status_code == 204
+    wait_gone(admin_client, server["id"])
 
 
 # -- the negotiation itself, on a host row (no worker needed) -------------------------

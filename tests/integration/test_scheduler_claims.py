@@ -16,7 +16,9 @@ from cloud.placement.claims import (
     ClaimRejected,
     ConsumerAllocations,
     ConsumerExists,
+    Fitted,
     ProviderBusy,
+    allocations_claim_new_fitting,
     allocations_claim_new_many,
     allocations_delete,
     allocations_set_many,
@@ -293,6 +295,57 @@ def test_new_claims_of_a_multi_create_fit_together_or_not_at_all(db):
     assert usage(h2) == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
     assert (generation(h1), generation(h2)) == (before[0] + 1, before[1] + 1)
     assert set(Consumer.objects.values_list("uuid", flat=True)) == {"a", "b", "c"}
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_claims_of_what_still_fits_leave_only_the_full_hosts_out(db):
+    """A scheduler pass's claim: each provider takes all of its claims or none of them,
+    the others go on regardless, and a consumer holding a claim already is told apart."""
+    full = host("full", memory_mb=1024, vcpus=4)
+    roomy = host("roomy", memory_mb=4096, vcpus=4)
+    claim_new("held", roomy, TINY)
+    before = (generation(full), generation(roomy), usage(full))
+    fitted = allocations_claim_new_fitting(
+        [
+            ("a", "p", full.pk, {"MEMORY_MB": 512}),
+            ("b", "p", full.pk, {"MEMORY_MB": 1024}),  # together more than `full` has
+            ("c", "p", roomy.pk, TINY),
+            ("d", "p", roomy.pk, {"VCPU": 5, "MEMORY_MB": 1}),  # outside the unit limits
+            ("held", "p", roomy.pk, TINY),
+            ("e", "p", full.pk + roomy.pk + 1000, TINY),  # no such provider
+        ]
+    )
+    assert fitted.existing == {"held"}
+    assert fitted.claimed == set()  # `roomy` refuses `d`, so it takes nothing
+    assert (generation(full), generation(roomy), usage(full)) == before
+
+    fitted = allocations_claim_new_fitting(
+        [
+            ("a", "p", full.pk, {"MEMORY_MB": 512}),
+            ("b", "p", full.pk, {"MEMORY_MB": 1024}),
+            ("c", "p", roomy.pk, TINY),
+            ("d", "p", roomy.pk, TINY),
+        ]
+    )
+    assert fitted == Fitted(claimed={"c", "d"}, existing=set())
+    assert generation(full) == before[0] and generation(roomy) == before[1] + 1
+    assert usage(roomy) == {"VCPU": 3, "MEMORY_MB": 1536, "DISK_GB": 3}
+    assert set(Consumer.objects.values_list("uuid", flat=True)) == {"held", "c", "d"}
+    assert_used_is_the_sum_of_allocations()
+
+
+def test_four_schedulers_claiming_what_fits_fill_every_slot_and_no_more(transactional_db):
+    """Passes racing for the same hosts: what one filled, the others are refused, never
+    overcommitted; every slot ends up taken."""
+    hosts = [zone_host(f"h{i}", memory_mb=2048, vcpus=8) for i in range(3)]
+
+    def one_pass(index: int) -> set[str]:
+        claims = [(f"s{index}-{n}", "p", hosts[n % 3].pk, TINY) for n in range(6)]
+        return allocations_claim_new_fitting(claims).claimed
+
+    claimed = set().union(*in_threads(4, one_pass))
+    assert Allocation.objects.filter(resource_class="MEMORY_MB").count() == len(claimed)
+    assert {h.name: usage(h)["MEMORY_MB"] for h in hosts} == {h.name: 2048 for h in hosts}
     assert_used_is_the_sum_of_allocations()
 
 

@@ -1,6 +1,10 @@
 """Builders shared by the unit tests (no database, no broker)."""
 
+import atexit
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 import libvirt
@@ -8,6 +12,9 @@ import libvirt
 from cloud.payloads import InstanceSpec
 
 TEST_URI = "test:///default"
+# The guests' files are real on the test hypervisor too: one scratch directory per run.
+INSTANCES = Path(tempfile.mkdtemp(prefix="stratus-unit-instances-"))
+atexit.register(shutil.rmtree, INSTANCES, ignore_errors=True)
 
 
 def instance_spec(

@@ -66,8 +66,12 @@ def test_compute_tasks_import_without_django_or_the_database():
 
     # The compute worker's message format: its task names and its queue.
     assert probe["tasks"] == [
+        "compute.attach_interface",
+        "compute.attach_volume",
         "compute.build_and_run_instance",
         "compute.confirm_resize",
+        "compute.detach_interface",
+        "compute.detach_volume",
         "compute.finish_resize",
         "compute.finish_revert_resize",
         "compute.get_console_output",

@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,7 @@ from cloud.payloads import (
 from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
 from cloud.workers.virt.libvirt_driver import LibvirtDriver
-from tests.unit.helpers import TEST_URI, domain_uuids
-
-INSTANCES = Path("/srv/stratus/instances")
+from tests.unit.helpers import INSTANCES, TEST_URI, domain_uuids
 
 
 class Recorder:

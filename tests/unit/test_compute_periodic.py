@@ -51,8 +51,10 @@ def _spawned(manager: ComputeManager, spec) -> None:
 # -- what the host reports ---------------------------------------------------------
 
 
-def test_start_reports_the_host_and_every_guest(make_instance, libvirt_conn):
-    manager, send = _manager()
+def test_start_reports_the_host_and_every_guest(make_instance, libvirt_conn, tmp_path):
+    config = dataclasses.replace(_config(), instances_path=tmp_path)
+    send = Recorder()
+    manager = ComputeManager(config, LibvirtDriver(config.libvirt_uri, tmp_path), send)
     spec = make_instance()
     _spawned(manager, spec)
     libvirt_conn.lookupByUUIDString(spec.uuid).destroy()
@@ -71,8 +73,12 @@ def test_start_reports_the_host_and_every_guest(make_instance, libvirt_conn):
     assert set(guests.guests) == set(domain_uuids(libvirt_conn))
 
 
-def test_a_host_pinned_before_1_5_sends_no_1_5_message():
-    config = dataclasses.replace(_config(), payload_version=previous_version(ComputeStarted.SINCE))
+def test_a_host_pinned_before_1_5_sends_no_1_5_message(tmp_path):
+    config = dataclasses.replace(
+        _config(),
+        payload_version=previous_version(ComputeStarted.SINCE),
+        instances_path=tmp_path,
+    )
     send = Recorder()
     manager = ComputeManager(
         config, LibvirtDriver(config.libvirt_uri, config.instances_path, config.disk_gb), send
@@ -84,8 +90,10 @@ def test_a_host_pinned_before_1_5_sends_no_1_5_message():
     assert send.names == ["conductor.compute_heartbeat"]
 
 
-def test_power_states_and_heartbeats_are_reported_on_their_intervals(make_instance):
-    config = dataclasses.replace(_config(), heartbeat_interval=0.05, power_sync_interval=0.05)
+def test_power_states_and_heartbeats_are_reported_on_their_intervals(make_instance, tmp_path):
+    config = dataclasses.replace(
+        _config(), heartbeat_interval=0.05, power_sync_interval=0.05, instances_path=tmp_path
+    )
     send = Recorder()
     manager = ComputeManager(
         config, LibvirtDriver(config.libvirt_uri, config.instances_path, config.disk_gb), send

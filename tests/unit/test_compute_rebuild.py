@@ -1,11 +1,10 @@
 """The compute side of rebuild, evacuate and createImage, with the real LibvirtDriver on
 `test:///default`: the guest destroyed and spawned again (its step reported before
 the outcome), an evacuation spawning on a host that never had it, and a snapshot
-refused by a hypervisor that keeps no disks."""
+uploaded to the image API's file endpoint (a real HTTP server standing in for it)."""
 
+import hashlib
 import json
-
-import pytest
 
 from cloud.payloads import (
     ActionResult,
@@ -16,7 +15,8 @@ from cloud.payloads import (
 )
 from cloud.workers.rebuild import rebuild_instance
 from cloud.workers.snapshot import snapshot_instance
-from tests.unit.helpers import domain_uuids
+from tests.image_server import TOKEN, ImageServer
+from tests.unit.helpers import INSTANCES, domain_uuids
 from tests.unit.test_compute_manager import _build_request, _manager
 
 
@@ -78,24 +78,52 @@ def test_a_failed_rebuild_reports_why(make_instance, libvirt_conn):
     assert result.message and result.details
 
 
-@pytest.mark.parametrize("disk_format", ["qcow2", "raw"])
-def test_a_snapshot_on_a_hypervisor_without_disks_fails_saying_so(make_instance, disk_format):
+def test_a_snapshot_is_uploaded_to_the_image_api(make_instance):
     manager, send = _manager()
     spec = make_instance()
     manager.build_and_run_instance(_build_request(spec))
-    request = SnapshotRequest(
-        instance_uuid=spec.uuid,
-        name=spec.name,
-        request_id="req-snap",
-        image_id="6a1e8f0c-0000-4000-8000-000000000003",
-        task_state="image_snapshot",
-        disk_format=disk_format,
-    )
+    image_id = "6a1e8f0c-0000-4000-8000-000000000003"
+    with ImageServer() as server:
+        request = SnapshotRequest(
+            instance_uuid=spec.uuid,
+            name=spec.name,
+            request_id="req-snap",
+            image_id=image_id,
+            task_state="image_snapshot",
+            upload_url=server.file_url(image_id),
+            upload_token=TOKEN,
+        )
 
-    snapshot_instance(manager, request)
+        snapshot_instance(manager, request)
+
+    assert send.names[-3:] == [
+        "conductor.instance_task_progress",
+        "conductor.instance_task_progress",
+        "conductor.snapshot_done",
+    ]
+    result = send.sent[-1][1]
+    data = server.uploads[image_id]
+    assert isinstance(result, SnapshotResult) and result.size == len(data)
+    assert result.os_hash_value == hashlib.sha512(data).hexdigest()
+    assert not list((INSTANCES / spec.uuid).glob(".snapshot-*"))  # the copy is removed
+
+
+def test_a_refused_upload_fails_the_snapshot_saying_so(make_instance):
+    manager, send = _manager()
+    spec = make_instance()
+    manager.build_and_run_instance(_build_request(spec))
+    with ImageServer() as server:
+        request = SnapshotRequest(
+            instance_uuid=spec.uuid,
+            name=spec.name,
+            request_id="req-snap",
+            image_id="6a1e8f0c-0000-4000-8000-000000000004",
+            task_state="image_snapshot",
+            upload_url=server.file_url("6a1e8f0c-0000-4000-8000-000000000004"),
+            upload_token="wrong",
+        )
+        snapshot_instance(manager, request)
 
     name, result = send.sent[-1]
     assert name == "conductor.snapshot_failed"
-    assert isinstance(result, SnapshotResult) and result.path == ""
-    assert "keeps no guest disks to snapshot" in result.message
-    assert manager.driver.capabilities["supports_snapshot"] is False
+    assert "answered 401 to the upload" in result.message

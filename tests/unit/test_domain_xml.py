@@ -206,3 +206,28 @@ def test_libvirt_accepts_a_kernel_boot_definition():
             domain.undefine()
     finally:
         conn.close()
+
+
+def test_a_qemu_guest_gets_a_tcp_serial_console_and_vnc_and_spice_on_the_console_address():
+    spec = instance_spec()
+    options = DomainOptions("qemu", INSTANCES, console_address="192.0.2.7")
+    devices = _parse(build_domain_xml(spec, options, serial_port=10007)).find("devices")
+    serial = devices.find("serial")
+    assert serial.get("type") == "tcp"
+    source = serial.find("source")
+    assert (source.get("mode"), source.get("host"), source.get("service")) == (
+        "bind",
+        "192.0.2.7",
+        "10007",
+    )
+    assert serial.find("log").get("file") == str(console_log_path(options, spec.uuid))
+    graphics = {g.get("type"): g for g in devices.findall("graphics")}
+    assert set(graphics) == {"vnc", "spice"}
+    for element in graphics.values():
+        # libvirt picks the port when the guest starts; the driver reads it back.
+        assert element.get("autoport") == "yes" and element.get("port") is None
+        assert element.find("listen").get("address") == "192.0.2.7"
+
+
+def test_the_test_hypervisor_gets_no_graphics():
+    assert _parse(build_domain_xml(instance_spec(), OPTIONS)).find("devices/graphics") is None

@@ -2,16 +2,13 @@
 
 import dataclasses
 import uuid
-from pathlib import Path
 
 import libvirt
 import pytest
 
 from cloud.workers.virt.driver import HypervisorError, InstanceInfo
 from cloud.workers.virt.libvirt_driver import LibvirtDriver
-from tests.unit.helpers import TEST_URI, domain_uuids, instance_spec
-
-INSTANCES = Path("/srv/stratus/instances")
+from tests.unit.helpers import INSTANCES, TEST_URI, domain_uuids, instance_spec
 
 # Nova's server diagnostics, microversion 2.48.
 NOVA_248_KEYS = {
@@ -202,6 +199,9 @@ def test_unreachable_hypervisor_is_a_hypervisor_error():
         driver.host_resources()
 
 
+DISK_FILE_KEYS = {"device", "path", "format", "virtual_size", "actual_size", "backing_file"}
+
+
 def test_get_diagnostics_shape(driver, make_instance):
     spec = make_instance(memory_mb=512, vcpus=2)
     driver.spawn(spec)
@@ -223,8 +223,13 @@ def test_get_diagnostics_shape(driver, make_instance):
         assert set(cpu) == {"id", "time", "utilisation"}
     assert len(diag["disk_details"]) == diag["num_disks"]
     for disk in diag["disk_details"]:
-        assert set(disk) == NOVA_248_DISK_KEYS
-        assert all(isinstance(v, int) for v in disk.values())
+        # Nova's counters, then what the host knows of the disk's file.
+        assert set(disk) == NOVA_248_DISK_KEYS | DISK_FILE_KEYS
+        assert all(isinstance(disk[k], int) for k in NOVA_248_DISK_KEYS)
+    root = diag["disk_details"][0]
+    assert root["device"] == "vda" and root["format"] == "qcow2"
+    assert root["path"] == str(INSTANCES / spec.uuid / "disk")
+    assert root["virtual_size"] == 1024**3  # the flavor's root_gb
     assert diag["nic_details"] == []
 
 
@@ -244,10 +249,13 @@ def test_driver_declares_diagnostics_support(driver):
     assert driver.capabilities["supports_diagnostics"] is True
 
 
-def test_console_output_is_declared_on_qemu_only():
-    # The test hypervisor runs no guest and keeps no console log: it says so.
-    assert LibvirtDriver(TEST_URI, INSTANCES).capabilities["supports_console_output"] is False
-    assert LibvirtDriver("qemu:///system", INSTANCES).capabilities["supports_console_output"]
+def test_console_output_everywhere_remote_consoles_on_qemu_only():
+    # The test hypervisor's console log is the driver's own; it has no graphics.
+    test, qemu = LibvirtDriver(TEST_URI, INSTANCES), LibvirtDriver("qemu:///system", INSTANCES)
+    assert test.capabilities["supports_console_output"]
+    assert qemu.capabilities["supports_console_output"]
+    assert test.capabilities["supports_remote_consoles"] is False
+    assert qemu.capabilities["supports_remote_consoles"]
 
 
 def test_spawn_on_qemu_refuses_a_kernel_this_host_lacks(tmp_path):
@@ -268,8 +276,8 @@ def test_destroy_of_an_unknown_guest_removes_leftover_files(driver, tmp_path):
     assert not leftover.exists()
 
 
-def test_simulated_hosts_on_one_machine_are_told_apart_by_host_name():
-    first, second = LibvirtDriver(TEST_URI, INSTANCES), LibvirtDriver(TEST_URI, INSTANCES)
+def test_simulated_hosts_on_one_machine_are_told_apart_by_host_name(tmp_path):
+    first, second = LibvirtDriver(TEST_URI, tmp_path), LibvirtDriver(TEST_URI, tmp_path)
     first.init_host("sim-1")
     second.init_host("sim-2")
     names = {
@@ -277,3 +285,48 @@ def test_simulated_hosts_on_one_machine_are_told_apart_by_host_name():
         second.host_resources().hypervisor_hostname,
     }
     assert names == {"sim-1", "sim-2"}
+
+
+def _vif(n: int):
+    from cloud.payloads import VifSpec
+
+    port_id = str(uuid.uuid4())
+    return VifSpec(
+        port_id=port_id,
+        network_id=str(uuid.uuid4()),
+        mac_address=f"fa:16:3e:00:10:{n:02x}",
+        devname=f"tap{port_id[:11]}",
+    )
+
+
+def test_interfaces_attach_to_the_persistent_definition_on_the_test_hypervisor(
+    driver, make_instance, libvirt_conn
+):
+    """The test hypervisor has no device calls: the running guest keeps what it has, the
+    definition gets the interface (twice is once), and the guest has it from its next
+    start, in its diagnostics too; detaching takes it from the definition."""
+    spec = make_instance()
+    driver.spawn(spec)
+    domain = libvirt_conn.lookupByUUIDString(spec.uuid)
+    first, second = _vif(1), _vif(2)
+
+    assert driver.attach_interface(spec.uuid, first) is False
+    assert driver.attach_interface(spec.uuid, first) is False
+    assert driver.attach_interface(spec.uuid, second) is False
+    persistent = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    assert persistent.count(first.mac_address) == 1 and second.devname in persistent
+    assert first.mac_address not in domain.XMLDesc(0)
+
+    domain.destroy()
+    domain.create()
+    nics = driver.get_diagnostics(spec.uuid)["nic_details"]
+    assert [n["mac_address"] for n in nics] == [first.mac_address, second.mac_address]
+    assert all(isinstance(n["rx_octets"], int) for n in nics)
+
+    assert driver.detach_interface(spec.uuid, first) is False
+    # Again: the definition has it no more; the running guest keeps it to its next stop.
+    assert driver.detach_interface(spec.uuid, first) is False
+    persistent = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    assert first.mac_address not in persistent and second.mac_address in persistent
+    with pytest.raises(HypervisorError):
+        driver.attach_interface(str(uuid.uuid4()), first)

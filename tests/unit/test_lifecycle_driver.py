@@ -2,8 +2,8 @@
 ComputeManager reporting their outcomes (done / failed) as payloads."""
 
 import json
+import time
 import uuid
-from pathlib import Path
 
 import libvirt
 import pytest
@@ -14,9 +14,8 @@ from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
 from cloud.workers.virt.driver import HypervisorError
 from cloud.workers.virt.libvirt_driver import LibvirtDriver
-from tests.unit.helpers import TEST_URI
+from tests.unit.helpers import INSTANCES, TEST_URI
 
-INSTANCES = Path("/srv/stratus/instances")
 RUNNING, PAUSED, SHUTDOWN = PowerState.RUNNING, PowerState.PAUSED, PowerState.SHUTDOWN
 
 
@@ -99,35 +98,76 @@ def test_an_unknown_guest_is_a_hypervisor_error(driver, verb):
         getattr(driver, verb)(str(uuid.uuid4()))
 
 
-def test_the_test_hypervisor_declares_no_console_log_and_no_snapshot(driver):
+def test_the_test_hypervisor_declares_a_console_log_and_snapshots_but_no_graphics(driver):
+    # Its guests' disk files are real (cloud.workers.virt.disks): they can be copied.
     assert driver.capabilities == {
         "supports_diagnostics": True,
-        "supports_console_output": False,
-        "supports_snapshot": False,
+        "supports_console_output": True,
+        "supports_remote_consoles": False,
+        "supports_snapshot": True,
+        "supports_volume_hotplug": False,
     }
-    assert LibvirtDriver("qemu:///system", INSTANCES).capabilities["supports_console_output"]
+    qemu = LibvirtDriver("qemu:///system", INSTANCES).capabilities
+    assert qemu["supports_console_output"] and qemu["supports_volume_hotplug"]
 
 
-def test_console_output_reads_the_tail_of_the_serial_log(driver, libvirt_conn, tmp_path):
-    # A domain defined with a serial log file, as a QEMU guest's is.
-    log = tmp_path / "console.log"
-    log.write_text("".join(f"line {n}\n" for n in range(1, 6)))
-    domain_uuid = str(uuid.uuid4())
-    libvirt_conn.defineXML(
-        f"<domain type='test'><name>console-{domain_uuid[:8]}</name><uuid>{domain_uuid}</uuid>"
-        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>"
-        f"<serial type='pty'><log file='{log}'/><target port='0'/></serial></devices></domain>"
-    )
-    try:
-        assert driver.get_console_output(domain_uuid, 2) == "line 4\nline 5\n"
-        assert driver.get_console_output(domain_uuid, None).startswith("line 1\n")
-        assert driver.get_console_output(domain_uuid, 0) == ""
-    finally:
-        libvirt_conn.lookupByUUIDString(domain_uuid).undefine()
+@pytest.fixture
+def started(tmp_path) -> LibvirtDriver:
+    """A test-hypervisor driver whose host has started: it keeps its guests' console logs."""
+    driver = LibvirtDriver(TEST_URI, tmp_path)
+    driver.init_host("cmp-unit")
+    return driver
+
+
+def _console(driver: LibvirtDriver, uuid: str, length: int | None, lines: int) -> str:
+    """The console output once it holds `lines` lines (libvirt's events arrive on the
+    event loop's thread)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            text = driver.get_console_output(uuid, None)
+        except HypervisorError:
+            text = ""
+        if len(text.splitlines()) >= lines or time.monotonic() > deadline:
+            return driver.get_console_output(uuid, length)
+        time.sleep(0.02)
+
+
+def test_the_simulated_console_logs_each_power_transition(started, make_instance):
+    spec = make_instance()
+    started.spawn(spec)
+    started.pause(spec.uuid)
+    started.unpause(spec.uuid)
+    started.reboot(spec.uuid, hard=False)
+    started.power_off(spec.uuid)
+    text = _console(started, spec.uuid, None, 6)
+    lines = text.splitlines()
+    words = [line.split(": ", 1)[1] for line in lines]
+    assert words == [
+        "defined (added)",
+        "started (booted)",
+        "paused (by request)",
+        "resumed",
+        "rebooted (soft)",
+        "stopped (shut down)",
+    ]
+    assert all(f"{spec.name} ({spec.uuid})" in line for line in lines)
+    # `length` is the last lines
+    assert _console(started, spec.uuid, 2, 6).splitlines() == lines[-2:]
+    assert _console(started, spec.uuid, 0, 6) == ""
+
+
+def test_a_deleted_guest_leaves_no_console_log(started, make_instance, tmp_path):
+    spec = make_instance()
+    started.spawn(spec)
+    _console(started, spec.uuid, None, 2)
+    started.destroy(spec.uuid)
+    time.sleep(0.2)  # the "stopped" event must not bring the directory back
+    assert not (tmp_path / spec.uuid).exists()
 
 
 def test_console_output_of_a_guest_without_a_log_is_refused(driver, guest):
-    with pytest.raises(HypervisorError, match="no console log"):
+    with pytest.raises(HypervisorError, match="cannot read the console log"):
         driver.get_console_output(guest, None)
 
 
@@ -231,10 +271,9 @@ def test_a_failure_on_an_unknown_guest_has_no_power_state(manager):
     assert result.power_state is None
 
 
-def test_console_output_on_the_test_hypervisor_says_there_is_none(manager, guest):
+def test_console_output_names_no_host_path_when_it_cannot_be_read(manager, guest):
     compute, _ = manager
     answer = compute.get_console_output(ConsoleRequest(instance_uuid=guest, length=5))
     assert answer == ConsoleOutput(
-        available=False,
-        message="The hypervisor of host cmp-unit (test:///default) keeps no console log.",
+        available=False, message="its host cannot read the guest's console log."
     )

@@ -12,21 +12,35 @@ from cloud.payloads import (
     PAYLOAD_VERSION,
     ActionRequest,
     ActionResult,
+    AgentReport,
+    AttachVolumeRequest,
+    BlockDevice,
     BuildFailure,
     BuildInstances,
     BuildRequest,
     ComputeStarted,
+    ConnectionRequest,
     ConsoleOutput,
     ConsoleRequest,
+    DetachVolumeRequest,
     FlavorSpec,
+    FloatingIPMapping,
     GuestStates,
     HostReport,
     ImageSpec,
     InstanceSpec,
+    InterfaceRequest,
+    InterfaceResult,
     MigrationRequest,
     MigrationResult,
     MigrationTask,
+    NetworkSetup,
+    NetworkSync,
+    NetworkTeardown,
     PayloadError,
+    PortBinding,
+    PortStatus,
+    PortUnbinding,
     RebuildRequest,
     ReconcileRequest,
     SchedulerAnswer,
@@ -37,10 +51,21 @@ from cloud.payloads import (
     TaskProgress,
     Terminated,
     TerminateRequest,
+    VifSpec,
+    VolumeAttached,
+    VolumeBackendReport,
+    VolumeConnection,
+    VolumeCreate,
+    VolumeDetached,
+    VolumeExtend,
+    VolumeRef,
+    VolumeResult,
+    VolumeSnapshotRequest,
 )
 from tests.unit.helpers import instance_spec
 
 INSTANCE = instance_spec(display_name="db-1")
+VOLUME_ID = "0e4b8b38-6a1c-4d59-9a84-1d3c5c5f3b10"
 
 GUESTS = GuestStates(
     host="cmp-1",
@@ -78,6 +103,11 @@ SAMPLES: dict[type, payloads.Payload] = {
         properties={"architecture": "aarch64", "hw_disk_bus": "virtio"},
         kernel_file="/var/lib/stratus/images/vmlinux",
         ramdisk_file="/var/lib/stratus/images/initrd.img",
+        download_url="https://cloud.example.org/image/v2/images/9c7e3a5e-0000-4000-8000-000000000001/file",
+        transfer_token="tok-1",
+        os_hash_algo="sha512",
+        os_hash_value="cf83e1357eefb8bdf1542850d66d8007",
+        virtual_size=1073741824,
     ),
     InstanceSpec: INSTANCE,
     BuildRequest: BuildRequest(instance=INSTANCE.to_dict(), request_id="req-3f1c0a2e", attempt=2),
@@ -109,6 +139,14 @@ SAMPLES: dict[type, payloads.Payload] = {
         payload_version="1.0",
         started_at="2024-05-01T12:00:00+00:00",
         capabilities={"supports_snapshot": True, "supports_console_output": True},
+        image_cache=[
+            {
+                "image_id": "9c7e3a5e-0000-4000-8000-000000000001",
+                "size": 12345,
+                "last_used": "2024-05-01T12:00:00+00:00",
+                "in_use": True,
+            }
+        ],
     ),
     ActionRequest: ActionRequest(
         instance_uuid=INSTANCE.uuid,
@@ -144,6 +182,8 @@ SAMPLES: dict[type, payloads.Payload] = {
         image_id="6a1e8f0c-0000-4000-8000-000000000003",
         task_state="image_snapshot",
         disk_format="raw",
+        upload_url="https://cloud.example.org/image/v2/images/6a1e8f0c-0000-4000-8000-000000000003/file",
+        upload_token="tok-2",
     ),
     TaskProgress: TaskProgress(
         instance_uuid=INSTANCE.uuid,
@@ -170,6 +210,8 @@ SAMPLES: dict[type, payloads.Payload] = {
         request_id="req-7",
         instance=INSTANCE.to_dict(),
         power_on=False,
+        disk_upload={"url": "https://cloud.example.org/image/v2/images/x/file", "token": "tok-3"},
+        disk_image={"id": "6a1e8f0c-0000-4000-8000-000000000004", "name": "resize-disk"},
     ),
     MigrationResult: MigrationResult(
         migration_uuid="5d7c1c8e-0000-4000-8000-000000000002",
@@ -235,6 +277,243 @@ SAMPLES: dict[type, payloads.Payload] = {
     ),
 }
 
+PORT_ID = "3f0c6b1a-7d2e-4c1b-9a55-0e6f1d2c3b4a"
+NETWORK_ID = "8a1b2c3d-0000-4000-8000-0000000000aa"
+FIXED_IPS = [
+    {
+        "ip_address": "10.0.0.5",
+        "subnet_id": "9b8c7d6e-0000-4000-8000-0000000000bb",
+        "cidr": "10.0.0.0/24",
+        "prefixlen": 24,
+        "gateway_ip": "10.0.0.1",
+        "version": 4,
+    }
+]
+SAMPLES.update(
+    {
+        VifSpec: VifSpec(
+            port_id=PORT_ID,
+            network_id=NETWORK_ID,
+            mac_address="fa:16:3e:12:34:56",
+            devname="tap3f0c6b1a-7d",
+            bridge="br-int",
+            segmentation_id=101,
+            mtu=1450,
+            fixed_ips=FIXED_IPS,
+        ),
+        InterfaceRequest: InterfaceRequest(
+            instance_uuid=INSTANCE.uuid,
+            vif={
+                "port_id": PORT_ID,
+                "network_id": NETWORK_ID,
+                "mac_address": "fa:16:3e:12:34:56",
+                "devname": "tap3f0c6b1a-7d",
+                "version": "1.10",
+            },
+        ),  # fmt: skip
+        InterfaceResult: InterfaceResult(
+            instance_uuid=INSTANCE.uuid, port_id=PORT_ID, done=True, live=True
+        ),
+        NetworkSetup: NetworkSetup(
+            network_id=NETWORK_ID,
+            name="private",
+            project_id="p1",
+            network_type="vlan",
+            segmentation_id=101,
+            physical_network="physnet1",
+            mtu=1500,
+            external=False,
+            subnets=[
+                {
+                    "id": "9b8c7d6e-0000-4000-8000-0000000000bb",
+                    "cidr": "10.0.0.0/24",
+                    "ip_version": 4,
+                    "prefixlen": 24,
+                    "gateway_ip": "10.0.0.1",
+                    "enable_dhcp": True,
+                    "dns_nameservers": ["10.0.0.53"],
+                    "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.254"}],
+                }
+            ],
+            dhcp_port={
+                "port_id": "7e6d5c4b-0000-4000-8000-0000000000cc",
+                "mac_address": "fa:16:3e:aa:bb:cc",
+                "devname": "tap7e6d5c4b-00",
+                "fixed_ips": [{"ip_address": "10.0.0.2", "subnet_id": "9b8c", "prefixlen": 24}],
+            },
+            dhcp_hosts=[
+                {
+                    "mac_address": "fa:16:3e:12:34:56",
+                    "ip_address": "10.0.0.5",
+                    "hostname": "db-1",
+                    "port_id": PORT_ID,
+                }
+            ],
+        ),
+        NetworkTeardown: NetworkTeardown(network_id=NETWORK_ID, segmentation_id=101),
+        NetworkSync: NetworkSync(
+            resource_id=PORT_ID, hosts=["cmp-1"], network_id=NETWORK_ID, request_id="req-16"
+        ),
+        PortBinding: PortBinding(
+            port_id=PORT_ID,
+            network_id=NETWORK_ID,
+            host="cmp-1",
+            mac_address="fa:16:3e:12:34:56",
+            devname="tap3f0c6b1a-7d",
+            segmentation_id=101,
+            network_type="vlan",
+            bridge="br-int",
+            mtu=1500,
+            fixed_ips=FIXED_IPS,
+            instance_uuid=INSTANCE.uuid,
+            device_owner="compute:nova",
+            admin_state_up=True,
+            port_security_enabled=True,
+            security_group_ids=["5c4b3a29-0000-4000-8000-0000000000dd"],
+            security_group_rules=[
+                {
+                    "id": "r1",
+                    "direction": "ingress",
+                    "ethertype": "IPv4",
+                    "protocol": "tcp",
+                    "port_range_min": 22,
+                    "port_range_max": 22,
+                    "remote_ip_prefixes": ["0.0.0.0/0"],
+                }
+            ],
+            allowed_address_pairs=[{"ip_address": "10.0.0.99", "mac_address": "fa:16:3e:12:34:56"}],
+        ),
+        PortUnbinding: PortUnbinding(
+            port_id=PORT_ID,
+            network_id=NETWORK_ID,
+            host="cmp-1",
+            devname="tap3f0c6b1a-7d",
+            mac_address="fa:16:3e:12:34:56",
+        ),
+        FloatingIPMapping: FloatingIPMapping(
+            floating_ip_id="4a3b2c1d-0000-4000-8000-0000000000ee",
+            floating_ip_address="172.24.4.10",
+            floating_network_id="1a2b3c4d-0000-4000-8000-0000000000ff",
+            host="cmp-1",
+            port_id=PORT_ID,
+            fixed_ip_address="10.0.0.5",
+            floating_segmentation_id=None,
+            floating_prefixlen=24,
+            floating_gateway_ip="172.24.4.1",
+            network_id=NETWORK_ID,
+            segmentation_id=101,
+        ),
+        PortStatus: PortStatus(
+            port_id=PORT_ID,
+            host="cmp-1",
+            status="ACTIVE",
+            message="",
+            sent_at="2024-05-01T12:00:00+00:00",
+        ),
+        AgentReport: AgentReport(
+            host="cmp-1",
+            payload_version="1.9",
+            bridge="br-int",
+            started_at="2024-05-01T12:00:00+00:00",
+            sent_at="2024-05-01T12:00:05+00:00",
+            capabilities={"dhcp": True, "security_groups": True, "nat": True},
+        ),
+        VolumeRef: VolumeRef(
+            volume_id=VOLUME_ID, backend="file", size=1, provider_location="/v/volume-1"
+        ),
+        VolumeCreate: VolumeCreate(
+            volume_id=VOLUME_ID,
+            backend="file",
+            size=2,
+            image={"id": "img-1", "name": "tiny", "download_url": "http://x/file"},
+            request_id="req-1",
+        ),
+        VolumeExtend: VolumeExtend(
+            volume_id=VOLUME_ID, backend="file", provider_location="/v/volume-1", new_size=3
+        ),
+        VolumeSnapshotRequest: VolumeSnapshotRequest(
+            snapshot_id="snap-1", volume_id=VOLUME_ID, backend="file", volume_location="/v/1"
+        ),
+        ConnectionRequest: ConnectionRequest(
+            attachment_id="att-1",
+            volume_id=VOLUME_ID,
+            backend="nbd",
+            host="cmp-1",
+            provider_location="/v/volume-1",
+            instance_uuid=INSTANCE.uuid,
+        ),
+        VolumeResult: VolumeResult(
+            volume_id=VOLUME_ID, backend="file", provider_location="/v/volume-1", size=2
+        ),
+        VolumeConnection: VolumeConnection(
+            attachment_id="att-1",
+            volume_id=VOLUME_ID,
+            host="cmp-1",
+            connection={"driver_volume_type": "nbd", "host": "10.0.0.2", "port": 10809},
+        ),
+        VolumeBackendReport: VolumeBackendReport(
+            backend="file",
+            host="vol-1",
+            driver="file",
+            total_capacity_gb=100.0,
+            free_capacity_gb=90.5,
+            sent_at="2024-05-01T12:00:05+00:00",
+        ),
+    }
+)
+
+VOLUME_ID = "6f1b2c3d-0000-4000-8000-0000000000aa"
+ATTACHMENT_ID = "7a2b3c4d-0000-4000-8000-0000000000ab"
+NBD = {
+    "driver_volume_type": "nbd",
+    "host": "10.0.0.5",
+    "port": 10809,
+    "export_name": VOLUME_ID,
+    "format": "raw",
+}
+SAMPLES.update(
+    {
+        BlockDevice: BlockDevice(
+            volume_id=VOLUME_ID,
+            attachment_id=ATTACHMENT_ID,
+            connection=NBD,
+            device="vda",
+            boot_index=0,
+        ),
+        AttachVolumeRequest: AttachVolumeRequest(
+            instance_uuid=INSTANCE.uuid,
+            request_id="req-v1",
+            volume_id=VOLUME_ID,
+            attachment_id=ATTACHMENT_ID,
+            connection=NBD,
+            device="/dev/vdb",
+        ),
+        DetachVolumeRequest: DetachVolumeRequest(
+            instance_uuid=INSTANCE.uuid,
+            request_id="req-v2",
+            volume_id=VOLUME_ID,
+            attachment_id=ATTACHMENT_ID,
+        ),
+        VolumeAttached: VolumeAttached(
+            instance_uuid=INSTANCE.uuid,
+            host="cmp-1",
+            request_id="req-v1",
+            volume_id=VOLUME_ID,
+            attachment_id=ATTACHMENT_ID,
+            device="/dev/vdb",
+        ),
+        VolumeDetached: VolumeDetached(
+            instance_uuid=INSTANCE.uuid,
+            host="cmp-1",
+            request_id="req-v2",
+            volume_id=VOLUME_ID,
+            attachment_id=ATTACHMENT_ID,
+            message="libvirt said no",
+            details="Traceback ...",
+        ),
+    }
+)
+
 PAYLOAD_CLASSES = list(SAMPLES)
 
 
@@ -269,7 +548,7 @@ def test_to_dict_holds_every_field_and_the_version(cls):
 @pytest.mark.parametrize("cls", PAYLOAD_CLASSES, ids=lambda c: c.__name__)
 def test_newer_minor_with_unknown_field_is_read(cls):
     sample = SAMPLES[cls]
-    data = {**sample.to_dict(), "version": "1.7", "field_from_the_future": {"x": [1, 2]}}
+    data = {**sample.to_dict(), "version": "1.8", "field_from_the_future": {"x": [1, 2]}}
 
     assert cls.from_dict(data) == sample
 
@@ -354,6 +633,35 @@ def test_an_image_spec_from_a_1_1_writer_boots_from_its_disk():
     assert (image.kernel_file, image.ramdisk_file) == ("", "")
 
 
+def test_consoles_reach_a_1_7_conductor_and_a_1_6_peer_gets_none():
+    consoles = {"vnc": {"host": "192.0.2.5", "port": 5901}}
+    result = SpawnResult(
+        instance_uuid=INSTANCE.uuid,
+        host="cmp-1",
+        request_id="req-1",
+        power_state=1,
+        consoles=consoles,
+    )
+    assert SpawnResult.from_dict(result.to_dict()).consoles == consoles
+    assert "consoles" not in result.to_dict("1.6")
+    # A 1.6 compute's outcome reports nothing: the conductor keeps what it had.
+    assert SpawnResult.from_dict(result.to_dict("1.6")).consoles is None
+    assert (
+        ActionResult.from_dict(
+            {
+                "version": "1.6",
+                "instance_uuid": "u",
+                "host": "h",
+                "request_id": "r",
+                "action": "stop",
+                "task_state": "powering-off",
+                "power_state": 4,
+            }
+        ).consoles
+        is None
+    )
+
+
 def test_build_request_instance_spec():
     request = SAMPLES[BuildRequest]
     assert request.instance_spec == INSTANCE
@@ -427,28 +735,28 @@ def test_payloads_are_immutable():
 # with since(); a new major for anything an older reader cannot ignore), add a
 # line to the History in cloud/payloads.py, then update the expectations below.
 
-EXPECTED_VERSION = "1.6"
+EXPECTED_VERSION = "1.13"
 
 EXPECTED_FINGERPRINTS = {
     "FlavorSpec": "1.0-c63fecd98a71b459c1eba8993d494bd8",
-    "ImageSpec": "1.2-075676ea298e72423b4eb26273449581",
-    "InstanceSpec": "1.0-99706b71cf5177416e83a03a11d194f7",
+    "ImageSpec": "1.7-9b1da89839132ddca72277fb6dbcd9ae",
+    "InstanceSpec": "1.13-5cdfc60193fb33d8711bdb237283cb94",
     "BuildRequest": "1.0-60d854e775018924f7ecb5e7d8a738bb",
     "TerminateRequest": "1.0-18d46969d22379d878c33d46ce95cf5e",
-    "SpawnResult": "1.0-8dc72cae4f3a068f992c6ec387af7373",
+    "SpawnResult": "1.8-9d2edd5506b848e4b3a75ffdd657817d",
     "BuildFailure": "1.0-64a741b135b778101d67a541efa0abb8",
     "Terminated": "1.0-4eaafa79551ff17fcd229455f403c64a",
-    "HostReport": "1.3-312213e415747348b35f6f3a4b77eef9",
+    "HostReport": "1.7-bee357c6fc91010a3ee10415d8225df6",
     "ActionRequest": "1.2-bede8238229a338446c78ca42c1fc431",
-    "ActionResult": "1.2-014e999ecf55827f3d21365f4d2e8d3a",
+    "ActionResult": "1.8-8b9c0c432af891498bbce1209fe827aa",
     "ConsoleRequest": "1.2-06fb0abde17127a9f64823cde426a0af",
     "ConsoleOutput": "1.2-191826d62e68950b202cd92fb874f118",
     "RebuildRequest": "1.3-e4b4617409c3563ea46c5acb53c4f9bf",
-    "SnapshotRequest": "1.3-cc120ffa5ea4289753a0f8b123eae43c",
+    "SnapshotRequest": "1.7-6b86260514340bb97706ab8924e81408",
     "TaskProgress": "1.3-a1c58d646f7f6167393a9e4e3d043c4f",
     "SnapshotResult": "1.3-3a8ab846d61e14123b3a1fb11e0acb0b",
-    "MigrationRequest": "1.4-f737456c5b5897b6f4f3b838024844b9",
-    "MigrationResult": "1.4-0aaccc0b6d872cc152a7e18aeefc6f7d",
+    "MigrationRequest": "1.7-43ef699696b1c46cc444a706bbd68727",
+    "MigrationResult": "1.8-6af41bcf6740782e40f4978d35073173",
     "GuestStates": "1.5-7f83ad73d29cccb91bed35618e12e2ce",
     "ComputeStarted": "1.5-f889ee7e7ed64a8e7392cb5a6bccd100",
     "ReconcileRequest": "1.5-4eedced5b7b21fa3d7afab11c838b103",
@@ -456,6 +764,30 @@ EXPECTED_FINGERPRINTS = {
     "MigrationTask": "1.3-37edbb12335b301bf054e9d2bb6b1b5b",
     "SchedulingRequest": "1.6-b486f78add4dbfecc3ec5d0405065e04",
     "SchedulerAnswer": "1.0-a87c487216506df7a06d1f36c93b1af0",
+    "VifSpec": "1.9-1d433217f0a550043da85628ead03c1e",
+    "InterfaceRequest": "1.10-25f98acf23881953a6fd0e68722436c7",
+    "InterfaceResult": "1.10-df2e59605748beec1e97d45bbedef6f7",
+    "NetworkSetup": "1.9-83cc7f13a1a21b6f1585a13b5a5f6942",
+    "NetworkTeardown": "1.9-34a9a12f982896e0f43eab82c148688f",
+    "NetworkSync": "1.9-ee920f807cf029c5cf57ae3be1dd91f8",
+    "PortBinding": "1.9-ddc6361f7dcea1213f58623674becb8d",
+    "PortUnbinding": "1.9-91c7137b59e5a53745f7b80f64b8a6f8",
+    "FloatingIPMapping": "1.9-62623ca99c2589d98107baf70ddf5163",
+    "PortStatus": "1.9-dd52a05f68f929ca6b8442aece2d80d3",
+    "AgentReport": "1.9-2be58b58a9ec78ff4873d0751f7ecdbe",
+    "VolumeRef": "1.11-4a628c2e0fefe722c04ad521208e3ff5",
+    "VolumeCreate": "1.11-3dcad3c893807605ac91333bbff4810b",
+    "VolumeExtend": "1.11-fc9e5e81cb26ef0a954420c4b15d9460",
+    "VolumeSnapshotRequest": "1.11-e59f44fe1f7acbd628531405a3190d21",
+    "ConnectionRequest": "1.11-ae10e80fe88731f3758b36d73e4458b1",
+    "VolumeResult": "1.11-ad0f83b612dddba42f9fc1ccb22767b1",
+    "VolumeConnection": "1.11-dac2042e0e087132c3b5fe16b7d36e51",
+    "VolumeBackendReport": "1.11-72bf13b94101e0cc8cd68ab6f6a48454",
+    "BlockDevice": "1.12-e0dbeadeed1a1d4ae12b6eaa2f3fdbba",
+    "AttachVolumeRequest": "1.12-4529c8107f40dd468219c9e1331cf0ce",
+    "DetachVolumeRequest": "1.12-33809f3b39778042b2c87d21adc1214b",
+    "VolumeAttached": "1.12-01a827341cd794ee65f3e42e0e2c954a",
+    "VolumeDetached": "1.12-0fbc308b953893ffe631c866d398bb83",
 }
 
 
@@ -569,3 +901,21 @@ def test_periodic_messages_are_never_sent_to_a_1_4_host():
     for cls in (GuestStates, ComputeStarted, ReconcileRequest):
         with pytest.raises(payloads.PayloadTooNew):
             SAMPLES[cls].to_dict("1.4")
+
+
+def test_an_instance_spec_carries_its_interfaces_to_a_1_9_host_only():
+    vif = SAMPLES[VifSpec]
+    spec = dataclasses.replace(INSTANCE, ports=[vif.to_dict()])
+    wire = json.loads(json.dumps(BuildRequest(instance=spec.to_dict(), request_id="r").to_dict()))
+    assert BuildRequest.from_dict(wire).instance_spec.vifs == [vif]
+    old = BuildRequest(instance=spec.to_dict(), request_id="r").to_dict("1.8")
+    assert "ports" not in old["instance"]
+    assert BuildRequest.from_dict(old).instance_spec.vifs == []
+
+
+def test_network_agent_messages_are_never_sent_to_a_1_8_host():
+    for cls in (NetworkSetup, NetworkTeardown, PortBinding, PortUnbinding, FloatingIPMapping):
+        with pytest.raises(payloads.PayloadTooNew):
+            SAMPLES[cls].to_dict("1.8")
+    with pytest.raises(payloads.PayloadTooNew):
+        PortStatus.from_dict(SAMPLES[PortStatus].to_dict(), speaks="1.8")

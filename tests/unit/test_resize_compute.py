@@ -3,7 +3,6 @@ steps (cloud.workers.resize) reporting each outcome to the conductor as a payloa
 
 import dataclasses
 import json
-from pathlib import Path
 
 import libvirt
 import pytest
@@ -14,9 +13,8 @@ from cloud.workers import resize
 from cloud.workers.config import ComputeConfig
 from cloud.workers.manager import ComputeManager
 from cloud.workers.virt.libvirt_driver import LibvirtDriver
-from tests.unit.helpers import TEST_URI
+from tests.unit.helpers import INSTANCES, TEST_URI
 
-INSTANCES = Path("/srv/stratus/instances")
 RUNNING, SHUTDOWN = PowerState.RUNNING, PowerState.SHUTDOWN
 
 

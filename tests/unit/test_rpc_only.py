@@ -7,9 +7,10 @@ from pathlib import Path
 
 CLOUD = Path(__file__).resolve().parents[2] / "cloud"
 
-# The modules that send: the control plane's, and the compute worker's own (it has no
-# Django, so it cannot import rpc.py; it builds each report in the version it speaks).
-SENDERS = {"rpc.py", "workers/app.py"}
+# The modules that send: the control plane's, and the compute worker's, the network
+# agent's and the volume worker's own (they have no Django, so they cannot import rpc.py;
+# each builds its reports in the version it speaks).
+SENDERS = {"rpc.py", "workers/app.py", "netagent/app.py", "volumeworker/app.py"}
 SENDING_METHODS = {"send_task", "signature", "s", "si", "delay", "apply_async", "delay_on_commit"}
 CANVAS = {"chain", "chord", "group", "signature", "Signature"}
 

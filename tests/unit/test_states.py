@@ -153,9 +153,23 @@ NOVA = {
     "evacuate": ({"active", "stopped", "error"}, IDLE, "rebuilding", "active"),
     "create_image": ({"active", "stopped", "paused", "suspended"}, IDLE, "image_snapshot", None),
     "reset_state": (ALL, ALL, None, None),
+    "update_metadata": ({"active", "paused", "suspended", "stopped"}, IDLE, None, None),
     "get_console_output": (
         {"active", "paused", "stopped", "suspended", "resized", "error"},
         NOT_DELETING,
+        None,
+        None,
+    ),
+    "get_remote_console": (
+        {"active", "paused", "stopped", "suspended", "resized", "error"},
+        NOT_DELETING
+        - {
+            "resize_migrating",
+            "resize_finish",
+            "resize_reverting",
+            "rebuilding",
+            "rebuild_spawning",
+        },
         None,
         None,
     ),
@@ -209,15 +223,23 @@ def test_task_state_set_and_vm_state_left(action):
     assert TRANSITIONS[action].done == done
 
 
-def test_only_console_output_is_read_only():
-    assert {a for a, rule in TRANSITIONS.items() if rule.read_only} == {"get_console_output"}
+def test_only_console_reads_and_metadata_changes_are_read_only():
+    """They write no state: consoles ask the host, metadata is a column beside."""
+    read_only = {a for a, rule in TRANSITIONS.items() if rule.read_only}
+    assert read_only == {"get_console_output", "get_remote_console", "update_metadata"}
 
 
 def test_a_running_action_blocks_every_other_but_delete_and_hard_reboot():
     for action in ("reboot", "stop", "start", "pause", "unpause", "suspend", "resume"):
         running = TRANSITIONS[action].task_state
         takers = {a for a in NOVA if allowed(a, "active", running)}
-        assert takers <= {"delete", "reboot_hard", "reset_state", "get_console_output"}, action
+        assert takers <= {
+            "delete",
+            "reboot_hard",
+            "reset_state",
+            "get_console_output",
+            "get_remote_console",
+        }, action
 
 
 def test_refusal_names_the_vm_state_in_the_way():

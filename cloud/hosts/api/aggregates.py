@@ -11,7 +11,10 @@ import re
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
+from cloud.api.parsing import parse_int
+from cloud.api.schema import body
 from cloud.hosts import services
+from cloud.hosts.api import body_schemas as schemas
 from cloud.hosts.api.presenters import aggregate_body
 from cloud.hosts.models import Aggregate
 from cloud.hosts.selectors import aggregate_get, aggregate_list
@@ -66,9 +69,7 @@ def _zone(value, *, strip: bool = False) -> str | None:
 
 
 def _aggregate_id(value: str) -> int:
-    if not value.isdigit():
-        raise BadRequest(f"Invalid input received: id must be an integer, not {value!r}")
-    return int(value)
+    return parse_int(value, name="id", minimum=0)
 
 
 def _metadata(value) -> dict[str, str | None]:
@@ -101,6 +102,7 @@ class AggregateListView(_AggregateView):
         self.authorize(RULE % "index")
         return Response({"aggregates": [self.body(a) for a in aggregate_list()]})
 
+    @body(schemas.AGGREGATE_CREATE)
     def post(self, request):
         self.authorize(RULE % "create")
         data = _object(request.data, "body")
@@ -126,6 +128,7 @@ class AggregateView(_AggregateView):
             raise NotFound(f"Aggregate {aggregate_id} could not be found.")
         return self.reply(aggregate)
 
+    @body(schemas.AGGREGATE)
     def put(self, request, aggregate_id: str):
         self.authorize(RULE % "update")
         pk = _aggregate_id(aggregate_id)
@@ -156,6 +159,7 @@ class AggregateView(_AggregateView):
 class AggregateActionView(_AggregateView):
     """POST /os-aggregates/{id}/action: add_host, remove_host, set_metadata."""
 
+    @body(schemas.AGGREGATE_ACTION)
     def post(self, request, aggregate_id: str):
         data = _object(request.data, "body")
         if len(data) != 1:

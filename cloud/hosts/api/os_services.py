@@ -4,11 +4,12 @@ Each compute host is one `nova-compute` service. From 2.53 a service is
 updated by its UUID; before, by host and binary on the action URLs.
 """
 
-import uuid
-
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
+from cloud.api.parsing import to_uuid
+from cloud.api.schema import body
+from cloud.hosts.api import body_schemas as schemas
 from cloud.hosts.api.presenters import BINARY, service_body
 from cloud.hosts.models import ComputeNode
 from cloud.hosts.services import compute_service_update
@@ -48,6 +49,7 @@ class ServiceListView(ComputeView):
 class ServiceView(ComputeView):
     """PUT /os-services/{service_id} (2.53+) and PUT /os-services/{action} (before)."""
 
+    @body(schemas.SERVICE_UPDATE)
     def put(self, request, service_id: str):
         self.authorize("os_compute_api:os-services:update")
         body = _object(request)
@@ -58,10 +60,7 @@ class ServiceView(ComputeView):
         return self._action(service_id, body)
 
     def _update(self, service_id: str, body: dict) -> Response:
-        try:
-            node = ComputeNode.objects.filter(uuid=uuid.UUID(service_id)).first()
-        except ValueError:
-            raise BadRequest(f"Invalid uuid {service_id}") from None
+        node = ComputeNode.objects.filter(uuid=to_uuid(service_id, name="service_id")).first()
         if node is None:
             raise NotFound(f"Service {service_id} could not be found.")
         unknown = set(body) - {"status", "disabled_reason", "forced_down"}

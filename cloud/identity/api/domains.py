@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from cloud.api.schema import enveloped
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_bool
 from cloud.identity.api.presenters import domain_shape
@@ -26,7 +27,11 @@ class DomainsView(IdentityView):
         )
         return Response(self.collection("domains", domains, domain_shape))
 
-    @extend_schema(summary="Create a domain", request=DomainSerializer, responses={201: dict})
+    @extend_schema(
+        summary="Create a domain",
+        request=enveloped("domain", DomainSerializer),
+        responses={201: dict},
+    )
     def post(self, request):
         self.authorize("identity:create_domain")
         domain = admin_services.domain_create(**self.entity("domain", DomainSerializer))
@@ -48,7 +53,11 @@ class DomainView(IdentityView):
         domain = self._domain("identity:get_domain", domain_id)
         return Response({"domain": domain_shape(self.base, domain)})
 
-    @extend_schema(summary="Update a domain", request=DomainSerializer, responses={200: dict})
+    @extend_schema(
+        summary="Update a domain",
+        request=enveloped("domain", DomainSerializer),
+        responses={200: dict},
+    )
     def patch(self, request, domain_id: str):
         domain = self._domain("identity:update_domain", domain_id)
         changes = self.entity("domain", DomainSerializer, entity_id=domain_id)

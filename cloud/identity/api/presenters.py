@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from cloud.identity import cache as identity_cache
 from cloud.identity.admin_selectors import Assignment, domain_names, role_ids, role_is_immutable
 from cloud.identity.catalog import service_catalog
 from cloud.identity.context import RequestContext
@@ -113,7 +114,8 @@ def token_shape(
 ) -> dict:
     """A token as POST and GET /auth/tokens answer it (its catalog when project-scoped)."""
     project = token.project
-    domains = domain_names(ids={token.user.domain_id, project.domain_id if project else ""})
+    ids = frozenset({token.user.domain_id, project.domain_id if project else ""})
+    domains = identity_cache.remembered(("domain_names", ids), lambda: domain_names(ids=set(ids)))
 
     def domain(domain_id: str) -> dict:
         return {"id": domain_id, "name": domains.get(domain_id)}
@@ -131,12 +133,13 @@ def token_shape(
         "issued_at": _keystone_time(token.issued_at),
     }
     if project is not None:
-        roles = role_ids(names=context.roles)
+        names = tuple(context.roles)
+        roles = identity_cache.remembered(("role_ids", names), lambda: role_ids(names=list(names)))
         body.update(
             project={"id": project.id, "name": project.name, "domain": domain(project.domain_id)},
             is_domain=False,
             roles=[{"id": roles.get(name, name), "name": name} for name in context.roles],
         )
         if catalog:
-            body["catalog"] = service_catalog(base)
+            body["catalog"] = service_catalog(base, str(project.id))
     return {"token": body}

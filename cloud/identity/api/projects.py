@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from cloud.api.schema import enveloped
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_bool
 from cloud.identity.api.presenters import project_shape
@@ -35,7 +36,11 @@ class ProjectsView(IdentityView):
         projects = admin_selectors.project_list(**_filters(request.GET))
         return Response(self.collection("projects", projects, project_shape))
 
-    @extend_schema(summary="Create a project", request=ProjectSerializer, responses={201: dict})
+    @extend_schema(
+        summary="Create a project",
+        request=enveloped("project", ProjectSerializer),
+        responses={201: dict},
+    )
     def post(self, request):
         self.authorize("identity:create_project")
         data = self.entity("project", ProjectSerializer)
@@ -61,7 +66,11 @@ class ProjectView(IdentityView):
         project = self._project("identity:get_project", project_id)
         return Response({"project": project_shape(self.base, project)})
 
-    @extend_schema(summary="Update a project", request=ProjectSerializer, responses={200: dict})
+    @extend_schema(
+        summary="Update a project",
+        request=enveloped("project", ProjectSerializer),
+        responses={200: dict},
+    )
     def patch(self, request, project_id: str):
         project = self._project("identity:update_project", project_id)
         changes = self.entity("project", ProjectSerializer, entity_id=project_id)

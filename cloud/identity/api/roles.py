@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
+from cloud.api.schema import enveloped
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_flag
 from cloud.identity.api.presenters import assignment_shape, role_shape
@@ -28,7 +29,9 @@ class RolesView(IdentityView):
         )
         return Response(self.collection("roles", roles, role_shape))
 
-    @extend_schema(summary="Create a role", request=RoleSerializer, responses={201: dict})
+    @extend_schema(
+        summary="Create a role", request=enveloped("role", RoleSerializer), responses={201: dict}
+    )
     def post(self, request):
         self.authorize("identity:create_role")
         role = admin_services.role_create(**self.entity("role", RoleSerializer))
@@ -49,7 +52,9 @@ class RoleView(IdentityView):
     def get(self, request, role_id: str):
         return Response({"role": role_shape(self.base, self._role("identity:get_role", role_id))})
 
-    @extend_schema(summary="Update a role", request=RoleSerializer, responses={200: dict})
+    @extend_schema(
+        summary="Update a role", request=enveloped("role", RoleSerializer), responses={200: dict}
+    )
     def patch(self, request, role_id: str):
         role = self._role("identity:update_role", role_id)
         changes = self.entity("role", RoleSerializer, entity_id=role_id)

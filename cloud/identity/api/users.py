@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from cloud.api.schema import enveloped
 from cloud.identity import admin_selectors, admin_services
 from cloud.identity.api.common import IdentityView, not_found, query_bool
 from cloud.identity.api.presenters import user_shape
@@ -33,7 +34,9 @@ class UsersView(IdentityView):
         )
         return Response(self.collection("users", users, user_shape))
 
-    @extend_schema(summary="Create a user", request=UserSerializer, responses={201: dict})
+    @extend_schema(
+        summary="Create a user", request=enveloped("user", UserSerializer), responses={201: dict}
+    )
     def post(self, request):
         self.authorize("identity:create_user")
         data = self.entity("user", UserSerializer)
@@ -57,7 +60,9 @@ class UserView(IdentityView):
         user = self._user("identity:get_user", user_id)
         return Response({"user": user_shape(self.base, user)})
 
-    @extend_schema(summary="Update a user", request=UserSerializer, responses={200: dict})
+    @extend_schema(
+        summary="Update a user", request=enveloped("user", UserSerializer), responses={200: dict}
+    )
     def patch(self, request, user_id: str):
         user = self._user("identity:update_user", user_id)
         changes = self.entity("user", UserSerializer, entity_id=user_id)

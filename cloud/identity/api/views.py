@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound, Unauthorized
+from cloud.api.schema import body, obj, string, wrapped
 from cloud.api.views import base_url
 from cloud.identity.api.presenters import token_shape
 from cloud.identity.selectors import ValidToken, token_validate
@@ -18,6 +19,7 @@ from cloud.identity.services import (
     token_rescope,
     token_revoke,
 )
+from cloud.identity.throttle import attempt_for
 from cloud.identity.views import OpenStackView
 
 VERSION_ID = "v3.14"
@@ -41,7 +43,7 @@ class IdentityVersionsView(OpenStackView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Identity API versions")
+    @extend_schema(summary="Identity API versions", responses={300: dict})
     def get(self, request):
         return Response(
             {"versions": {"values": [version_document(request)]}},
@@ -58,10 +60,10 @@ class IdentityV3View(OpenStackView):
         return Response({"version": version_document(request)})
 
 
-def _authenticate(auth: dict) -> IssuedToken:
+def _authenticate(auth: dict, source: str) -> IssuedToken:
     identity = auth.get("identity")
     methods = identity.get("methods") if isinstance(identity, dict) else None
-    if not isinstance(methods, list) or not methods:
+    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
         raise BadRequest("Expected auth.identity with a list of methods.")
     if not set(methods) <= METHODS or len(methods) != 1:
         raise Unauthorized("Attempted to authenticate with an unsupported method.")
@@ -73,16 +75,84 @@ def _authenticate(auth: dict) -> IssuedToken:
         if not isinstance(token, dict) or not isinstance(token.get("id"), str):
             raise BadRequest("Expected auth.identity.token with an id.")
         return token_rescope(secret=token["id"], scope=scope)
-    user = (identity.get("password") or {}).get("user")
+    password = identity.get("password")
+    user = password.get("user") if isinstance(password, dict) else None
     if not isinstance(user, dict) or not isinstance(user.get("password"), str):
         raise BadRequest("Expected auth.identity.password.user with a password.")
-    return token_issue(
-        username=user.get("name"),
-        user_id=user.get("id"),
-        domain=user.get("domain"),
-        password=user["password"],
-        scope=scope,
-    )
+    _user_ref_check(user)
+    attempt = attempt_for(user=user, source=source)
+    attempt.check()
+    try:
+        issued = token_issue(
+            username=user.get("name"),
+            user_id=user.get("id"),
+            domain=user.get("domain"),
+            password=user["password"],
+            scope=scope,
+        )
+    except AuthenticationFailed:
+        attempt.failed()
+        raise
+    attempt.succeeded()
+    return issued
+
+
+def _user_ref_check(user: dict) -> None:
+    """The user's id and name are strings, its domain an object of strings (400)."""
+    for key in ("id", "name"):
+        if user.get(key) is not None and not isinstance(user[key], str):
+            raise BadRequest(f"auth.identity.password.user.{key} must be a string.")
+    domain = user.get("domain")
+    if domain is not None and (
+        not isinstance(domain, dict)
+        or any(v is not None and not isinstance(v, str) for v in domain.values())
+    ):
+        raise BadRequest("auth.identity.password.user.domain must be an object of strings.")
+
+
+_NAMED = obj(
+    {"id": string(64), "name": string(), "domain": obj({"id": string(64), "name": string()})},
+    closed=False,
+)
+# POST /v3/auth/tokens: Keystone's auth object (password or token, and a scope).
+AUTH = wrapped(
+    "auth",
+    obj(
+        {
+            "identity": obj(
+                {
+                    "methods": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": string(64),
+                    },
+                    "password": obj(
+                        {
+                            "user": obj(
+                                {**_NAMED["properties"], "password": string(4096)}, closed=False
+                            )
+                        },
+                        "user",
+                    ),
+                    "token": obj({"id": string(4096)}, "id"),
+                },
+                "methods",
+                closed=False,
+            ),
+            "scope": {
+                "anyOf": [
+                    {"enum": ["unscoped"]},
+                    obj(
+                        {"project": _NAMED, "domain": _NAMED, "system": {"type": "object"}},
+                        closed=False,
+                    ),
+                ]
+            },
+        },
+        "identity",
+        closed=False,
+    ),
+)
 
 
 class TokensView(OpenStackView):
@@ -109,17 +179,14 @@ class TokensView(OpenStackView):
         self.authorize(rule, {"target.token.user_id": found.token.user_id})
         return secret, found
 
-    @extend_schema(
-        summary="Authenticate (password, or token to re-scope)",
-        request=dict,
-        responses={201: dict},
-    )
+    @extend_schema(summary="Authenticate (password, or token to re-scope)", responses={201: dict})
+    @body(AUTH)
     def post(self, request):
         auth = request.data.get("auth") if isinstance(request.data, dict) else None
         if not isinstance(auth, dict):
             raise BadRequest("Expected an auth object.")
         try:
-            issued = _authenticate(auth)
+            issued = _authenticate(auth, source=request.META.get("REMOTE_ADDR", ""))
         except AuthenticationFailed as exc:
             raise Unauthorized(str(exc)) from exc
         response = Response(

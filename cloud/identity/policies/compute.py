@@ -17,6 +17,15 @@ SERVER_GROUPS = "os_compute_api:os-server-groups:%s"
 KEYPAIR_OWNER = f"({COMPUTE_ADMIN}) or user_id:%(user_id)s"
 ACTION = "/servers/{server_id}/action (%s)"
 INSTANCE_ACTIONS = "os_compute_api:os-instance-actions:%s"
+FLAVOR_MANAGE = "os_compute_api:os-flavor-manage:%s"
+EXTRA_SPECS = "os_compute_api:os-flavor-extra-specs:%s"
+FLAVOR_ACCESS = "os_compute_api:os-flavor-access"
+SERVER_METADATA = "os_compute_api:server-metadata:%s"
+EXTRA_SPEC = "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}"
+METADATA_ITEM = "/servers/{server_id}/metadata/{key}"
+INTERFACES = "os_compute_api:os-attach-interfaces:%s"
+VOLUME_ATTACHMENTS = "os_compute_api:os-volumes-attachments:%s"
+VOLUME_ATTACHMENT = "/servers/{server_id}/os-volume_attachments/{volume_id}"
 
 
 def _rule(name: str, check: str, description: str, method: str, path: str):
@@ -146,6 +155,24 @@ RULES = [
         "POST",
         ACTION % "os-getConsoleOutput",
     ),
+    policy.DocumentedRuleDefault(
+        name="os_compute_api:os-remote-consoles",
+        check_str=PROJECT_MEMBER_OR_ADMIN,
+        description="Get a remote console URL of a server (VNC, SPICE, serial)",
+        operations=[
+            {"method": "POST", "path": "/servers/{server_id}/remote-consoles"},
+            {"method": "POST", "path": ACTION % "os-getVNCConsole"},
+            {"method": "POST", "path": ACTION % "os-getSPICEConsole"},
+            {"method": "POST", "path": ACTION % "os-getSerialConsole"},
+        ],
+    ),
+    _rule(
+        "os_compute_api:os-console-auth-tokens",
+        COMPUTE_ADMIN,
+        "Show what a console authorization token grants",
+        "GET",
+        "/os-console-auth-tokens/{console_token}",
+    ),
     _rule(
         SERVERS % "rebuild",
         PROJECT_MEMBER_OR_ADMIN,
@@ -166,6 +193,76 @@ RULES = [
         "Evacuate a server from a failed host to another one",
         "POST",
         ACTION % "evacuate",
+    ),
+    _rule(
+        INTERFACES % "list",
+        PROJECT_READER_OR_ADMIN,
+        "List a server's interfaces",
+        "GET",
+        "/servers/{server_id}/os-interface",
+    ),
+    _rule(
+        INTERFACES % "show",
+        PROJECT_READER_OR_ADMIN,
+        "Show a server's interface",
+        "GET",
+        "/servers/{server_id}/os-interface/{port_id}",
+    ),
+    _rule(
+        INTERFACES % "create",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Attach an interface to a server",
+        "POST",
+        "/servers/{server_id}/os-interface",
+    ),
+    _rule(
+        INTERFACES % "delete",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Detach an interface from a server",
+        "DELETE",
+        "/servers/{server_id}/os-interface/{port_id}",
+    ),
+    _rule(
+        VOLUME_ATTACHMENTS % "index",
+        PROJECT_READER_OR_ADMIN,
+        "List a server's volume attachments",
+        "GET",
+        "/servers/{server_id}/os-volume_attachments",
+    ),
+    _rule(
+        VOLUME_ATTACHMENTS % "show",
+        PROJECT_READER_OR_ADMIN,
+        "Show a server's volume attachment",
+        "GET",
+        VOLUME_ATTACHMENT,
+    ),
+    _rule(
+        VOLUME_ATTACHMENTS % "create",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Attach a volume to a server",
+        "POST",
+        "/servers/{server_id}/os-volume_attachments",
+    ),
+    _rule(
+        VOLUME_ATTACHMENTS % "update",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Change a volume attachment's delete_on_termination",
+        "PUT",
+        VOLUME_ATTACHMENT,
+    ),
+    _rule(
+        VOLUME_ATTACHMENTS % "swap",
+        COMPUTE_ADMIN,
+        "Swap a server's volume for another",
+        "PUT",
+        VOLUME_ATTACHMENT,
+    ),
+    _rule(
+        VOLUME_ATTACHMENTS % "delete",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Detach a volume from a server",
+        "DELETE",
+        VOLUME_ATTACHMENT,
     ),
     _rule(
         INSTANCE_ACTIONS % "list",
@@ -401,6 +498,105 @@ RULES = [
         "Revert a server's resize",
         "POST",
         ACTION % "revertResize",
+    ),
+    _rule(FLAVOR_MANAGE % "create", COMPUTE_ADMIN, "Create a flavor", "POST", "/flavors"),
+    _rule(
+        FLAVOR_MANAGE % "update",
+        COMPUTE_ADMIN,
+        "Update a flavor's description",
+        "PUT",
+        "/flavors/{flavor_id}",
+    ),
+    _rule(
+        FLAVOR_MANAGE % "delete", COMPUTE_ADMIN, "Delete a flavor", "DELETE", "/flavors/{flavor_id}"
+    ),
+    _rule(
+        EXTRA_SPECS % "index",
+        PROJECT_READER_OR_ADMIN,
+        "List a flavor's extra specs (and see them in flavors from 2.61)",
+        "GET",
+        "/flavors/{flavor_id}/os-extra_specs",
+    ),
+    _rule(
+        EXTRA_SPECS % "show",
+        PROJECT_READER_OR_ADMIN,
+        "Show a flavor's extra spec",
+        "GET",
+        EXTRA_SPEC,
+    ),
+    _rule(
+        EXTRA_SPECS % "create",
+        COMPUTE_ADMIN,
+        "Set extra specs of a flavor",
+        "POST",
+        "/flavors/{flavor_id}/os-extra_specs",
+    ),
+    _rule(EXTRA_SPECS % "update", COMPUTE_ADMIN, "Set a flavor's extra spec", "PUT", EXTRA_SPEC),
+    _rule(
+        EXTRA_SPECS % "delete", COMPUTE_ADMIN, "Unset a flavor's extra spec", "DELETE", EXTRA_SPEC
+    ),
+    _rule(
+        FLAVOR_ACCESS,
+        COMPUTE_ADMIN,
+        "List the projects a private flavor is shared with",
+        "GET",
+        "/flavors/{flavor_id}/os-flavor-access",
+    ),
+    _rule(
+        f"{FLAVOR_ACCESS}:add_tenant_access",
+        COMPUTE_ADMIN,
+        "Share a private flavor with a project",
+        "POST",
+        "/flavors/{flavor_id}/action (addTenantAccess)",
+    ),
+    _rule(
+        f"{FLAVOR_ACCESS}:remove_tenant_access",
+        COMPUTE_ADMIN,
+        "Stop sharing a private flavor with a project",
+        "POST",
+        "/flavors/{flavor_id}/action (removeTenantAccess)",
+    ),
+    _rule(
+        SERVER_METADATA % "index",
+        PROJECT_READER_OR_ADMIN,
+        "List a server's metadata",
+        "GET",
+        "/servers/{server_id}/metadata",
+    ),
+    _rule(
+        SERVER_METADATA % "show",
+        PROJECT_READER_OR_ADMIN,
+        "Show one metadata item of a server",
+        "GET",
+        METADATA_ITEM,
+    ),
+    _rule(
+        SERVER_METADATA % "create",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Add or change metadata items of a server",
+        "POST",
+        "/servers/{server_id}/metadata",
+    ),
+    _rule(
+        SERVER_METADATA % "update_all",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Replace a server's metadata",
+        "PUT",
+        "/servers/{server_id}/metadata",
+    ),
+    _rule(
+        SERVER_METADATA % "update",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Set one metadata item of a server",
+        "PUT",
+        METADATA_ITEM,
+    ),
+    _rule(
+        SERVER_METADATA % "delete",
+        PROJECT_MEMBER_OR_ADMIN,
+        "Delete one metadata item of a server",
+        "DELETE",
+        METADATA_ITEM,
     ),
     _rule(
         "os_compute_api:os-migrations:index",

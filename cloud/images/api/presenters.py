@@ -1,6 +1,7 @@
-"""Glance v2 bodies: an image as Glance shows it, its custom properties at the top level."""
+"""Glance v2 bodies: an image as Glance shows it (its custom properties at the top
+level), an image member."""
 
-from cloud.images.models import Image
+from cloud.images.models import Image, ImageMember
 
 
 def _iso(value) -> str:
@@ -15,7 +16,7 @@ def image_body(image: Image) -> dict:
         "visibility": image.visibility,
         "owner": image.owner or None,
         "protected": image.protected,
-        "os_hidden": False,
+        "os_hidden": image.os_hidden,
         "disk_format": image.disk_format or None,
         "container_format": image.container_format or None,
         "size": image.size,
@@ -25,7 +26,7 @@ def image_body(image: Image) -> dict:
         "os_hash_value": image.os_hash_value or None,
         "min_disk": image.min_disk,
         "min_ram": image.min_ram,
-        "tags": [],
+        "tags": list(image.tags),
         "created_at": _iso(image.created_at),
         "updated_at": _iso(image.updated_at),
         "self": f"/v2/images/{image.id}",
@@ -35,3 +36,14 @@ def image_body(image: Image) -> dict:
     for key, value in image.properties.items():
         body.setdefault(key, value)
     return body
+
+
+def member_body(member: ImageMember) -> dict:
+    return {
+        "image_id": str(member.image_id),
+        "member_id": member.member,
+        "status": member.status,
+        "created_at": _iso(member.created_at),
+        "updated_at": _iso(member.updated_at),
+        "schema": "/v2/schemas/member",
+    }

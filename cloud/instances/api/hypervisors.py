@@ -7,12 +7,11 @@ in Nova (clients read placement instead). Beyond Nova, the detail lists the host
 cloud.conductor.power_sync).
 """
 
-import uuid
-
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.pagination import next_link, paginate
+from cloud.api.parsing import InvalidValue, parse_int, to_uuid
 from cloud.hosts.api.presenters import hypervisor_detail, hypervisor_summary, node_id
 from cloud.hosts.selectors import node_get, nodes_list
 from cloud.identity.views import ComputeView
@@ -35,12 +34,13 @@ class _Hypervisors(ComputeView):
 
     def lookup(self, hypervisor_id: str):
         if self.version.at_least("2.53"):
-            try:
-                found = node_get(node_uuid=uuid.UUID(hypervisor_id))
-            except ValueError:
-                raise BadRequest(f"Invalid uuid {hypervisor_id}") from None
+            found = node_get(node_uuid=to_uuid(hypervisor_id, name="hypervisor_id"))
         else:
-            found = node_get(node_id=int(hypervisor_id)) if hypervisor_id.isdigit() else None
+            try:
+                node_id = parse_int(hypervisor_id, name="hypervisor_id", minimum=0)
+            except InvalidValue:
+                node_id = None
+            found = node_get(node_id=node_id) if node_id is not None else None
         if found is None:
             raise NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
         return found

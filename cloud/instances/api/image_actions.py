@@ -16,6 +16,8 @@ from cloud.instances import rebuild, snapshot
 from cloud.instances.api.presenters import server_detail
 from cloud.instances.api.serializers import ServerCreateImageSerializer, ServerRebuildSerializer
 from cloud.instances.models import Instance
+from cloud.instances.volume_attach import servers_volumes
+from cloud.network.selectors import instance_ports
 from cloud.scheduler.selectors import server_groups_of
 
 # request key -> the view's method
@@ -85,6 +87,8 @@ class ImageActions:
             self.version,
             self.context,
             server_groups=server_groups_of(instance_uuid=str(rebuilt.uuid)),
+            ports=instance_ports(instance_uuids=[str(rebuilt.uuid)])[str(rebuilt.uuid)],
+            volumes=servers_volumes(instance_uuids=[str(rebuilt.uuid)])[str(rebuilt.uuid)],
         )
         return Response({"server": body}, status=status.HTTP_202_ACCEPTED)
 

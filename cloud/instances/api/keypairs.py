@@ -12,8 +12,10 @@ from rest_framework.response import Response
 from cloud.api.errors import BadRequest
 from cloud.api.microversions import APIVersion
 from cloud.api.pagination import next_link, paginate
+from cloud.api.schema import body
 from cloud.identity import keypairs
 from cloud.identity.views import ComputeView
+from cloud.instances.api import body_schemas as schemas
 from cloud.instances.api.presenters import keypair_detail, keypair_summary
 
 RULE = "os_compute_api:os-keypairs:%s"
@@ -29,12 +31,9 @@ def _unexpected(field: str, names: set[str]) -> BadRequest:
     return _invalid(field, f"Additional properties are not allowed ({listed} {verb} unexpected)")
 
 
-def _create_params(data: object, version: APIVersion) -> dict:
-    """The `keypair` object of a create body, checked as Nova's schema of this version."""
-    if not isinstance(data, dict) or not isinstance(data.get("keypair"), dict):
-        raise BadRequest("The request body must be a JSON object with a 'keypair' object.")
-    if set(data) != {"keypair"}:
-        raise _unexpected("body", set(data) - {"keypair"})
+def _create_params(data: dict, version: APIVersion) -> dict:
+    """The `keypair` object of a create body (KEYPAIR_CREATE, its shape and types, was
+    checked before the view), with what this microversion adds to Nova's schema."""
     params = data["keypair"]
     allowed = {"name", "public_key"}
     if version.at_least("2.2"):
@@ -47,11 +46,6 @@ def _create_params(data: object, version: APIVersion) -> dict:
     for name in required:
         if name not in params:
             raise _invalid("keypair", f"'{name}' is a required property")
-    for name in ("public_key", "user_id"):
-        if name in params and not isinstance(params[name], str):
-            raise _invalid(name, f"{params[name]!r} is not of type 'string'")
-    if params.get("type", keypairs.SSH) not in keypairs.TYPES:
-        raise _invalid("type", f"{params['type']!r} is not one of {list(keypairs.TYPES)}")
     keypairs.name_validate(params["name"], allow_at_and_dot=version.at_least("2.92"))
     return params
 
@@ -90,6 +84,7 @@ class KeypairListView(_KeypairView):
             body["keypairs_links"] = next_link(request, rows[-1].name)
         return Response(body)
 
+    @body(schemas.KEYPAIR_CREATE)
     def post(self, request):
         params = _create_params(request.data, self.version)
         user_id = params.get("user_id") or self.context.user_id

@@ -18,6 +18,7 @@ from cloud.instances.models import (
     Migration,
 )
 from cloud.instances.states import api_status
+from cloud.network.selectors import server_addresses, server_security_groups
 
 if TYPE_CHECKING:
     from cloud.identity.models import KeyPair
@@ -51,7 +52,10 @@ def flavor_summary(flavor: Flavor, base: str, version: APIVersion) -> dict:
     return body
 
 
-def flavor_detail(flavor: Flavor, base: str, version: APIVersion) -> dict:
+def flavor_detail(
+    flavor: Flavor, base: str, version: APIVersion, *, extra_specs: bool = True
+) -> dict:
+    """A flavor in full; its extra specs from 2.61 when the caller may list them."""
     body = flavor_summary(flavor, base, version)
     body.update(
         {
@@ -65,9 +69,17 @@ def flavor_detail(flavor: Flavor, base: str, version: APIVersion) -> dict:
             "os-flavor-access:is_public": flavor.is_public,
         }
     )
-    if version.at_least("2.61"):
-        body["extra_specs"] = dict(flavor.extra_specs)
+    if extra_specs and version.at_least("2.61"):
+        body["extra_specs"] = flavor.extra_specs
     return body
+
+
+def flavor_access_body(flavor: Flavor, projects: list[str]) -> dict:
+    return {
+        "flavor_access": [
+            {"flavor_id": flavor.flavorid, "tenant_id": project} for project in projects
+        ]
+    }
 
 
 def server_summary(instance: Instance, base: str) -> dict:
@@ -86,19 +98,24 @@ def _host_id(instance: Instance) -> str:
     return host_id(instance.project_id, instance.host)
 
 
+def _string_map(value) -> dict:
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _flavor(instance: Instance, base: str, version: APIVersion) -> dict:
     flavor = instance.flavor
     if version.at_least("2.47"):
         return {
-            "vcpus": flavor["vcpus"],
-            "ram": flavor["memory_mb"],
-            "disk": flavor["root_gb"],
-            "ephemeral": flavor["ephemeral_gb"],
-            "swap": flavor["swap"],
-            "original_name": flavor["name"],
-            "extra_specs": dict(flavor["extra_specs"]),
+            "vcpus": flavor.get("vcpus", 0),
+            "ram": flavor.get("memory_mb", 0),
+            "disk": flavor.get("root_gb", 0),
+            "ephemeral": flavor.get("ephemeral_gb", 0),
+            "swap": flavor.get("swap", 0),
+            "original_name": flavor.get("name", ""),
+            "extra_specs": _string_map(flavor.get("extra_specs")),
         }
-    flavorid = flavor["flavorid"]
+    # A flavor snapshot missing its keys (an odd row) still lists, with what it has.
+    flavorid = str(flavor.get("flavorid", ""))
     return {"id": flavorid, "links": [links(base, "flavors", flavorid)[1]]}
 
 
@@ -117,9 +134,14 @@ def server_detail(
     fault: InstanceFault | None = None,
     host_status: str | None = None,
     server_groups: list[str] | None = None,
+    ports: list | None = None,
+    volumes: list | None = None,
 ) -> dict:
     """A server in full; `server_groups` (its group's UUID) is shown from 2.71 by the
-    single-server views only, as in Nova, so lists need no extra query."""
+    single-server views only, as in Nova, so lists need no extra query. `ports` are the
+    server's (cloud.network.selectors.instance_ports, read for a whole page at once):
+    its addresses and security groups; `volumes` its volume attachments (read the same
+    way, cloud.instances.volume_attach.servers_volumes)."""
     uuid = str(instance.uuid)
     target = {"project_id": instance.project_id, "user_id": instance.user_id}
     status = api_status(instance.vm_state, instance.task_state)
@@ -140,7 +162,7 @@ def server_detail(
         "flavor": _flavor(instance, base, version),
         "created": _iso(instance.created_at),
         "updated": _iso(instance.updated_at),
-        "addresses": {},
+        "addresses": server_addresses(ports or []),
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": links(base, "servers", uuid),
@@ -153,8 +175,8 @@ def server_detail(
         "OS-EXT-STS:task_state": instance.task_state,
         "OS-EXT-STS:vm_state": instance.vm_state,
         "OS-EXT-STS:power_state": instance.power_state,
-        "os-extended-volumes:volumes_attached": [],
-        "security_groups": [],
+        "os-extended-volumes:volumes_attached": volumes_attached(volumes or [], version),
+        "security_groups": server_security_groups(ports or []),
     }
     if status in PROGRESS_STATUSES:
         body["progress"] = instance.progress
@@ -282,8 +304,8 @@ def migration_body(migration: Migration, flavor_ids: dict[str, int], version: AP
         "dest_node": migration.dest_node,
         "dest_host": None,
         "status": migration.status,
-        "old_instance_type_id": flavor_ids.get(migration.old_flavor["flavorid"]),
-        "new_instance_type_id": flavor_ids.get(migration.new_flavor["flavorid"]),
+        "old_instance_type_id": flavor_ids.get(migration.old_flavor.get("flavorid")),
+        "new_instance_type_id": flavor_ids.get(migration.new_flavor.get("flavorid")),
         "created_at": _nova_time(migration.created_at),
         "updated_at": _nova_time(migration.updated_at),
     }
@@ -295,3 +317,61 @@ def migration_body(migration: Migration, flavor_ids: dict[str, int], version: AP
         body["project_id"] = migration.project_id
         body["user_id"] = migration.user_id
     return body
+
+
+# -- os-volume_attachments ---------------------------------------------------------
+
+
+def volume_attachment_body(attachment, version: APIVersion) -> dict:
+    """One attachment as Nova's show and index answer it: the volume's id as `id`
+    before 2.89, the attachment's id and `bdm_uuid` (the same: one record here) from it."""
+    body = {}
+    if not version.at_least("2.89"):
+        body["id"] = str(attachment.volume_id)
+    body.update(
+        {
+            "volumeId": str(attachment.volume_id),
+            "serverId": str(attachment.instance_uuid),
+            "device": attachment.device or None,
+        }
+    )
+    if version.at_least("2.70"):
+        body["tag"] = None
+    if version.at_least("2.79"):
+        body["delete_on_termination"] = attachment.delete_on_termination
+    if version.at_least("2.89"):
+        body["attachment_id"] = str(attachment.id)
+        body["bdm_uuid"] = str(attachment.id)
+    return body
+
+
+def volume_attachment_created(attachment, version: APIVersion) -> dict:
+    """Nova's answer to an attach (the same at every version from 2.1: `id` is the
+    volume's), with the device the volume will take."""
+    body = {
+        "id": str(attachment.volume_id),
+        "serverId": str(attachment.instance_uuid),
+        "volumeId": str(attachment.volume_id),
+        "device": attachment.device or None,
+    }
+    if version.at_least("2.70"):
+        body["tag"] = None
+    if version.at_least("2.79"):
+        body["delete_on_termination"] = attachment.delete_on_termination
+    return body
+
+
+def volumes_attached(attachments, version: APIVersion) -> list[dict]:
+    """A server's `os-extended-volumes:volumes_attached`: each volume's id, and whether
+    it goes with the server (2.3)."""
+    return [
+        {
+            "id": str(a.volume_id),
+            **(
+                {"delete_on_termination": a.delete_on_termination}
+                if version.at_least("2.3")
+                else {}
+            ),
+        }
+        for a in attachments
+    ]

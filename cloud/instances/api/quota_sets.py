@@ -11,9 +11,11 @@ from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
 from cloud.api.microversions import APIVersion
+from cloud.api.schema import body
 from cloud.identity import quotas
 from cloud.identity.admin_selectors import project_find, user_find
 from cloud.identity.views import ComputeView
+from cloud.instances.api import body_schemas as schemas
 
 NETWORK_FIELDS = {
     "fixed_ips": -1,
@@ -69,6 +71,7 @@ class QuotaSetView(ComputeView):
         found = quotas.limits(project_id=project_id, user_id=_user_id(request))
         return Response({"quota_set": {"id": tenant_id, **legacy_fields(self.version), **found}})
 
+    @body(schemas.QUOTA_SET)
     def put(self, request, tenant_id: str):
         self.authorize("os_compute_api:os-quota-sets:update", {"project_id": tenant_id})
         project_id = _project_id(tenant_id)

@@ -5,10 +5,10 @@ an admin's `zone:host[:node]`) and the scheduler hints (`group`, `same_host`,
 Parsing only: cloud.instances.services.server_boot looks the zone, host and group up.
 """
 
-import uuid as uuidlib
 from dataclasses import dataclass, field
 
 from cloud.api.errors import BadRequest
+from cloud.api.parsing import parse_uuid
 from cloud.scheduler.query import QueryError, parse
 
 HINT_KEYS = ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints")
@@ -42,12 +42,7 @@ def _zone_and_host(value: str | None) -> tuple[str | None, str | None, str | Non
 
 
 def _uuid(value, hint: str) -> str:
-    try:
-        return str(uuidlib.UUID(value))
-    except (TypeError, ValueError, AttributeError):
-        raise BadRequest(
-            f"Invalid input for field/attribute {hint}: {value!r} is not a UUID."
-        ) from None
+    return parse_uuid(value, name=hint)
 
 
 def _hints(data: dict) -> tuple[str | None, dict]:

@@ -10,10 +10,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from cloud.api.parsing import InvalidValue, parse_int, parse_uuid
+from cloud.instances.extra_specs import KEY as METADATA_KEY
+
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 
 
-def _printable(char: str) -> bool:
+def printable(char: str) -> bool:
     """Nova's rule: no control/format/unassigned characters, and the only
     separators allowed are ordinary spaces (category Zs)."""
     category = unicodedata.category(char)
@@ -51,7 +54,7 @@ class _Name(serializers.CharField):
         if not isinstance(data, str):
             raise serializers.ValidationError("must be a string")
         value = super().to_internal_value(data)
-        if value[0].isspace() or value[-1].isspace() or not all(map(_printable, value)):
+        if value[0].isspace() or value[-1].isspace() or not all(map(printable, value)):
             raise serializers.ValidationError(
                 "must not start or end with whitespace, nor contain non-printable characters"
             )
@@ -83,17 +86,83 @@ class _Metadata(serializers.DictField):
         if len(value) > 128:
             raise serializers.ValidationError("at most 128 items")
         for key in value:
-            if not 1 <= len(key) <= 255:
-                raise serializers.ValidationError("keys must be 1 to 255 characters")
+            if not METADATA_KEY.match(key):
+                raise serializers.ValidationError(
+                    "keys must be 1 to 255 letters, digits or '-_:. ' characters"
+                )
         return value
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class _Uuid(serializers.Field):
+    """A UUID string (cloud.api.parsing), given back in its dashed form."""
+
+    def to_internal_value(self, data):
+        try:
+            return parse_uuid(data, name=self.field_name)
+        except InvalidValue:
+            raise serializers.ValidationError("must be a UUID") from None
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class _Integer(serializers.Field):
+    """An integer (or its string of ASCII digits), in range (cloud.api.parsing)."""
+
+    def __init__(self, *, minimum: int | None = None, **kwargs):
+        self.minimum = minimum
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return parse_int(data, name=self.field_name, minimum=self.minimum)
+        except InvalidValue as exc:
+            raise serializers.ValidationError(str(exc.detail)) from None
+
+    def to_representation(self, value):
+        return value
+
+
+BDM_SOURCES = ("blank", "image", "snapshot", "volume")
+
+
+class BlockDeviceMappingSerializer(serializers.Serializer):
+    """One item of block_device_mapping_v2, typed as Nova's schema types it."""
+
+    source_type = serializers.ChoiceField(choices=BDM_SOURCES, required=False)
+    destination_type = serializers.ChoiceField(choices=("local", "volume"), required=False)
+    uuid = _Uuid(required=False, allow_null=True)
+    boot_index = _Integer(minimum=-1, required=False, allow_null=True)
+    volume_size = _Integer(minimum=1, required=False, allow_null=True)
+    delete_on_termination = serializers.BooleanField(required=False)
+    device_name = serializers.CharField(max_length=255, required=False, allow_null=True)
+    device_type = serializers.CharField(max_length=255, required=False, allow_null=True)
+    disk_bus = serializers.CharField(max_length=255, required=False, allow_null=True)
+    guest_format = serializers.CharField(max_length=255, required=False, allow_null=True)
+    volume_type = serializers.CharField(max_length=255, required=False, allow_null=True)
+    tag = serializers.CharField(max_length=60, required=False)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({NON_FIELD: ["each mapping must be an object"]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {NON_FIELD: [f"Additional properties are not allowed ({', '.join(unknown)})"]}
+            )
+        # What the boot path reads: the keys the client sent, checked and typed.
+        checked = super().to_internal_value(data)
+        return {key: checked[key] for key in data}
 
 
 class ServerCreateSerializer(serializers.Serializer):
     name = _Name()
     imageRef = _Ref(required=False)
     flavorRef = _Ref()
-    min_count = serializers.IntegerField(min_value=1, required=False, default=1)
-    max_count = serializers.IntegerField(min_value=1, required=False, default=None)
+    min_count = _Integer(minimum=1, required=False, default=1)
+    max_count = _Integer(minimum=1, required=False, default=None)
     networks = serializers.JSONField(required=False)
     metadata = _Metadata(required=False, default=dict)
     availability_zone = serializers.CharField(max_length=255, required=False, allow_null=True)
@@ -106,8 +175,9 @@ class ServerCreateSerializer(serializers.Serializer):
     config_drive = serializers.BooleanField(required=False, default=False)
     user_data = serializers.CharField(max_length=65535, required=False, allow_null=True)
     block_device_mapping_v2 = serializers.ListField(
-        child=serializers.DictField(), required=False, max_length=32
+        child=BlockDeviceMappingSerializer(), required=False, max_length=32
     )
+    security_groups = serializers.ListField(child=serializers.DictField(), required=False)
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
@@ -196,10 +266,15 @@ class ServerGroupSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError(f"unknown rules {', '.join(unknown)}")
         if "max_server_per_host" in rules:
-            value = rules["max_server_per_host"]
-            if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-                raise serializers.ValidationError("max_server_per_host must be a positive integer")
-            rules = {"max_server_per_host": int(value)}
+            try:
+                value = parse_int(
+                    rules["max_server_per_host"], name="max_server_per_host", minimum=1
+                )
+            except InvalidValue:
+                raise serializers.ValidationError(
+                    "max_server_per_host must be a positive integer"
+                ) from None
+            rules = {"max_server_per_host": value}
         return {"name": attrs["name"], "policy": policy, "rules": rules}
 
 

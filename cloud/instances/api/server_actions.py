@@ -1,5 +1,7 @@
 """Compute API: `POST /servers/{id}/action` (reboot, os-stop, os-start, pause, unpause,
-suspend, resume, lock, unlock, os-resetState, os-getConsoleOutput; resize,
+suspend, resume, lock, unlock, os-resetState, os-getConsoleOutput; the remote
+console actions os-getVNCConsole, os-getSPICEConsole and os-getSerialConsole from
+cloud.instances.api.remote_consoles; resize,
 confirmResize and revertResize from cloud.instances.api.resize_actions; rebuild,
 createImage and evacuate from cloud.instances.api.image_actions).
 
@@ -13,9 +15,13 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest
+from cloud.api.parsing import InvalidValue, parse_int
+from cloud.api.schema import body
 from cloud.identity.views import ComputeView
 from cloud.instances import host_reads, selectors, server_actions
+from cloud.instances.api import body_schemas as schemas
 from cloud.instances.api.image_actions import IMAGE_ACTIONS, ImageActions
+from cloud.instances.api.remote_consoles import LEGACY_ACTIONS, ConsoleActions
 from cloud.instances.api.resize_actions import RESIZE_ACTIONS, ResizeActions
 from cloud.instances.models import Instance
 from cloud.instances.states import RESET_STATES
@@ -66,7 +72,7 @@ def _lock_reason(body) -> str | None:
 
 def _reset_state(body) -> str:
     state = _object("os-resetState", body, {"state"}).get("state")
-    if state not in RESET_STATES:
+    if not isinstance(state, str) or state not in RESET_STATES:
         raise BadRequest(
             "Invalid input for field/attribute state: must be one of "
             f"{', '.join(sorted(RESET_STATES))}."
@@ -79,10 +85,12 @@ def _console_length(body) -> int | None:
     length = _object("os-getConsoleOutput", body, {"length"}).get("length")
     if length is None:
         return None
-    if isinstance(length, str) and length.lstrip("-").isdigit():
-        length = int(length)
-    if isinstance(length, bool) or not isinstance(length, int) or length < -1:
-        raise BadRequest("Invalid input for field/attribute length: an integer of -1 or more.")
+    try:
+        length = parse_int(length, name="length", minimum=-1)
+    except InvalidValue:
+        raise BadRequest(
+            "Invalid input for field/attribute length: an integer of -1 or more."
+        ) from None
     return None if length == -1 else length
 
 
@@ -102,11 +110,12 @@ class EmptyAcceptNegotiation(DefaultContentNegotiation):
         return super().select_renderer(request, renderers, format_suffix)
 
 
-class ServerActionView(ResizeActions, ImageActions, ComputeView):
+class ServerActionView(ResizeActions, ImageActions, ConsoleActions, ComputeView):
     """POST /servers/{id}/action"""
 
     content_negotiation_class = EmptyAcceptNegotiation
 
+    @body(schemas.SERVER_ACTION)
     def post(self, request, server_id: str):
         data = request.data
         if not isinstance(data, dict) or len(data) != 1:
@@ -120,6 +129,10 @@ class ServerActionView(ResizeActions, ImageActions, ComputeView):
             "os-getConsoleOutput": self.console_output,
             **{key: getattr(self, method) for key, method in RESIZE_ACTIONS.items()},
             **{key: getattr(self, method) for key, method in IMAGE_ACTIONS.items()},
+            **{
+                key: lambda instance, body, key=key: self.legacy_console(key, instance, body)
+                for key in LEGACY_ACTIONS
+            },
         }
         if name not in HOST_ACTIONS and name not in handlers:
             raise BadRequest(f"There is no such action: {name}")

@@ -15,7 +15,10 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound, flatten_detail
+from cloud.api.parsing import parse_int
+from cloud.api.schema import body
 from cloud.identity.views import ComputeView
+from cloud.instances.api import body_schemas as schemas
 from cloud.instances.api.serializers import ServerGroupSerializer
 from cloud.scheduler import groups
 from cloud.scheduler.selectors import (
@@ -35,9 +38,7 @@ def _count(params, name: str, default: int) -> int:
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise BadRequest(f"{name} param must be an integer")
-    return int(raw)
+    return parse_int(raw, name=name, minimum=0)
 
 
 class _ServerGroupView(ComputeView):
@@ -88,6 +89,7 @@ class ServerGroupListView(_ServerGroupView):
         members = server_group_members(group_ids=[g.pk for g in page])
         return Response({"server_groups": [self.body(g, members[g.pk]) for g in page]})
 
+    @body(schemas.SERVER_GROUP)
     def post(self, request):
         self.authorize(RULE % "create")
         data = request.data

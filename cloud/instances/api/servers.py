@@ -1,11 +1,12 @@
 """Compute API: servers (create, list, list detail, show, delete, diagnostics)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, flatten_detail
 from cloud.api.pagination import next_link, paginate
+from cloud.api.schema import enveloped
 from cloud.api.views import base_url
 from cloud.hosts.selectors import host_up
 from cloud.identity.views import ComputeView
@@ -14,6 +15,8 @@ from cloud.instances.api.presenters import server_detail, server_summary
 from cloud.instances.api.scheduling import placement_requested
 from cloud.instances.api.serializers import ServerCreateSerializer
 from cloud.instances.states import VmState
+from cloud.instances.volume_attach import servers_volumes
+from cloud.network.selectors import instance_ports
 from cloud.scheduler.selectors import server_groups_of
 
 
@@ -26,6 +29,15 @@ def _body(request, key: str) -> dict:
 
 def _target(instance) -> dict:
     return {"project_id": instance.project_id, "user_id": instance.user_id}
+
+
+def requested_security_groups(networks, attrs: dict) -> list[dict[str, str]]:
+    """A create's `security_groups`: the names asked for (else `default`), once each; none
+    for a server without networks."""
+    if networks == "none":
+        return []
+    names = [str(g.get("name", "")) for g in attrs.get("security_groups", [])] or ["default"]
+    return [{"name": name} for name in dict.fromkeys(names)]
 
 
 class ServerListView(ComputeView):
@@ -48,8 +60,18 @@ class ServerListView(ComputeView):
             faults = selectors.latest_faults(
                 instance_uuids=[i.uuid for i in rows if i.vm_state == VmState.ERROR]
             )
+            ports = instance_ports(instance_uuids=[str(i.uuid) for i in rows])
+            volumes = servers_volumes(instance_uuids=[str(i.uuid) for i in rows])
             servers = [
-                server_detail(i, base, self.version, self.context, faults.get(str(i.uuid)))
+                server_detail(
+                    i,
+                    base,
+                    self.version,
+                    self.context,
+                    faults.get(str(i.uuid)),
+                    ports=ports[str(i.uuid)],
+                    volumes=volumes[str(i.uuid)],
+                )
                 for i in rows
             ]
         else:
@@ -59,7 +81,14 @@ class ServerListView(ComputeView):
             body["servers_links"] = next_link(request, str(rows[-1].uuid))
         return Response(body)
 
-    @extend_schema(request=ServerCreateSerializer, responses={202: dict})
+    @extend_schema(
+        request=enveloped(
+            "server",
+            ServerCreateSerializer,
+            **{"os:scheduler_hints": serializers.DictField(required=False)},
+        ),
+        responses={202: dict},
+    )
     def post(self, request):
         self.authorize("os_compute_api:servers:create")
         serializer = ServerCreateSerializer(data=_body(request, "server"))
@@ -78,6 +107,7 @@ class ServerListView(ComputeView):
                 image_ref=attrs.get("imageRef"),
                 block_device_mapping=attrs.get("block_device_mapping_v2", []),
                 networks=attrs.get("networks", "none"),
+                security_groups=[str(g.get("name", "")) for g in attrs.get("security_groups", [])],
                 key_name=attrs.get("key_name"),
                 availability_zone=placement.availability_zone,
                 host=placement.host,
@@ -98,8 +128,12 @@ class ServerListView(ComputeView):
             return Response(
                 {"reservation_id": instances[0].reservation_id}, status=status.HTTP_202_ACCEPTED
             )
+        # The create has committed: the answer reads nothing more from the database (a
+        # database gone now must not turn a made server into a 503 the client retries).
+        # Its security groups are the requested ones, as Nova answers a create.
         server = server_summary(instances[0], base_url(request))
-        server.update({"OS-DCF:diskConfig": "MANUAL", "security_groups": []})
+        groups = requested_security_groups(attrs.get("networks", "none"), attrs)
+        server.update({"OS-DCF:diskConfig": "MANUAL", "security_groups": groups})
         return Response({"server": server}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -128,6 +162,8 @@ class ServerView(ComputeView):
             faults.get(str(instance.uuid)),
             host_status,
             server_groups=server_groups_of(instance_uuid=str(instance.uuid)),
+            ports=instance_ports(instance_uuids=[str(instance.uuid)])[str(instance.uuid)],
+            volumes=servers_volumes(instance_uuids=[str(instance.uuid)])[str(instance.uuid)],
         )
         return Response({"server": body})
 

@@ -2,6 +2,7 @@
 list of aggregate UUIDs and writes are not generation-checked; from 1.19 it is an
 object with the provider generation, checked and moved on by a write."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from cloud.placement import services
@@ -25,6 +26,7 @@ class ProviderAggregatesView(PlacementView):
         self.authorize("placement:resource_providers:aggregates:list")
         return Response(self.shown(self.provider(provider_uuid)))
 
+    @extend_schema(request=ProviderAggregates)
     def put(self, request, provider_uuid: str):
         self.since("1.1")
         self.authorize("placement:resource_providers:aggregates:update")

@@ -4,16 +4,25 @@ at once (POST /allocations, 1.13+), and the allocations against a provider.
 Writes are all-or-nothing and, from 1.28, checked against the consumer generation
 the caller last saw (null for a consumer it expects to be new)."""
 
-import uuid
-
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest
+from cloud.api.parsing import is_uuid, parse_uuid
+from cloud.api.schema import UUID
 from cloud.placement import services
 from cloud.placement.api import presenters
 from cloud.placement.api.base import PlacementView
 from cloud.placement.api.serializers import ConsumerAllocations, ManyConsumerAllocations
 from cloud.placement.selectors import consumer_allocations, provider_allocations
+
+# POST /allocations: {consumer uuid: what PUT /allocations/{uuid} takes}.
+MANY_CONSUMERS = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": UUID,
+    "additionalProperties": {"$ref": "#/components/schemas/ConsumerAllocations"},
+}
 
 # Placement's owner of allocations written before 1.8, which named none.
 INCOMPLETE_CONSUMER = "00000000-0000-0000-0000-000000000000"
@@ -31,10 +40,9 @@ def _write(data: dict) -> services.ConsumerWrite:
 
 
 def _consumer_uuid(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise BadRequest(f"Malformed consumer_uuid: {value}") from None
+    if not is_uuid(value):
+        raise BadRequest(f"Malformed consumer_uuid: {value}")
+    return parse_uuid(value, name="consumer_uuid")
 
 
 class ConsumerAllocationsView(PlacementView):
@@ -46,6 +54,7 @@ class ConsumerAllocationsView(PlacementView):
         self.last_modified = max((row.created_at for row in rows), default=None)
         return Response(presenters.consumer_allocations(rows, consumer, self.version))
 
+    @extend_schema(request=ConsumerAllocations)
     def put(self, request, consumer_uuid: str):
         self.authorize("placement:allocations:update")
         consumer_id = _consumer_uuid(consumer_uuid)
@@ -65,6 +74,7 @@ class ConsumerAllocationsView(PlacementView):
 class AllocationsView(PlacementView):
     """POST /allocations: replace the allocations of several consumers together."""
 
+    @extend_schema(request={"application/json": MANY_CONSUMERS})
     def post(self, request):
         self.since("1.13")
         self.authorize("placement:allocations:manage")

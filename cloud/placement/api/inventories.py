@@ -1,6 +1,7 @@
 """Placement API: a provider's inventories, all at once (list, replace, delete all from
 1.5, add one) and one class at a time (show, update, delete)."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from cloud.api.errors import NotFound
@@ -31,6 +32,7 @@ class InventoryListView(PlacementView):
         provider = self.provider(provider_uuid)
         return Response(presenters.inventories(_rows(provider), provider.generation))
 
+    @extend_schema(request=Inventories)
     def put(self, request, provider_uuid: str):
         self.authorize("placement:resource_providers:inventories:update")
         provider = self.provider(provider_uuid)
@@ -42,6 +44,7 @@ class InventoryListView(PlacementView):
         )
         return Response(presenters.inventories(_rows(provider), provider.generation))
 
+    @extend_schema(request=InventoryCreate)
     def post(self, request, provider_uuid: str):
         self.authorize("placement:resource_providers:inventories:create")
         provider = self.provider(provider_uuid)
@@ -77,6 +80,7 @@ class InventoryView(PlacementView):
             {**presenters.inventory(row), "resource_provider_generation": provider.generation}
         )
 
+    @extend_schema(request=InventoryUpdate)
     def put(self, request, provider_uuid: str, resource_class: str):
         self.authorize("placement:resource_providers:inventories:update")
         provider = self.provider(provider_uuid)

@@ -7,10 +7,9 @@
     member_of=in:<agg>,<agg>  member_of=!<agg> (repeatable from 1.24, ! from 1.32)
 """
 
-import uuid
-
 from cloud.api.errors import BadRequest
 from cloud.api.microversions import APIVersion
+from cloud.api.parsing import InvalidValue, is_uuid, parse_int, parse_uuid
 from cloud.placement import standard
 from cloud.placement.selectors import MemberOf, ProviderFilter, TraitFilter
 
@@ -41,12 +40,11 @@ def checked(params, version: APIVersion, allowed: dict[str, str]) -> None:
 
 
 def uuid_param(name: str, value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
+    if not is_uuid(value):
         raise BadRequest(
             f"Invalid query string parameters: '{value}' is not a valid UUID for '{name}'."
-        ) from None
+        )
+    return parse_uuid(value, name=name)
 
 
 def resources(text: str) -> dict[str, int]:
@@ -60,12 +58,13 @@ def resources(text: str) -> dict[str, int]:
                 f"in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: {text}.",
                 code=BAD_VALUE,
             )
-        if not amount.isdigit() or int(amount) < 1:
+        try:
+            found[rc] = parse_int(amount, name=rc, minimum=1)
+        except InvalidValue:
             raise BadRequest(
                 f"Requested resource {rc} expected positive integer amount. Got: {amount}.",
                 code=BAD_VALUE,
-            )
-        found[rc] = int(amount)
+            ) from None
     return found
 
 
@@ -118,9 +117,12 @@ def member_of(values: list[str], version: APIVersion) -> tuple[MemberOf, ...]:
         aggregates = text[3:].split(",") if listed else [text]
         try:
             found.append(
-                MemberOf(tuple(str(uuid.UUID(a)) for a in aggregates), forbidden=forbidden)
+                MemberOf(
+                    tuple(parse_uuid(a, name="member_of") for a in aggregates),
+                    forbidden=forbidden,
+                )
             )
-        except ValueError:
+        except InvalidValue:
             raise BadRequest(
                 "Invalid query string parameters: Expected 'member_of' parameter to contain "
                 f"valid UUID(s). Got: {value}",
@@ -174,10 +176,13 @@ def candidate_filter(params, version: APIVersion) -> tuple[ProviderFilter, int |
     if "resources" not in params:
         raise BadRequest("Invalid query string parameters: 'resources' is a required property")
     limit = params.get("limit")
-    if limit is not None and (not limit.isdigit() or int(limit) < 1):
-        raise BadRequest(
-            f"Invalid query string parameters: 'limit' must be a positive integer. Got: {limit}"
-        )
+    if limit is not None:
+        try:
+            limit = parse_int(limit, name="limit", minimum=1)
+        except InvalidValue:
+            raise BadRequest(
+                f"Invalid query string parameters: 'limit' must be a positive integer. Got: {limit}"
+            ) from None
     if params.get("group_policy", "none") not in ("none", "isolate"):
         raise BadRequest(
             "Invalid query string parameters: 'group_policy' must be 'none' or 'isolate'."
@@ -193,5 +198,5 @@ def candidate_filter(params, version: APIVersion) -> tuple[ProviderFilter, int |
             in_tree=uuid_param("in_tree", params["in_tree"]) if "in_tree" in params else None,
             root_traits=root,
         ),
-        int(limit) if limit is not None else None,
+        limit,
     )

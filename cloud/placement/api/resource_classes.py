@@ -2,6 +2,7 @@
 (CUSTOM_*) are created with POST, or from 1.7 with a bodiless PUT (201 created, 204
 already there); before 1.7 PUT renames one."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from cloud.api.errors import Conflict, NotFound
@@ -28,6 +29,7 @@ class ResourceClassListView(PlacementView):
         self.authorize("placement:resource_classes:list")
         return Response({"resource_classes": [_shown(name) for name in resource_class_names()]})
 
+    @extend_schema(request=ResourceClass)
     def post(self, request):
         self.since("1.2")
         self.authorize("placement:resource_classes:create")
@@ -47,6 +49,8 @@ class ResourceClassView(PlacementView):
             raise NotFound(f"No such resource class {name}.")
         return Response(_shown(name))
 
+    # Before 1.7 the body renames the class; from 1.7 there is none (the name is the path's).
+    @extend_schema(request=ResourceClass)
     def put(self, request, name: str):
         self.since("1.2")
         self.authorize("placement:resource_classes:update")

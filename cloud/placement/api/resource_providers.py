@@ -2,6 +2,7 @@
 
 import uuid
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from cloud.placement import services
@@ -29,6 +30,7 @@ class ResourceProviderListView(_Providers):
         self.last_modified = max((row.updated_at for row in rows), default=None)
         return Response({"resource_providers": self.shown(rows)})
 
+    @extend_schema(request=ProviderCreate)
     def post(self, request):
         self.authorize("placement:resource_providers:create")
         data = self.body(ProviderCreate)
@@ -53,6 +55,7 @@ class ResourceProviderView(_Providers):
         self.last_modified = provider.updated_at
         return Response(self.shown([provider])[0])
 
+    @extend_schema(request=ProviderUpdate)
     def put(self, request, provider_uuid: str):
         self.authorize("placement:resource_providers:update")
         provider = self.provider(provider_uuid)

@@ -2,12 +2,14 @@
 (exact types, no unknown keys) before any row is written. The microversion, in the
 serializer context, decides which keys a body has."""
 
-import uuid
-
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from cloud.api.parsing import is_uuid, parse_uuid
 from cloud.placement import standard
+from cloud.placement.api.microversion import MAX
 
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
 MAX_INT = 2147483647
@@ -39,16 +41,16 @@ class String(serializers.CharField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class Uuid(serializers.Field):
     """A UUID string, dashed or not, given back in its dashed form."""
 
     default_error_messages = {"invalid": "'{value}' is not a 'uuid'"}
 
     def to_internal_value(self, data):
-        try:
-            return str(uuid.UUID(data))
-        except (AttributeError, TypeError, ValueError):
+        if not is_uuid(data):
             self.fail("invalid", value=data)
+        return parse_uuid(data, name=self.field_name)
 
     def to_representation(self, value):
         return value
@@ -89,7 +91,8 @@ class Closed(serializers.Serializer):
 
     @property
     def version(self):
-        return self.context["version"]
+        # Without a request (the OpenAPI document) a body is shown at the newest version.
+        return self.context.get("version", MAX)
 
 
 class UniqueList(serializers.ListField):
@@ -267,10 +270,9 @@ class ConsumerAllocations(Closed):
         empty_allowed = self.version.at_least("1.28") or self.many
         if not found and not empty_allowed:
             raise serializers.ValidationError("does not have enough properties")
-        try:
-            return {str(uuid.UUID(p)): entry["resources"] for p, entry in found.items()}
-        except ValueError:
-            raise serializers.ValidationError("keys must be resource provider UUIDs") from None
+        if not all(is_uuid(p) for p in found):
+            raise serializers.ValidationError("keys must be resource provider UUIDs")
+        return {parse_uuid(p, name="allocations"): entry["resources"] for p, entry in found.items()}
 
 
 class ManyConsumerAllocations(ConsumerAllocations):

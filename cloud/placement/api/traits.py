@@ -1,6 +1,7 @@
 """Placement API (1.6+): traits (list, check, create custom, delete custom) and the
 traits of a provider (list, replace, remove all)."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from cloud.api.errors import BadRequest, NotFound
@@ -51,6 +52,7 @@ class TraitView(PlacementView):
             raise NotFound(f"No such trait(s): {name}.")
         return Response(status=204)
 
+    @extend_schema(request=None)
     def put(self, request, name: str):
         self.since("1.6")
         self.authorize("placement:traits:update")
@@ -82,6 +84,7 @@ class ProviderTraitsView(PlacementView):
             }
         )
 
+    @extend_schema(request=ProviderTraits)
     def put(self, request, provider_uuid: str):
         self.since("1.6")
         self.authorize("placement:resource_providers:traits:update")

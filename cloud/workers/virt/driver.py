@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloud.payloads import InstanceSpec
+from cloud.payloads import BlockDevice, ImageSpec, InstanceSpec, VifSpec
 
 
 class HypervisorError(Exception):
@@ -58,6 +58,10 @@ class ComputeDriver(abc.ABC):
       keeps the guest's console log); callers must not ask otherwise.
     - supports_snapshot: snapshot answers (the guest has a root disk on this
       host to copy); callers must not ask otherwise.
+    - supports_remote_consoles: console_endpoints can name VNC, SPICE or serial
+      endpoints (a guest really runs, with graphics); elsewhere it names none.
+    - supports_volume_hotplug: attach_volume and detach_volume reach a running guest
+      (it sees the disk come and go); elsewhere only its definition changes.
     """
 
     capabilities: dict[str, bool] = {}
@@ -145,14 +149,43 @@ class ComputeDriver(abc.ABC):
         Only called when `capabilities["supports_console_output"]` is true."""
         raise NotSupported(f"{type(self).__name__} does not support get_console_output")
 
+    def console_endpoints(self, instance_uuid: str) -> dict[str, dict[str, Any]]:
+        """Where the running guest's remote consoles listen, as the hypervisor reports
+        them now: kind ("vnc", "spice", "serial") -> {"host": address, "port": int}.
+        Empty when the guest is not running or the hypervisor gives it none."""
+        return {}
+
+    # -- interfaces -----------------------------------------------------------
+
+    def attach_interface(self, instance_uuid: str, vif: VifSpec) -> bool:
+        """Add the port's interface to the guest: to the running guest where the
+        hypervisor can, and to its persistent definition always (the guest has it from
+        its next start at the latest). True when the running guest has it now.
+        Idempotent: an interface with the port's MAC already there is left."""
+        raise NotSupported(f"{type(self).__name__} does not support attach_interface")
+
+    def detach_interface(self, instance_uuid: str, vif: VifSpec) -> bool:
+        """Take the port's interface from the guest (running and persistent, as above).
+        True when the running guest has it no more. Idempotent."""
+        raise NotSupported(f"{type(self).__name__} does not support detach_interface")
+
     # -- resize -------------------------------------------------------------
 
-    def finish_migration(self, instance: InstanceSpec, *, power_on: bool) -> InstanceInfo:
+    def finish_migration(
+        self, instance: InstanceSpec, *, power_on: bool, disk_image: ImageSpec | None = None
+    ) -> InstanceInfo:
         """Define the guest on this host with the spec's flavor, replacing a definition
         of the same guest (a resize on one host, a revert), and start it when
-        `power_on`. Idempotent: a guest already running with that flavor is only
-        reported."""
+        `power_on`. Its root disk is the one already here, grown to the flavor's size,
+        or, for a move from another host, fetched from `disk_image` (the copy the
+        source uploaded). Idempotent: a guest already running with that flavor is
+        only reported."""
         raise NotSupported(f"{type(self).__name__} does not support finish_migration")
+
+    def upload_root_disk(self, instance_uuid: str, *, url: str, token: str) -> None:
+        """Upload a standalone copy of the stopped guest's root disk (qcow2) to the image
+        API at `url` with the transfer `token`: how its disk moves to another host."""
+        raise NotSupported(f"{type(self).__name__} does not support upload_root_disk")
 
     # -- snapshots ------------------------------------------------------------
 
@@ -161,3 +194,30 @@ class ComputeDriver(abc.ABC):
         (the guest writes nothing meanwhile) and leaving the guest in the power state
         it was in. Only called when `capabilities["supports_snapshot"]` is true."""
         raise NotSupported(f"{type(self).__name__} does not support snapshot")
+
+    # -- volumes --------------------------------------------------------------
+
+    def attach_volume(self, instance_uuid: str, volume: BlockDevice) -> str:
+        """Give the guest the volume's disk on `volume.device`, else on the next free
+        virtio target after its own disks, and return that target ("/dev/vdb"). A
+        running guest gets it hot-plugged where the hypervisor can; the guest's
+        persistent definition carries it either way. Idempotent: a volume the guest
+        already has is reported on its target. A target taken by another disk, or a
+        connection the host cannot use, raises HypervisorError."""
+        raise NotSupported(f"{type(self).__name__} does not support attach_volume")
+
+    def detach_volume(self, instance_uuid: str, volume_id: str) -> bool:
+        """Take the volume's disk out of the guest: out of a running guest first (waiting
+        until the guest lets go of it), then out of its definition. False when the guest
+        (or the host) did not have it: a repeated detach is harmless."""
+        raise NotSupported(f"{type(self).__name__} does not support detach_volume")
+
+    # -- the image cache --------------------------------------------------------
+
+    def cached_images(self) -> list[dict[str, Any]]:
+        """The base images cached on this host: image_id, size, last_used, in_use."""
+        return []
+
+    def evict_images(self, max_age: float) -> list[str]:
+        """Remove cached bases no guest uses, idle for `max_age` seconds; their ids."""
+        return []

@@ -3,11 +3,15 @@
 The connection is opened after the worker process starts (never inherited
 across fork) and reopened if libvirt drops it. libvirt connections are
 thread-safe, so the heartbeat thread and the task thread share one.
+
+Guests' disk files are real on every hypervisor (cloud.workers.virt.disks): on
+the test hypervisor they exist and the domain names them, on QEMU the guest
+reads them. Base images come from the host's image cache
+(cloud.workers.virt.imagecache).
 """
 
 import logging
 import shutil
-import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -17,11 +21,14 @@ from typing import Any
 
 import libvirt
 
-from cloud.payloads import InstanceSpec
+from cloud.payloads import BlockDevice, ImageSpec, InstanceSpec, VifSpec
 from cloud.power_state import STATE_NAMES, PowerState
+from cloud.workers.virt import consoles, disks, interfaces, volumes
 from cloud.workers.virt.domain_xml import (
     DomainOptions,
+    VolumeDiskError,
     build_domain_xml,
+    console_log_path,
     disk_path,
     instance_dir,
 )
@@ -31,6 +38,7 @@ from cloud.workers.virt.driver import (
     HypervisorError,
     InstanceInfo,
 )
+from cloud.workers.virt.imagecache import ImageCache, ImageFetchError, qemu_img, upload_file
 
 log = logging.getLogger(__name__)
 
@@ -59,25 +67,47 @@ class LibvirtDriver(ComputeDriver):
     # power is cut, and the most console log one answer carries.
     SHUTDOWN_TIMEOUT = 60.0
     MAX_CONSOLE_BYTES = 100 * 1024
+    # How long a running guest gets to let go of a volume's disk (Nova waits about as
+    # long, in retries); past it the detach fails and the volume stays attached.
+    VOLUME_DETACH_TIMEOUT = 30.0
 
-    def __init__(self, uri: str, instances_path, disk_gb: int | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        instances_path,
+        disk_gb: int | None = None,
+        *,
+        console_address: str = "127.0.0.1",
+        serial_ports: range = range(10000, 20000),
+    ) -> None:
         self.uri = uri
         self.disk_gb = disk_gb
         self.options = DomainOptions(
-            domain_type=self._domain_type(uri), instances_path=instances_path
+            domain_type=self._domain_type(uri),
+            instances_path=instances_path,
+            console_address=console_address,
         )
+        self.image_cache = ImageCache(Path(instances_path))
+        self.serial_ports = serial_ports
         self._conn: libvirt.virConnect | None = None
         self._lock = threading.Lock()
         self._host: str | None = None
+        # The test hypervisor's guests have no serial line: once the host starts, the
+        # driver logs their lifecycle instead (cloud.workers.virt.consoles).
+        self._simulated_console: consoles.SimulatedConsole | None = None
 
     @property
     def capabilities(self) -> dict[str, bool]:  # type: ignore[override]
-        # libvirt's test hypervisor keeps no console log (no character devices).
         return {
             "supports_diagnostics": True,
-            "supports_console_output": self.options.domain_type != "test",
-            # Nor any disk: its guests are definitions only.
-            "supports_snapshot": self.options.domain_type != "test",
+            # QEMU's serial log, or the test hypervisor's simulated one.
+            "supports_console_output": True,
+            # VNC, SPICE and serial consoles: only where a guest really runs.
+            "supports_remote_consoles": self.options.domain_type != "test",
+            # The guests' disk files are real on both.
+            "supports_snapshot": True,
+            # The test hypervisor cannot attach devices: only definitions change there.
+            "supports_volume_hotplug": self.options.domain_type != "test",
         }
 
     @staticmethod
@@ -91,12 +121,21 @@ class LibvirtDriver(ComputeDriver):
             if self._conn is None or not self._conn.isAlive():
                 try:
                     self._conn = libvirt.open(self.uri)
+                    if self._simulated_console is not None:
+                        self._simulated_console.register(self._conn)
                 except libvirt.libvirtError as exc:
                     raise HypervisorError(f"cannot connect to {self.uri}: {exc}") from exc
             return self._conn
 
     def init_host(self, host: str) -> None:
         self._host = host
+        if self.options.domain_type == "test" and self._simulated_console is None:
+            consoles.start_event_loop()
+            self._simulated_console = consoles.SimulatedConsole(
+                lambda uuid: console_log_path(self.options, uuid)
+            )
+            with self._lock:
+                self._conn = None  # reopened with the event loop, so events reach it
         conn = self._connection()
         log.info("compute %s connected to %s (%s)", host, self.uri, conn.getType())
 
@@ -154,38 +193,24 @@ class LibvirtDriver(ComputeDriver):
         )
 
     def _prepare_files(self, instance: InstanceSpec) -> None:
-        """The guest's directory and root disk (an empty qcow2 of the flavor's size), and a
-        check that a kernel-boot image's parts are on this host. The test hypervisor
-        reads no files, so it gets none."""
-        if self.options.domain_type == "test":
-            return
+        """The guest's directory and disks (its root disk backed by the cached image), and
+        a check that a kernel-boot image's parts are on this host (the test hypervisor
+        boots nothing, so it needs none)."""
         image = instance.image_spec
-        for part in (image.kernel_file, image.ramdisk_file):
-            if part and not Path(part).is_file():
-                raise HypervisorError(f"image {image.name}: {part} is not on this host")
-        instance_dir(self.options, instance.uuid).mkdir(parents=True, exist_ok=True)
-        disk = disk_path(self.options, instance.uuid)
-        if disk.exists():
-            return
-        size_gb = max(instance.flavor_spec.root_gb, 1)
-        try:
-            subprocess.run(
-                ["qemu-img", "create", "-q", "-f", "qcow2", str(disk), f"{size_gb}G"],
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            detail = getattr(exc, "stderr", "") or exc
-            raise HypervisorError(f"cannot create the disk of {instance.name}: {detail}") from exc
+        if self.options.domain_type != "test":
+            for part in (image.kernel_file, image.ramdisk_file):
+                if part and not Path(part).is_file():
+                    raise HypervisorError(f"image {image.name}: {part} is not on this host")
+        disks.create_guest_disks(self.options, instance, self.image_cache)
 
     def spawn(self, instance: InstanceSpec) -> InstanceInfo:
         try:
             domain = self._lookup(instance.uuid)
             if domain is None:
                 self._prepare_files(instance)
-                xml = build_domain_xml(instance, self.options)
+                xml = build_domain_xml(
+                    instance, self.options, serial_port=self._serial_port(instance.uuid)
+                )
                 domain = self._connection().defineXML(xml)
             if not domain.isActive():
                 domain.create()
@@ -237,17 +262,28 @@ class LibvirtDriver(ComputeDriver):
         if domain is None:
             return None
         info = self._info(domain)
-        tree = ET.fromstring(domain.XMLDesc(0))
-        disks = [t.get("dev") for t in tree.findall("./devices/disk/target")]
+        tree = ET.fromstring(self._disks_xml(domain))
+        devices = [
+            (d.find("target"), d.find("source"), d.find("driver"))
+            for d in tree.findall("./devices/disk")
+        ]
+        targets = [t.get("dev") for t, _, _ in devices if t is not None]
         nics = tree.findall("./devices/interface")
         disk_details = []
-        for dev in disks:
+        for target, source, driver in devices:
+            dev = target.get("dev") if target is not None else None
             try:
                 rd_req, rd_bytes, wr_req, wr_bytes, errs = domain.blockStats(dev)
             except libvirt.libvirtError:
                 rd_req = rd_bytes = wr_req = wr_bytes = errs = 0
+            files = {}
+            if source is not None and source.get("file"):
+                fmt = driver.get("type", "raw") if driver is not None else "raw"
+                files = disks.disk_details(Path(source.get("file")), fmt)
             disk_details.append(
                 {
+                    "device": dev,
+                    **files,
                     "read_bytes": rd_bytes,
                     "read_requests": rd_req,
                     "write_bytes": wr_bytes,
@@ -261,18 +297,46 @@ class LibvirtDriver(ComputeDriver):
             "hypervisor": self._connection().getType().lower(),
             "hypervisor_os": "linux",
             "uptime": None,
-            "config_drive": False,
+            "config_drive": any(
+                s is not None and str(s.get("file", "")).endswith("/disk.config")
+                for _, s, _ in devices
+            ),
             "num_cpus": info.num_cpus,
             "num_nics": len(nics),
-            "num_disks": len(disks),
+            "num_disks": len(targets),
             "memory_details": {
                 "maximum": info.max_memory_kb // 1024,
                 "used": info.memory_kb // 1024,
             },
             "cpu_details": [{"id": None, "time": info.cpu_time_ns, "utilisation": None}],
             "disk_details": disk_details,
-            "nic_details": [],
+            "nic_details": [self._nic_details(domain, nic) for nic in nics],
         }
+
+    @staticmethod
+    def _nic_details(domain: libvirt.virDomain, nic: ET.Element) -> dict[str, Any]:
+        """One interface in Nova's diagnostics shape: its MAC and its counters."""
+        mac, target = nic.find("mac"), nic.find("target")
+        try:
+            rx_b, rx_p, rx_e, rx_d, tx_b, tx_p, tx_e, tx_d = domain.interfaceStats(
+                target.get("dev") if target is not None else ""
+            )
+        except libvirt.libvirtError:
+            rx_b = rx_p = rx_e = rx_d = tx_b = tx_p = tx_e = tx_d = 0
+        return {
+            "mac_address": mac.get("address") if mac is not None else None,
+            "rx_octets": rx_b, "rx_errors": rx_e, "rx_drop": rx_d, "rx_packets": rx_p,
+            "rx_rate": None,
+            "tx_octets": tx_b, "tx_errors": tx_e, "tx_drop": tx_d, "tx_packets": tx_p,
+            "tx_rate": None,
+        }  # fmt: skip
+
+    def _disks_xml(self, domain: libvirt.virDomain) -> str:
+        """The definition that names the guest's disks: the live one where a guest runs,
+        the persistent one on the test hypervisor (its volumes are only there)."""
+        if self.options.domain_type == "test":
+            return domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        return domain.XMLDesc(0)
 
     # -- lifecycle actions ------------------------------------------------
     def _require(self, instance_uuid: str) -> libvirt.virDomain:
@@ -310,6 +374,9 @@ class LibvirtDriver(ComputeDriver):
             if self._running(domain, "soft-reboot") == libvirt.VIR_DOMAIN_PAUSED:
                 raise HypervisorError(f"cannot soft-reboot {instance_uuid}: it is paused")
             domain.reboot(libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)
+            if self._simulated_console is not None:
+                # libvirt reports no event for a reboot that keeps the guest running.
+                self._simulated_console.note(instance_uuid, domain.name(), "rebooted (soft)")
 
         def hard_reboot(domain: libvirt.virDomain) -> None:
             if domain.isActive():
@@ -376,13 +443,17 @@ class LibvirtDriver(ComputeDriver):
 
     def get_console_output(self, instance_uuid: str, length: int | None) -> str:
         domain = self._require(instance_uuid)
-        try:
-            tree = ET.fromstring(domain.XMLDesc(0))
-        except libvirt.libvirtError as exc:
-            raise HypervisorError(f"libvirt could not describe {instance_uuid}: {exc}") from exc
-        log_file = next(
-            (e.get("file") for e in tree.findall("./devices/serial/log") if e.get("file")), None
-        )
+        if self.options.domain_type == "test":
+            log_file: str | None = str(console_log_path(self.options, instance_uuid))
+        else:
+            try:
+                tree = ET.fromstring(domain.XMLDesc(0))
+            except libvirt.libvirtError as exc:
+                raise HypervisorError(f"libvirt could not describe {instance_uuid}: {exc}") from exc
+            log_file = next(
+                (e.get("file") for e in tree.findall("./devices/serial/log") if e.get("file")),
+                None,
+            )
         if log_file is None:
             raise HypervisorError(f"instance {instance_uuid} has no console log")
         try:
@@ -396,6 +467,48 @@ class LibvirtDriver(ComputeDriver):
             return text
         return "".join(text.splitlines(keepends=True)[-length:]) if length > 0 else ""
 
+    # -- remote consoles -----------------------------------------------------
+    def console_endpoints(self, instance_uuid: str) -> dict[str, dict[str, Any]]:
+        if self.options.domain_type == "test":
+            return {}
+        domain = self._lookup(instance_uuid)
+        try:
+            if domain is None or not domain.isActive():
+                return {}
+            return consoles.endpoints_of(domain.XMLDesc(0))
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(f"libvirt could not describe {instance_uuid}: {exc}") from exc
+
+    def _serial_port(self, instance_uuid: str) -> int | None:
+        """The serial console's TCP port: the one the guest's definition already has (a
+        redefinition keeps it), else a free one of the range that no other guest of this
+        host was given. None on the test hypervisor, or when the range is used up (the
+        guest then gets a pty: a log, but no serial console to connect to)."""
+        if self.options.domain_type == "test":
+            return None
+        taken = []
+        try:
+            for domain in self._connection().listAllDomains():
+                port = consoles.serial_port_of(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+                if port is None:
+                    continue
+                if domain.UUIDString() == instance_uuid:
+                    return port
+                taken.append(port)
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(f"libvirt could not list the guests: {exc}") from exc
+        port = consoles.free_serial_port(self.options.console_address, self.serial_ports, taken)
+        if port is None:
+            log.warning("no free serial console port in %s", self.serial_ports)
+        return port
+
+    # -- interfaces ---------------------------------------------------------
+    def attach_interface(self, instance_uuid: str, vif: VifSpec) -> bool:
+        return interfaces.attach(self._connection(), self._require(instance_uuid), vif)
+
+    def detach_interface(self, instance_uuid: str, vif: VifSpec) -> bool:
+        return interfaces.detach(self._connection(), self._require(instance_uuid), vif)
+
     # -- resize -------------------------------------------------------------
     @staticmethod
     def _sized(domain: libvirt.virDomain, instance: InstanceSpec) -> bool:
@@ -403,18 +516,27 @@ class LibvirtDriver(ComputeDriver):
         flavor = instance.flavor_spec
         return max_memory_kb == flavor.memory_mb * 1024 and vcpus == flavor.vcpus
 
-    def finish_migration(self, instance: InstanceSpec, *, power_on: bool) -> InstanceInfo:
-        # The root disk is not copied between hosts: a guest moved to another host
-        # starts from a fresh disk of the new flavor's size (kernel-boot images and
-        # the test hypervisor need nothing more).
+    def finish_migration(
+        self, instance: InstanceSpec, *, power_on: bool, disk_image: ImageSpec | None = None
+    ) -> InstanceInfo:
+        # The root disk moves with the guest: on a move from another host it is the
+        # flattened copy the source uploaded (`disk_image`); on the same host (or a
+        # revert) it is the one already here, grown to the flavor's size.
         try:
             domain = self._lookup(instance.uuid)
             if domain is not None and domain.isActive():
                 if self._sized(domain, instance):
                     return self._info(domain)
                 domain.destroy()
+            if disk_image is not None:
+                disks.place_root_disk(self.options, instance, disk_image, self.image_cache)
+            else:
+                disks.grow_root_disk(self.options, instance)
             self._prepare_files(instance)
-            domain = self._connection().defineXML(build_domain_xml(instance, self.options))
+            xml = build_domain_xml(
+                instance, self.options, serial_port=self._serial_port(instance.uuid)
+            )
+            domain = self._connection().defineXML(xml)
             if power_on and not domain.isActive():
                 domain.create()
             return self._info(domain)
@@ -424,10 +546,22 @@ class LibvirtDriver(ComputeDriver):
                 f"{instance.flavor_spec.name}: {exc}"
             ) from exc
 
+    def upload_root_disk(self, instance_uuid: str, *, url: str, token: str) -> None:
+        """A flattened qcow2 copy of the (stopped) guest's root disk, PUT to the image API."""
+        copy = instance_dir(self.options, instance_uuid) / ".disk.move.qcow2"
+        try:
+            disks.flatten_root_disk(self.options, instance_uuid, copy)
+            upload_file(copy, url=url, token=token, what=f"the root disk of {instance_uuid}")
+        except ImageFetchError as exc:
+            raise HypervisorError(str(exc)) from exc
+        finally:
+            copy.unlink(missing_ok=True)
+
     # -- snapshots ----------------------------------------------------------
     def snapshot(self, instance_uuid: str, target: Path, disk_format: str) -> None:
         """Nova's cold snapshot: a running guest is saved (its memory to disk, QEMU lets
-        go of the root disk), the disk converted, and the guest restored as it was."""
+        go of the root disk), the disk converted (its backing chain merged: the copy
+        stands alone), and the guest restored as it was."""
         domain = self._require(instance_uuid)
         disk = disk_path(self.options, instance_uuid)
         try:
@@ -435,18 +569,53 @@ class LibvirtDriver(ComputeDriver):
             if was_active:
                 domain.managedSave(0)
             try:
-                subprocess.run(
-                    ["qemu-img", "convert", "-q", "-O", disk_format, str(disk), str(target)],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                    timeout=3600,
-                )
+                qemu_img("convert", "-q", "-O", disk_format, str(disk), str(target), timeout=3600)
             finally:
                 if was_active:
                     domain.create()  # restores the managed save image
         except libvirt.libvirtError as exc:
             raise HypervisorError(f"libvirt could not snapshot {instance_uuid}: {exc}") from exc
-        except (OSError, subprocess.SubprocessError) as exc:
-            detail = getattr(exc, "stderr", "") or exc
-            raise HypervisorError(f"cannot copy the disk of {instance_uuid}: {detail}") from exc
+        except ImageFetchError as exc:
+            raise HypervisorError(f"cannot copy the disk of {instance_uuid}: {exc}") from exc
+
+    # -- volumes (cloud.workers.virt.volumes) ---------------------------------
+    def attach_volume(self, instance_uuid: str, volume: BlockDevice) -> str:
+        domain = self._require(instance_uuid)
+        try:
+            return volumes.attach(self._connection(), domain, volume, hotplug=self._hotplug)
+        except VolumeDiskError as exc:
+            raise HypervisorError(str(exc)) from exc
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(
+                f"libvirt could not attach volume {volume.volume_id} to {instance_uuid}: {exc}"
+            ) from exc
+
+    def detach_volume(self, instance_uuid: str, volume_id: str) -> bool:
+        domain = self._lookup(instance_uuid)
+        if domain is None:
+            return False
+        try:
+            return volumes.detach(
+                self._connection(),
+                domain,
+                volume_id,
+                hotplug=self._hotplug,
+                timeout=self.VOLUME_DETACH_TIMEOUT,
+            )
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(
+                f"libvirt could not detach volume {volume_id} from {instance_uuid}: {exc}"
+            ) from exc
+
+    @property
+    def _hotplug(self) -> bool:
+        return self.options.domain_type != "test"
+
+    # -- the image cache ------------------------------------------------------
+    def cached_images(self) -> list[dict[str, Any]]:
+        return self.image_cache.report(disks.bases_in_use(self.options.instances_path))
+
+    def evict_images(self, max_age: float) -> list[str]:
+        return self.image_cache.evict(
+            lambda: disks.bases_in_use(self.options.instances_path), max_age
+        )

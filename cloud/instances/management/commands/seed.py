@@ -23,8 +23,12 @@ TINY_IMAGE_ID = "0c9e5a4c-6d2e-4d7e-9b8f-7a3c1e2f4b5d"
 
 
 def seed_catalog(*, image_owner: str = "") -> None:
-    """The m1 flavors and the public `tiny` image (created or brought up to date)."""
+    """The m1 flavors and the public `tiny` image (created or brought up to date). A
+    name an admin gave another flavor (os-flavor-manage) keeps that flavor: the m1
+    flavor of that name is left out rather than clash with it."""
     for flavorid, name, ram, disk, vcpus in FLAVORS:
+        if Flavor.objects.filter(name=name).exclude(flavorid=flavorid).exists():
+            continue
         Flavor.objects.update_or_create(
             flavorid=flavorid,
             defaults={"name": name, "memory_mb": ram, "root_gb": disk, "vcpus": vcpus},

@@ -1,0 +1,1 @@
+"""The consoles app's API views (routed in cloud.instances.api.urls with the compute API)."""

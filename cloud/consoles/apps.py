@@ -1,0 +1,9 @@
+"""The consoles app's configuration."""
+
+from django.apps import AppConfig
+
+
+class ConsolesConfig(AppConfig):
+    name = "cloud.consoles"
+    label = "consoles"
+    verbose_name = "Remote consoles"

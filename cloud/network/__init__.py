@@ -1,0 +1,1 @@
+"""The network controller: networks, subnets, ports, IPAM, VLANs, security groups, floating IPs."""

@@ -1,0 +1,1 @@
+"""The network app's management commands."""

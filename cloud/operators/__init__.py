@@ -1,0 +1,1 @@
+"""The operators' app: the admin dashboard, /metrics and its collectors, queue depths."""

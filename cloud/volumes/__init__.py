@@ -1,0 +1,1 @@
+"""Block storage: volume types, volumes, snapshots, attachments and the /volume API."""

@@ -1,0 +1,76 @@
+"""deploy/ has the production shape of every process `make run` starts: a systemd unit
+running the same program (the same queue, module or role; the api under gunicorn), an
+example of every environment file a unit reads, and a line on each unit in
+deploy/README.md. A process added to deploy/stack.py without them fails here."""
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+
+
+def _stack_module():
+    spec = importlib.util.spec_from_file_location("stack", DEPLOY / "stack.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _stack_processes(tmp_path: Path) -> list[tuple[str, str]]:
+    """(name, command) of every process the development stack runs (one compute host)."""
+    stack_module = _stack_module()
+    args = stack_module.arguments().parse_args(
+        ["run", "--var-dir", str(tmp_path), "--computes", "1", "--network-agents", "off"]
+    )
+    stack = stack_module.Stack(args)
+    return [(name, command) for name, command, _env in stack.processes({}, None)]
+
+
+def _program(command: str, host: str) -> str:
+    """What a command runs, as a unit would spell it: `-Q <queue>` for a Celery worker
+    (a host's name as the unit's instance, %i), `beat`, `-m <module>`, or `api`."""
+    argv = shlex.split(command.replace(host, "%i"))
+    if "runserver" in argv or any("gunicorn" in a for a in argv):
+        return "api"
+    if "worker" in argv:
+        return f"-Q {argv[argv.index('-Q') + 1]}"
+    if "beat" in argv:
+        return "beat"
+    if "-m" in argv:
+        return f"-m {argv[argv.index('-m') + 1]}"
+    return argv[0]
+
+
+def _exec_start(unit: Path) -> str:
+    (line,) = re.findall(r"^ExecStart=(.*)$", unit.read_text(), re.MULTILINE)
+    return line
+
+
+def test_every_process_of_the_stack_has_a_unit(tmp_path):
+    units = {_program(_exec_start(unit), "%i"): unit.name for unit in UNITS}
+    processes = _stack_processes(tmp_path)
+    host = next(name for name, _ in processes if name.startswith("compute-"))
+    missing = [
+        name
+        for name, command in processes
+        # A templated unit's instance: the compute host, or the volume worker's backend.
+        if name != "redis"
+        and _program(command, name.removeprefix("volume-") if name.startswith("volume-") else host)
+        not in units
+    ]
+    assert not missing, f"no unit in deploy/systemd runs {missing} (units: {units})"
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_every_unit_has_its_environment_example_and_a_line_in_the_readme(unit):
+    for path in re.findall(r"^EnvironmentFile=-?(\S+)$", unit.read_text(), re.MULTILINE):
+        example = DEPLOY / f"{Path(path).name}.example"
+        assert example.is_file(), f"{unit.name} reads {path}: no {example.relative_to(ROOT)}"
+    name = unit.name.removesuffix(".service").removesuffix("@")
+    assert name in (DEPLOY / "README.md").read_text(), f"deploy/README.md says nothing of {name}"
