@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 
 from cloud.api.errors import BadRequest, Forbidden, NotFound
 from cloud.api.parsing import parse_int
@@ -148,30 +149,47 @@ def lock_project(project_id: str) -> None:
     list(Project.objects.select_for_update().filter(id=project_id).values_list("id"))
 
 
-def _scopes(resource: str, *, project_id: str, user_id: str) -> list[tuple[int, str | None]]:
+@dataclass(frozen=True)
+class _Rows:
+    """A project's limit rows and one user's, read in one query."""
+
+    project: dict[str, int]
+    user: dict[str, int]
+
+
+def _rows(*, project_id: str, user_id: str) -> _Rows:
+    found = _Rows(project={}, user={})
+    rows = Quota.objects.filter(Q(user__isnull=True) | Q(user_id=user_id), project_id=project_id)
+    for user, resource, hard_limit in rows.values_list("user_id", "resource", "hard_limit"):
+        (found.user if user else found.project)[resource] = hard_limit
+    return found
+
+
+def _default(resource: str) -> int:
+    if resource in NETWORK_RESOURCES:
+        return int(settings.NETWORK_QUOTA_DEFAULTS[resource])
+    if resource in VOLUME_RESOURCES:
+        return int(settings.VOLUME_QUOTA_DEFAULTS[resource])
+    return int(settings.QUOTA_DEFAULTS[resource])
+
+
+def _scopes(resource: str, rows: _Rows, *, user_id: str) -> list[tuple[int, str | None]]:
     """The (limit, whose usage) pairs a new unit of this resource must fit under."""
-    user_rows = dict(
-        Quota.objects.filter(project_id=project_id, user_id=user_id).values_list(
-            "resource", "hard_limit"
-        )
-    )
-    project_limit = limits(
-        project_id=project_id,
-        network=resource in NETWORK_RESOURCES,
-        volume=resource in VOLUME_RESOURCES,
-    )[resource]
+    project_limit = rows.project.get(resource, _default(resource))
     if resource in USER_SCOPED:
-        return [(user_rows.get(resource, project_limit), user_id)]
+        return [(rows.user.get(resource, project_limit), user_id)]
     scopes: list[tuple[int, str | None]] = [(project_limit, None)]
-    if resource in PER_USER and resource in user_rows:
-        scopes.append((user_rows[resource], user_id))
+    if resource in PER_USER and resource in rows.user:
+        scopes.append((rows.user[resource], user_id))
     return scopes
 
 
-def _fits(resource: str, per_unit: int, wanted: int, *, project_id: str, user_id: str) -> int:
+def _fits(
+    resource: str, per_unit: int, wanted: int, rows: _Rows, *, project_id: str, user_id: str
+) -> int:
     """How many of `wanted` units of per_unit each fit; raises if fewer than one would."""
     fits = wanted
-    for limit, scope_user in _scopes(resource, project_id=project_id, user_id=user_id):
+    for limit, scope_user in _scopes(resource, rows, user_id=user_id):
         if limit < 0:
             continue
         used = usage(resource, project_id=project_id, user_id=scope_user)
@@ -179,9 +197,11 @@ def _fits(resource: str, per_unit: int, wanted: int, *, project_id: str, user_id
     return fits
 
 
-def _violation(resource: str, requested: int, *, project_id: str, user_id: str) -> QuotaExceeded:
+def _violation(
+    resource: str, requested: int, rows: _Rows, *, project_id: str, user_id: str
+) -> QuotaExceeded:
     """The exception naming the limit the request breaks."""
-    for limit, scope_user in _scopes(resource, project_id=project_id, user_id=user_id):
+    for limit, scope_user in _scopes(resource, rows, user_id=user_id):
         used = usage(resource, project_id=project_id, user_id=scope_user)
         if 0 <= limit < used + requested:
             return _exceeded(resource, requested, used, limit)
@@ -191,9 +211,13 @@ def _violation(resource: str, requested: int, *, project_id: str, user_id: str) 
 def quota_enforce(*, project_id: str, user_id: str, deltas: dict[str, int]) -> None:
     """Raise QuotaExceeded (403) unless every delta fits; call inside the writing transaction."""
     lock_project(project_id)
+    rows = _rows(project_id=project_id, user_id=user_id)
     for resource, delta in deltas.items():
-        if delta > 0 and _fits(resource, delta, 1, project_id=project_id, user_id=user_id) < 1:
-            raise _violation(resource, delta, project_id=project_id, user_id=user_id)
+        if (
+            delta > 0
+            and _fits(resource, delta, 1, rows, project_id=project_id, user_id=user_id) < 1
+        ):
+            raise _violation(resource, delta, rows, project_id=project_id, user_id=user_id)
 
 
 def instances_allowed(
@@ -201,13 +225,16 @@ def instances_allowed(
 ) -> int:
     """How many of max_count instances fit (Nova's multi-create rule); 403 below min_count."""
     lock_project(project_id)
+    rows = _rows(project_id=project_id, user_id=user_id)
     allowed = max_count
     for resource, per_unit in (("instances", 1), ("cores", vcpus), ("ram", memory_mb)):
         if per_unit <= 0:
             continue
-        fits = _fits(resource, per_unit, max_count, project_id=project_id, user_id=user_id)
+        fits = _fits(resource, per_unit, max_count, rows, project_id=project_id, user_id=user_id)
         if fits < min_count:
-            raise _violation(resource, per_unit * min_count, project_id=project_id, user_id=user_id)
+            raise _violation(
+                resource, per_unit * min_count, rows, project_id=project_id, user_id=user_id
+            )
         allowed = min(allowed, fits)
     return allowed
 
@@ -227,8 +254,9 @@ def instances_written_check(
     if _unlimited_shared(project_id=project_id, user_id=user_id, resources=list(wanted)):
         return
     lock_project(project_id)
+    rows = _rows(project_id=project_id, user_id=user_id)
     for resource, per_unit in wanted.items():
-        for limit, scope_user in _scopes(resource, project_id=project_id, user_id=user_id):
+        for limit, scope_user in _scopes(resource, rows, user_id=user_id):
             if limit < 0:
                 continue
             used = usage(resource, project_id=project_id, user_id=scope_user)
@@ -256,13 +284,11 @@ def _unlimited_shared(*, project_id: str, user_id: str, resources: list[str]) ->
                 cursor.execute(
                     f"SELECT 1 FROM {Project._meta.db_table} WHERE id = %s FOR SHARE", [project_id]
                 )
-            project = limits(project_id=project_id)
-            users = dict(
-                Quota.objects.filter(
-                    project_id=project_id, user_id=user_id, resource__in=resources
-                ).values_list("resource", "hard_limit")
-            )
-            if any(project[r] >= 0 or users.get(r, -1) >= 0 for r in resources):
+            rows = _rows(project_id=project_id, user_id=user_id)
+            if any(
+                rows.project.get(r, _default(r)) >= 0 or rows.user.get(r, -1) >= 0
+                for r in resources
+            ):
                 raise _Limited
     except _Limited:
         return False
