@@ -442,7 +442,12 @@ def port_update(*, context: RequestContext, port: Port, changes: dict[str, Any])
             port_security=security,
             device_owner=port.device_owner,
         )
+        before = {str(g.id) for g in port.security_groups.all()}
         port.security_groups.set(groups)
+        # The groups it left no longer count its addresses: the ports whose rules name
+        # them as remote are re-sent (those it is in now are, with the port itself).
+        for group_id in sorted(before - {str(g.id) for g in groups}):
+            notify.security_group_changed(group_id)
     if "mac_address" in changes:
         mac = changes.pop("mac_address")
         if port.binding_host and _mac_parse(mac) != port.mac_address:

@@ -244,7 +244,8 @@ def test_a_new_member_of_a_group_is_let_in_by_the_others_and_its_going_shuts_the
 ):
     """The default group lets its members in (a rule with itself as remote group): the
     first server's binding is re-sent with the second's address when the second's port
-    comes, and without it when the second goes."""
+    comes, without it when the second's port leaves the group, with it again when it
+    comes back, and without it when the second goes."""
     network = member_client.post(
         f"{N}/networks", {"network": {"name": "members"}}, format="json"
     ).json()["network"]
@@ -280,6 +281,25 @@ def test_a_new_member_of_a_group_is_let_in_by_the_others_and_its_going_shuts_the
         30,
         message="the first port re-sent with the second's address",
     )
+
+    second_port = Port.objects.get(device_id=second["id"])
+    default = [str(g.id) for g in second_port.security_groups.all()]
+    other = member_client.post(
+        f"{N}/security-groups", {"security_group": {"name": "elsewhere"}}, format="json"
+    ).json()["security_group"]
+    for groups, present in (([other["id"]], False), (default, True)):
+        _broker().delete(network_agent_queue(host))
+        reply = member_client.put(
+            f"{N}/ports/{second_port.id}", {"port": {"security_groups": groups}}, format="json"
+        )
+        assert reply.status_code == 200, reply.content
+        wait_for(
+            lambda present=present: (
+                (allowed := first_allows()) and (f"{second_address}/32" in allowed) == present
+            ),
+            30,
+            message=f"the first port re-sent {'with' if present else 'without'} the second's",
+        )
 
     _broker().delete(network_agent_queue(host))
     assert member_client.delete(f"{V}/servers/{second['id']}").status_code == 204
