@@ -167,10 +167,10 @@ def _rows(*, project_id: str, user_id: str) -> _Rows:
 
 def _default(resource: str) -> int:
     if resource in NETWORK_RESOURCES:
-        return int(settings.NETWORK_QUOTA_DEFAULTS[resource])
+        return network_defaults()[resource]
     if resource in VOLUME_RESOURCES:
-        return int(settings.VOLUME_QUOTA_DEFAULTS[resource])
-    return int(settings.QUOTA_DEFAULTS[resource])
+        return volume_defaults()[resource]
+    return defaults()[resource]
 
 
 def _scopes(resource: str, rows: _Rows, *, user_id: str) -> list[tuple[int, str | None]]:
