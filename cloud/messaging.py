@@ -150,7 +150,11 @@ def celery_config(*, compute: bool = False) -> dict[str, Any]:
             "network.*": {"queue": NETWORK_QUEUE},
         },
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events only while a monitor asks for them: Flower (cloud.operators.flower)
+        # turns them on in every worker it finds (Celery's enable_events), and a worker
+        # with no one watching spends no broker round trip per task on them (a fifth of
+        # a scheduler's time in a boot storm). Workers' own heartbeat events stay on.
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
         "timezone": "UTC",
     }
