@@ -154,7 +154,14 @@ def cpu_by_role(root: int | None, database: str | None) -> dict[str, float]:
 class OwnStack:
     """A private stack in a temp var dir on free ports, started and stopped by us."""
 
+    # The stack options of this bench's parser that the other benches (volumes, image_boot,
+    # volume_attach, consoles) do not ask for: they run the embedded defaults.
+    DEFAULTS = {"shape": "dev", "postgres": "auto", "heartbeat": 10.0}
+
     def __init__(self, args: argparse.Namespace) -> None:
+        for name, value in self.DEFAULTS.items():
+            if not hasattr(args, name):
+                setattr(args, name, value)
         self.args = args
         self.var = Path(args.var_dir or tempfile.mkdtemp(prefix="stratus-boot-storm-"))
         self.port = free_port()
