@@ -120,6 +120,8 @@ SUCCESS_CODES = {
     "PATCH": ["200"],
     "DELETE": ["200", "202", "204"],
 }
+# Success statuses that come with a body or without one, by call and microversion.
+BODY_OPTIONAL = frozenset({"201", "202"})
 SUCCESS_DESCRIPTIONS = {
     "200": "OK",
     "201": "Created",
@@ -279,7 +281,12 @@ class OpenStackSchema(AutoSchema):
         # The success statuses of a method vary with the microversion (a keypair is 200
         # before 2.2, 201 from it): each operation documents those its method may answer.
         for code in SUCCESS_CODES[self.method]:
-            if code not in responses:
+            if code in BODY_OPTIONAL:
+                # Nova's actions, Cinder's deletes and placement's creates before 1.20
+                # answer these with no body, other calls and microversions with one:
+                # documented with no media type, either is what the document says.
+                responses[code] = {"description": SUCCESS_DESCRIPTIONS[code]}
+            elif code not in responses:
                 body = {} if code == "204" else {"content": {"application/json": {"schema": {}}}}
                 responses[code] = {"description": SUCCESS_DESCRIPTIONS[code], **body}
         shape = error_shape(self.path)

@@ -605,8 +605,8 @@ SECURITY_GROUP_UPDATE = NeutronBody(
 class SecurityGroupView(OpenStackView):
     def get(self, request, group_id: str):
         self.authorize("get_security_group")
-        if self.context.project_id:
-            security_groups.default_group_ensure(project_id=self.context.project_id)
+        # No default group made here (the listing and a port's create make it): a group
+        # shown by id exists already, and a 404 must leave nothing written.
         return Response({"security_group": presenters.security_group_body(_group(self, group_id))})
 
     @SECURITY_GROUP_UPDATE.declared
