@@ -82,6 +82,13 @@ class Conflict(exceptions.APIException):
     default_code = "conflictingRequest"
 
 
+class OverLimit(exceptions.APIException):
+    """413 where Glance and Cinder answer a quota that would be exceeded (Nova: 403)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "overLimit"
+
+
 class NotAcceptable(exceptions.APIException):
     status_code = status.HTTP_406_NOT_ACCEPTABLE
     default_code = "notAcceptable"

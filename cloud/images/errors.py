@@ -1,13 +1,7 @@
-"""The image API's own error statuses (Glance answers 413, 415 and 416 where Nova has none)."""
+"""The image API's own error statuses (Glance answers 415 and 416 where Nova has none;
+its 413 over a quota is cloud.api.errors.OverLimit)."""
 
 from rest_framework import exceptions, status
-
-
-class RequestEntityTooLarge(exceptions.APIException):
-    """413: a quota (image count, total size, members) would be exceeded."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "overLimit"
 
 
 class UnsupportedMediaType(exceptions.APIException):

@@ -22,12 +22,11 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from cloud.api.errors import BadRequest, Conflict, Forbidden, NotFound
+from cloud.api.errors import BadRequest, Conflict, Forbidden, NotFound, OverLimit
 from cloud.api.parsing import INT32_MAX, InvalidValue, to_uuid
 from cloud.identity.context import RequestContext
 from cloud.identity.quotas import lock_project
 from cloud.images.choices import ImageStatus, MemberStatus, Visibility
-from cloud.images.errors import RequestEntityTooLarge
 from cloud.images.formats import FormatMismatch, check_format
 from cloud.images.models import Image, ImageMember
 from cloud.images.stores import image_store
@@ -197,7 +196,7 @@ def image_create(*, context: RequestContext, body: dict) -> Image:
             lock_project(image.owner)
             limit = _image_count_limit()
             if limit >= 0 and _owned(image.owner).count() >= limit:
-                raise RequestEntityTooLarge(
+                raise OverLimit(
                     f"The image count quota of {limit} images is reached for this project."
                 )
         if Image.objects.filter(pk=image.id).exists():
@@ -346,8 +345,8 @@ def _size_room(image: Image) -> int | None:
     return max(limit - used, 0)
 
 
-def _quota_error() -> RequestEntityTooLarge:
-    return RequestEntityTooLarge(
+def _quota_error() -> OverLimit:
+    return OverLimit(
         "Denying attempt to upload image because it exceeds the quota of "
         f"{settings.IMAGE_QUOTA_SIZE_MB} MiB (image_size_total) of this project."
     )
@@ -476,7 +475,7 @@ def image_member_add(*, context: RequestContext, image: Image, member: str) -> I
         if ImageMember.objects.filter(image=image, member=member).exists():
             raise Conflict(f"Member {member} already associated with image {image.id}.")
         if ImageMember.objects.filter(image=image).count() >= MEMBER_QUOTA:
-            raise RequestEntityTooLarge(f"An image may have at most {MEMBER_QUOTA} members.")
+            raise OverLimit(f"An image may have at most {MEMBER_QUOTA} members.")
         return ImageMember.objects.create(image=image, member=member)
 
 

@@ -5,8 +5,8 @@ check: volumes and snapshots are counted, gigabytes is the sum of both their siz
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
+from cloud.api.errors import OverLimit
 from cloud.identity import quotas
-from cloud.volumes.errors import OverQuota
 
 
 def _messages(resource: str, requested: int, used: int, limit: int) -> str:
@@ -32,7 +32,7 @@ def quota_take(*, project_id: str, user_id: str, deltas: dict[str, int]) -> None
             continue
         used = quotas.usage(resource, project_id=project_id)
         if used + delta > limit:
-            raise OverQuota(_messages(resource, delta, used, limit))
+            raise OverLimit(_messages(resource, delta, used, limit))
 
 
 def _gigabytes(project_id: str) -> int:
