@@ -31,7 +31,10 @@ the transaction commits, on the notifications exchange of the same broker.
 
 import logging
 import socket
+import threading
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import kombu.exceptions
@@ -212,6 +215,89 @@ def _notification_queues() -> tuple[Exchange, list[Queue]]:
     ]
 
 
+@dataclass
+class _Notification:
+    event_type: str | Callable[[], str]
+    build: Callable[[], NotificationPayload | None]
+    publisher_id: str
+    priority: str
+    request_id: str | None
+
+
+class _Batch:
+    """The notifications of one transaction (one savepoint level of it), published
+    together when it commits: their payloads are built then, sharing what they read
+    (`committed`), and go out through one producer."""
+
+    notification = "batch"  # tests tell the casts from the notifications
+
+    def __init__(self, savepoints: tuple[str, ...]) -> None:
+        self.savepoints = savepoints
+        self.items: list[_Notification] = []
+        self.sent = False
+        self.reads: dict[Any, Any] = {}
+
+    def __call__(self) -> None:
+        self.sent = True
+        bodies = []
+        token = _reads.set(self.reads)
+        try:
+            for item in self.items:
+                try:
+                    payload = item.build()
+                    if payload is not None:
+                        bodies.append((item, _envelope_of(item, payload)))
+                except Exception:  # noqa: BLE001 (a notification lost is logged)
+                    log.warning("notification %s not built", item.event_type, exc_info=True)
+        finally:
+            _reads.reset(token)
+        if bodies:
+            _publish(bodies)
+
+
+_reads: ContextVar[dict | None] = ContextVar("notification_reads", default=None)
+_batches = threading.local()
+
+
+def committed(key: Any, read: Callable[[], Any]) -> Any:
+    """`read()`, once for every notification of the batch being built that asks for
+    `key` (the row they describe, read after the commit)."""
+    reads = _reads.get()
+    if reads is None:
+        return read()
+    if key not in reads:
+        reads[key] = read()
+    return reads[key]
+
+
+def _envelope_of(item: _Notification, payload: NotificationPayload) -> dict[str, Any]:
+    return envelope(
+        event_type=item.event_type() if callable(item.event_type) else item.event_type,
+        payload=payload,
+        publisher_id=item.publisher_id,
+        priority=item.priority,
+        request_id=item.request_id,
+    )
+
+
+def _publish(bodies: list[tuple[_Notification, dict[str, Any]]]) -> None:
+    exchange, queues = _notification_queues()
+    try:
+        with app.producer_or_acquire() as producer:
+            for item, body in bodies:
+                producer.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key(item.priority),
+                    declare=[exchange, *queues],
+                    serializer="json",
+                    retry=True,
+                    retry_policy={"max_retries": 2, "interval_start": 0.2},
+                )
+    except Exception:  # noqa: BLE001 (a notification lost is logged, the change stays)
+        log.warning("%d notifications not published", len(bodies), exc_info=True)
+
+
 def notify(
     event_type: str | Callable[[], str],
     build: Callable[[], NotificationPayload | None],
@@ -221,43 +307,37 @@ def notify(
 ) -> None:
     """Publish the notification `event_type` once the transaction commits; `build`
     makes its payload then (from the committed rows; None: nothing to say), and an
-    event_type given as a function is named after it. A broker
-    that does not answer loses the notification, never the change (logged)."""
+    event_type given as a function is named after it. The notifications of one
+    transaction go out together, in order (_Batch). A broker that does not answer
+    loses the notification, never the change (logged)."""
     if not settings.NOTIFICATIONS_ENABLED:
         return
-    request_id = request_ids.get()
-    publisher_id = (
-        publisher or settings.NOTIFICATIONS_PUBLISHER or f"stratus:{socket.gethostname()}"
+    item = _Notification(
+        event_type=event_type,
+        build=build,
+        publisher_id=(
+            publisher or settings.NOTIFICATIONS_PUBLISHER or f"stratus:{socket.gethostname()}"
+        ),
+        priority=priority,
+        request_id=request_ids.get(),
     )
-
-    def publish() -> None:
-        payload = build()
-        if payload is None:
-            return
-        body = envelope(
-            event_type=event_type() if callable(event_type) else event_type,
-            payload=payload,
-            publisher_id=publisher_id,
-            priority=priority,
-            request_id=request_id,
-        )
-        exchange, queues = _notification_queues()
-        try:
-            with app.producer_or_acquire() as producer:
-                producer.publish(
-                    body,
-                    exchange=exchange,
-                    routing_key=routing_key(priority),
-                    declare=[exchange, *queues],
-                    serializer="json",
-                    retry=True,
-                    retry_policy={"max_retries": 2, "interval_start": 0.2},
-                )
-        except Exception:  # noqa: BLE001 (a notification lost is logged, the change stays)
-            log.warning("notification %s not published", event_type, exc_info=True)
-
-    publish.notification = event_type  # tests tell the casts from the notifications
-    transaction.on_commit(publish)
+    connection = transaction.get_connection()
+    savepoints = tuple(connection.savepoint_ids)
+    batch = getattr(_batches, "current", None)
+    if (
+        batch is None
+        or batch.sent
+        or batch.savepoints != savepoints
+        or not any(callback is batch for _, callback, _ in connection.run_on_commit)
+    ):
+        # The first notification of this transaction (or of this savepoint, which may
+        # roll back alone): its batch goes out when it commits, with what follows
+        # (at once outside a transaction).
+        batch = _batches.current = _Batch(savepoints)
+        batch.items.append(item)
+        transaction.on_commit(batch)
+        return
+    batch.items.append(item)
 
 
 def cast_network(task_name: str, payload: Payload) -> None:

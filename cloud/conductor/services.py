@@ -59,6 +59,7 @@ from cloud.placement.claims import (
     InventorySpec,
     allocations_delete,
     allocations_move,
+    provider_in_step,
     provider_sync,
 )
 from cloud.placement.selectors import consumer_provider, consumers_claimed_before
@@ -371,25 +372,22 @@ def volume_created(*, result: VolumeResult) -> None:
 
 
 def compute_heartbeat(*, report: HostReport) -> None:
-    """Record the host as alive and keep its placement inventory in step."""
-    with transaction.atomic():
-        compute_node_report(report=report)
-        provider_sync(
-            name=report.host,
-            inventories={
-                "VCPU": InventorySpec(
-                    total=report.vcpus, allocation_ratio=settings.CPU_ALLOCATION_RATIO
-                ),
-                "MEMORY_MB": InventorySpec(
-                    total=report.memory_mb,
-                    reserved=min(settings.RESERVED_HOST_MEMORY_MB, report.memory_mb),
-                    allocation_ratio=settings.RAM_ALLOCATION_RATIO,
-                ),
-                "DISK_GB": InventorySpec(
-                    total=report.local_gb, allocation_ratio=settings.DISK_ALLOCATION_RATIO
-                ),
-            },
-        )
+    """Record the host as alive and keep its placement inventory in step: two queries
+    when the report repeats the last one."""
+    compute_node_report(report=report)
+    inventories = {
+        "VCPU": InventorySpec(total=report.vcpus, allocation_ratio=settings.CPU_ALLOCATION_RATIO),
+        "MEMORY_MB": InventorySpec(
+            total=report.memory_mb,
+            reserved=min(settings.RESERVED_HOST_MEMORY_MB, report.memory_mb),
+            allocation_ratio=settings.RAM_ALLOCATION_RATIO,
+        ),
+        "DISK_GB": InventorySpec(
+            total=report.local_gb, allocation_ratio=settings.DISK_ALLOCATION_RATIO
+        ),
+    }
+    if not provider_in_step(name=report.host, inventories=inventories):
+        provider_sync(name=report.host, inventories=inventories)
 
 
 def builds_reap_stuck(*, timeout_seconds: int) -> int:

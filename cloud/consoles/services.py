@@ -90,7 +90,7 @@ def console_endpoints_record(
 def console_endpoints_forget(*, instance_uuid: str) -> None:
     """The server is deleted or moves: its consoles are gone, and every token for them
     is revoked (the new host reports its own when the guest runs there)."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ConsoleEndpoint.objects.filter(instance_uuid=instance_uuid).delete()
         ConsoleAuthToken.objects.filter(instance_uuid=instance_uuid).delete()
 

@@ -24,7 +24,7 @@ def _seen_at(report: HostReport) -> datetime:
     return min(sent, now) if sent is not None and sent.tzinfo is not None else now
 
 
-def compute_node_report(*, report: HostReport) -> ComputeNode:
+def compute_node_report(*, report: HostReport) -> None:
     """Upsert the host's row from its heartbeat and mark it seen now."""
     values = {
         "hypervisor_type": report.hypervisor_type,
@@ -41,22 +41,16 @@ def compute_node_report(*, report: HostReport) -> ComputeNode:
         "started_at": parse_datetime(report.started_at) if report.started_at else None,
         "last_seen_at": _seen_at(report),
     }
-    node, created = ComputeNode.objects.get_or_create(
+    # A known host (every heartbeat but its first) is one UPDATE; reports may be handled
+    # out of order, so liveness never moves backwards.
+    seen = Greatest("last_seen_at", Value(values["last_seen_at"], output_field=DateTimeField()))
+    if ComputeNode.objects.filter(host=report.host).update(**{**values, "last_seen_at": seen}):
+        return
+    ComputeNode.objects.get_or_create(
         host=report.host,
-        # A callable: looked up only when the row is created, not on every heartbeat.
+        # A callable: looked up only when the row is created.
         defaults={**values, "availability_zone": lambda: host_zone(host=report.host)},
     )
-    if not created:
-        # Reports may be handled out of order: never move liveness backwards.
-        ComputeNode.objects.filter(pk=node.pk).update(
-            **{
-                **values,
-                "last_seen_at": Greatest(
-                    "last_seen_at", Value(values["last_seen_at"], output_field=DateTimeField())
-                ),
-            }
-        )
-    return node
 
 
 def compute_node_unknown_domains(*, host: str, uuids: list[str]) -> bool:

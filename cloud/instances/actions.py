@@ -5,6 +5,7 @@ start and end, the steps Nova notifies, and a step that failed on a host
 (compute.exception), published when the transaction commits.
 """
 
+from django.db.models import F, Value
 from django.utils import timezone
 
 from cloud.instances import notifications
@@ -76,20 +77,40 @@ def event_finish(
     traceback: str | None = None,
     details: str | None = None,
 ) -> None:
-    """Finish the latest open event of that name (or record one finished now)."""
-    action = _action(instance_uuid, request_id)
-    if action is None:
-        return
+    """Finish the latest open event of that name (or record one finished now): one
+    UPDATE when it is open."""
     now = timezone.now()
-    open_event = action.events.filter(event=event, finish_time__isnull=True).order_by("-id").first()
-    if open_event is None:
-        open_event = InstanceActionEvent(action=action, event=event, start_time=now)
-    open_event.finish_time = now
-    open_event.result = result
-    open_event.host = host or open_event.host
-    open_event.traceback = traceback
-    open_event.details = details
-    open_event.save()
+    latest_open = (
+        InstanceActionEvent.objects.filter(
+            action__instance_uuid=instance_uuid,
+            action__request_id=request_id,
+            event=event,
+            finish_time__isnull=True,
+        )
+        .order_by("-id")
+        .values("id")[:1]
+    )
+    finished = InstanceActionEvent.objects.filter(id__in=latest_open).update(
+        finish_time=now,
+        result=result,
+        host=Value(host) if host else F("host"),
+        traceback=traceback,
+        details=details,
+    )
+    if not finished:
+        action = _action(instance_uuid, request_id)
+        if action is None:
+            return
+        InstanceActionEvent.objects.create(
+            action=action,
+            event=event,
+            start_time=now,
+            finish_time=now,
+            result=result,
+            host=host or None,
+            traceback=traceback,
+            details=details,
+        )
     failed = result == "Error"
     notifications.step(
         instance_uuid=instance_uuid,

@@ -19,7 +19,7 @@ from cloud.notifications import (
     InstanceStateUpdatePayload,
     InstanceUpdatePayload,
 )
-from cloud.rpc import notify
+from cloud.rpc import committed, notify
 
 P = TypeVar("P", InstanceActionPayload, InstanceUpdatePayload)
 
@@ -74,10 +74,15 @@ def _fault(fault: InstanceFault | None, function: str = "") -> ExceptionPayload 
     )
 
 
+def _instance(uuid: str) -> Instance | None:
+    """The instance as committed (read once for the notifications of one commit)."""
+    return committed(("instance", uuid), lambda: Instance.objects.filter(uuid=uuid).first())
+
+
 def _action_payload(
     instance_uuid: str, request_id: str | None, error: bool, user_id: str | None = None
 ) -> InstanceActionPayload | None:
-    instance = Instance.objects.filter(uuid=instance_uuid).first()
+    instance = _instance(instance_uuid)
     if instance is None:
         return None
     fault = InstanceFault.objects.filter(instance_uuid=instance_uuid).first() if error else None
@@ -157,7 +162,7 @@ def state_updated(*, uuid: str, old_state: str | None, old_task_state: str | Non
     """instance.update: the instance's states changed (lifecycle)."""
 
     def build() -> InstanceUpdatePayload | None:
-        instance = Instance.objects.filter(uuid=uuid).first()
+        instance = _instance(uuid)
         if instance is None:
             return None
         return _payload(

@@ -367,13 +367,13 @@ def port_status_report(*, report: PortStatus) -> None:
 
 
 def agent_heartbeat(*, report: AgentReport) -> None:
-    NetworkAgent.objects.update_or_create(
-        host=report.host,
-        defaults={
-            "payload_version": report.payload_version,
-            "bridge": report.bridge,
-            "capabilities": report.capabilities,
-            "started_at": report.started_at,
-            "last_seen": timezone.now(),
-        },
-    )
+    """Mark the agent seen: one UPDATE for a known host."""
+    values = {
+        "payload_version": report.payload_version,
+        "bridge": report.bridge,
+        "capabilities": report.capabilities,
+        "started_at": report.started_at,
+        "last_seen": timezone.now(),
+    }
+    if not NetworkAgent.objects.filter(host=report.host).update(**values):
+        NetworkAgent.objects.update_or_create(host=report.host, defaults=values)

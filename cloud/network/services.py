@@ -536,7 +536,7 @@ def _is_uuid(value: str) -> bool:
 def ports_bind_host(*, instance_uuid: str, host: str) -> list[Port]:
     """Bind the instance's ports to the host chosen for it (the conductor, before the
     build is cast): the controller wires them there."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction, no savepoint
         ports = list(
             Port.objects.select_for_update()
             .filter(device_id=instance_uuid)
@@ -562,7 +562,7 @@ def ports_bind_host(*, instance_uuid: str, host: str) -> list[Port]:
 def ports_release(*, instance_uuid: str) -> None:
     """The server is gone: its ports made for it are deleted, the ones the user passed
     in are unbound and kept (Nova's preserve_on_delete)."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction, no savepoint
         ports = list(
             Port.objects.select_for_update().filter(device_id=instance_uuid).order_by("id")
         )

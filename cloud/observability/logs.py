@@ -1,7 +1,9 @@
 """Log formats: plain lines, or one JSON object a line (LOG_FORMAT=json).
 
 Both carry the request id (cloud.observability.request_id.RequestIdFilter). Used by
-the Django settings and by the compute worker, which has no Django.
+the Django settings and by the compute worker, which has no Django. Celery's two lines
+per task (received, succeeded) are left out for the heartbeats (HeartbeatTaskFilter):
+hundreds of hosts report every few seconds, and those lines were most of the log.
 """
 
 import json
@@ -13,6 +15,28 @@ from typing import Any
 PLAIN = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 # LogRecord attributes that are not extras passed by the caller.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+# The tasks every host sends every few seconds; a failed one is still logged (an error).
+HEARTBEAT_TASKS = frozenset(
+    {
+        "conductor.compute_heartbeat",
+        "conductor.volume_backend_heartbeat",
+        "network.agent_heartbeat",
+    }
+)
+_TASK_LOGGERS = frozenset({"celery.worker.strategy", "celery.app.trace"})
+
+
+class HeartbeatTaskFilter(logging.Filter):
+    """Drops Celery's INFO lines about a heartbeat task (LOG_LEVEL=DEBUG keeps them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.name not in _TASK_LOGGERS:
+            return True
+        args = record.args
+        name = args.get("name") if isinstance(args, dict) else None
+        return name not in HEARTBEAT_TASKS or logging.getLogger().level <= logging.DEBUG
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,7 +69,10 @@ def logging_config(*, log_format: str | None = None, level: str | None = None) -
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "cloud.observability.request_id.RequestIdFilter"}},
+        "filters": {
+            "request_id": {"()": "cloud.observability.request_id.RequestIdFilter"},
+            "heartbeats": {"()": "cloud.observability.logs.HeartbeatTaskFilter"},
+        },
         "formatters": {
             "plain": {"format": PLAIN},
             "json": {"()": "cloud.observability.logs.JsonFormatter"},
@@ -54,7 +81,7 @@ def logging_config(*, log_format: str | None = None, level: str | None = None) -
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": log_format,
-                "filters": ["request_id"],
+                "filters": ["request_id", "heartbeats"],
             }
         },
         "root": {"handlers": ["console"], "level": level or os.environ.get("LOG_LEVEL", "INFO")},

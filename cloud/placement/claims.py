@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from cloud.placement.models import (
@@ -86,18 +86,34 @@ def provider_sync(*, name: str, inventories: dict[str, InventorySpec]) -> Resour
         changed = False
         for rc, spec in inventories.items():
             inv = current.get(rc)
-            if inv is not None:
-                spec = replace(spec, allocation_ratio=inv.allocation_ratio)
-            values = spec.values()
             if inv is None:
-                Inventory.objects.create(provider=provider, resource_class=rc, **values)
+                Inventory.objects.create(provider=provider, resource_class=rc, **spec.values())
                 changed = True
-            elif any(getattr(inv, k) != v for k, v in values.items()):
-                Inventory.objects.filter(pk=inv.pk).update(**values)
+            elif _differs(inv, spec):
+                Inventory.objects.filter(pk=inv.pk).update(**_kept_ratio(inv, spec).values())
                 changed = True
         if changed:
             _bump(provider.pk)
         return provider
+
+
+def _kept_ratio(inv: Inventory, spec: InventorySpec) -> InventorySpec:
+    return replace(spec, allocation_ratio=inv.allocation_ratio)
+
+
+def _differs(inv: Inventory, spec: InventorySpec) -> bool:
+    """Whether the host's report changes this inventory (its ratio stays the provider's)."""
+    return any(getattr(inv, k) != v for k, v in _kept_ratio(inv, spec).values().items())
+
+
+def provider_in_step(*, name: str, inventories: dict[str, InventorySpec]) -> bool:
+    """Whether the provider `name` holds these inventories already, in one query and no
+    transaction: a heartbeat that repeats the last report (nearly every one) writes
+    nothing to placement."""
+    current = {inv.resource_class: inv for inv in Inventory.objects.filter(provider__name=name)}
+    return all(
+        rc in current and not _differs(current[rc], spec) for rc, spec in inventories.items()
+    )
 
 
 def inventories_replace(
@@ -169,11 +185,22 @@ def _take(cursor, provider_id: int, amounts: dict[str, int]) -> None:
 
 
 def _release(rows: list[Allocation]) -> None:
-    for row in sorted(rows, key=lambda a: (a.provider_id, a.resource_class)):
-        Inventory.objects.filter(
-            provider_id=row.provider_id, resource_class=row.resource_class
-        ).update(used=F("used") - row.used)
-    Allocation.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    """Give back what these allocations use: one UPDATE per provider (whose row the
+    caller has locked), then one DELETE."""
+    by_provider: dict[int, dict[str, int]] = {}
+    for row in rows:
+        amounts = by_provider.setdefault(row.provider_id, {})
+        amounts[row.resource_class] = amounts.get(row.resource_class, 0) + row.used
+    for provider_id, amounts in sorted(by_provider.items()):
+        freed = Case(
+            *(When(resource_class=rc, then=Value(n)) for rc, n in sorted(amounts.items())),
+            default=Value(0),
+        )
+        Inventory.objects.filter(provider_id=provider_id, resource_class__in=amounts).update(
+            used=F("used") - freed
+        )
+    if rows:
+        Allocation.objects.filter(pk__in=[row.pk for row in rows]).delete()
 
 
 def _consumer_touch(consumer_id: str, project_id: str, user_id: str) -> None:

@@ -1,5 +1,6 @@
 """Host registration and liveness from heartbeats (as the conductor records them)."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 from django.utils import timezone
@@ -54,3 +55,25 @@ def test_stale_heartbeat_means_down(db, settings):
     assert not host_names_schedulable().exists()
     _record(_report(timezone.now().isoformat()))
     assert list(host_names_schedulable().values_list("host", flat=True)) == ["h1"]
+
+
+def test_a_repeated_heartbeat_is_two_queries_and_a_change_syncs_placement(
+    db, django_assert_num_queries
+):
+    from cloud.conductor.services import compute_heartbeat
+    from cloud.placement.models import Inventory, ResourceProvider
+
+    compute_heartbeat(report=_report())  # the first: the node, its provider, inventories
+    generation = ResourceProvider.objects.get(name="h1").generation
+    with django_assert_num_queries(2):  # the node's UPDATE, the inventories' SELECT
+        compute_heartbeat(report=_report())
+    assert ResourceProvider.objects.get(name="h1").generation == generation
+
+    grown = replace(_report(), vcpus=32)
+    compute_heartbeat(report=grown)
+    assert Inventory.objects.get(provider__name="h1", resource_class="VCPU").total == 32
+    assert ResourceProvider.objects.get(name="h1").generation == generation + 1
+    # An inventory taken away behind the host's back (the placement API) comes back.
+    Inventory.objects.filter(provider__name="h1", resource_class="DISK_GB").delete()
+    compute_heartbeat(report=grown)
+    assert Inventory.objects.get(provider__name="h1", resource_class="DISK_GB").total == 100

@@ -465,3 +465,53 @@ def test_a_resize_and_its_confirm_are_told_step_by_step(admin_client, notificati
         and n["payload"][f"{NAMESPACE}_object.data"]["uuid"] == server_id
     ]
     assert finished["payload"][f"{NAMESPACE}_object.data"]["flavor"]["memory_mb"] == 2048
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_commits_notifications_go_out_together_in_order_and_a_rollback_says_nothing(
+    notifications,
+):
+    from django.db import transaction
+
+    from cloud.rpc import committed, notify
+
+    reads: list[str] = []
+
+    def told(name: str):
+        def build() -> FlavorPayload:
+            committed("row", lambda: reads.append(name))  # one read for the whole batch
+            return FlavorPayload(flavorid=name, name=name, vcpus=1, memory_mb=1, root_gb=1)
+
+        notify(f"test.{name}", build)
+
+    with transaction.atomic():
+        told("first")
+        told("second")  # the same batch: the row is read once for both
+        try:
+            with transaction.atomic():
+                told("undone")
+                raise RuntimeError("roll this savepoint back")
+        except RuntimeError:
+            pass
+        told("third")  # after a savepoint: a batch of its own, so the order holds
+        with transaction.atomic():
+            told("fourth")
+        callbacks = transaction.get_connection().run_on_commit
+        assert len({id(callback) for _, callback, _ in callbacks}) == 3
+    with transaction.atomic():
+        told("rolled back")
+        transaction.set_rollback(True)
+    told("alone")  # no transaction: at once
+
+    def ours() -> list[str] | None:
+        names = [n["event_type"] for n in notifications() if n["event_type"].startswith("test.")]
+        return names if len(names) >= 5 else None
+
+    assert wait_for(ours, timeout=10) == [
+        "test.first",
+        "test.second",
+        "test.third",
+        "test.fourth",
+        "test.alone",
+    ]
+    assert reads == ["first", "third", "fourth", "alone"]

@@ -7,7 +7,7 @@ import logging
 from celery import signals
 
 from cloud.observability import request_id
-from cloud.observability.logs import JsonFormatter, logging_config
+from cloud.observability.logs import HeartbeatTaskFilter, JsonFormatter, logging_config
 
 
 def test_a_client_id_is_kept_only_in_the_openstack_shape():
@@ -51,3 +51,29 @@ def test_json_is_one_setting_away():
     assert config["handlers"]["console"]["formatter"] == "json"
     assert logging_config(log_format="plain")["handlers"]["console"]["formatter"] == "plain"
     assert config["formatters"]["json"]["()"] == "cloud.observability.logs.JsonFormatter"
+
+
+def test_heartbeat_tasks_leave_celerys_info_lines_out():
+    from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
+
+    def record(logger: str, level: int, message: str, name: str) -> logging.LogRecord:
+        args = ({"id": "t1", "name": name, "return_value": None, "runtime": 0.01},)
+        return logging.LogRecord(logger, level, __file__, 1, message, args, None)
+
+    kept = HeartbeatTaskFilter()
+    for task in ("conductor.compute_heartbeat", "network.agent_heartbeat"):
+        assert not kept.filter(record("celery.worker.strategy", logging.INFO, LOG_RECEIVED, task))
+        assert not kept.filter(record("celery.app.trace", logging.INFO, LOG_SUCCESS, task))
+        assert kept.filter(record("celery.app.trace", logging.ERROR, "Task %(name)s failed", task))
+    build = "conductor.instance_spawned"
+    assert kept.filter(record("celery.app.trace", logging.INFO, LOG_SUCCESS, build))
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        assert kept.filter(
+            record("celery.app.trace", logging.INFO, LOG_SUCCESS, "conductor.compute_heartbeat")
+        )
+    finally:
+        root.setLevel(level)
+    assert "heartbeats" in logging_config()["handlers"]["console"]["filters"]
