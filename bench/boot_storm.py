@@ -539,9 +539,12 @@ class Run:
                 next_progress = now + PROGRESS_EVERY
             if now >= deadline:
                 return False
-            # Back off so that listing keeps the API busy a fifth of the time at most.
-            interval = max(self.args.poll_interval, 5 * (now - start))
-            time.sleep(max(0.0, min(interval - (now - start), deadline - now)))
+            # One listing in flight at a time (one connection beside the clients'), at
+            # least --poll-interval apart. A slow round is one that queued behind the
+            # clients' requests, not one that loaded the API: backing off after it (five
+            # times its length, before 2026-12-03) made the boot and delete latencies
+            # mostly the poller's own wait, and the cycles of a closed loop with them.
+            time.sleep(max(0.0, min(self.args.poll_interval - (now - start), deadline - now)))
 
     def progress(self, phase: str) -> str:
         s = self.servers

@@ -446,6 +446,7 @@ class Stack:
                     from cloud.netagent.simulated import Fabric
 
                     self.fabric = Fabric(self.netns_prefix, self.var / "network", self.hosts)
+                    self.fabric_file.write_text(self.netns_prefix)
                     self.fabric.up()
             except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
                 reason = f"Open vSwitch is not available here ({exc}); see deploy/ovs-host.sh"
@@ -468,10 +469,27 @@ class Stack:
         print(f"network agents: {', '.join(self.hosts)}, {where}", flush=True)
         return list(self.hosts)
 
+    @property
+    def fabric_file(self) -> Path:
+        """The namespace prefix of the simulated hosts' fabric while it is up."""
+        return self.run_dir / "fabric"
+
     def network_agents_down(self) -> None:
         if self.fabric is not None:
             self.fabric.down()
             self.fabric = None
+            self.fabric_file.unlink(missing_ok=True)
+
+    def fabric_left(self) -> None:
+        """Take down the switches and namespaces of a supervisor killed before it could:
+        100 hosts' ovs-vswitchd and ovsdb-server, left running, cost a tenth of a core."""
+        if not self.fabric_file.exists():
+            return
+        sys.path.insert(0, str(ROOT))
+        from cloud.netagent.simulated import Fabric
+
+        Fabric(self.fabric_file.read_text(), self.var / "network", []).down()
+        self.fabric_file.unlink(missing_ok=True)
 
     def agent_process(self, env: dict[str, str], host: str) -> tuple[str, str, dict[str, str]]:
         """A host's network agent: no database; on a simulated host inside its namespace."""
@@ -853,6 +871,7 @@ class Stack:
                 time.sleep(0.2)
             if _alive(pid):
                 os.killpg(pid, signal.SIGKILL)
+        self.fabric_left()
         PrivatePostgres.stop_left(self.var)
         self.pid_file.unlink(missing_ok=True)
         print("stopped")

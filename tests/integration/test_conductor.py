@@ -180,3 +180,25 @@ def test_orphan_claims_are_swept(building, django_capture_on_commit_callbacks):
     Instance.objects.filter(pk=building.pk).update(deleted=True)
     assert services.allocations_reap_orphans(older_than_seconds=600) == 1
     assert not Allocation.objects.exists()
+
+
+def test_a_boots_outcomes_are_pinned_in_queries(
+    building, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """The conductor's share of a boot and a delete: each query is a round trip a boot
+    storm pays (bench/boot_storm.py); a change here is a change of that figure. The test's
+    own transaction adds a SAVEPOINT and its RELEASE to each."""
+    from cloud.payloads import Terminated
+
+    _place(building, "h1", django_capture_on_commit_callbacks)
+    uuid = str(building.uuid)
+    with django_assert_num_queries(8):  # lock, state, host's builds, root volume, action
+        services.instance_spawned(
+            result=SpawnResult(instance_uuid=uuid, host="h1", request_id="req-1", power_state=1)
+        )
+    with django_assert_num_queries(18):
+        services.instance_terminated(
+            terminated=Terminated(instance_uuid=uuid, host="h1", request_id="req-2")
+        )
+    assert Instance.objects.get(pk=building.pk).deleted
+    assert not Allocation.objects.filter(consumer_id=uuid).exists()
