@@ -43,7 +43,7 @@ from cloud.instances.services import (
 )
 from cloud.instances.specs import instance_spec
 from cloud.instances.states import TaskState, VmState
-from cloud.instances.volume_attach import server_root_volume
+from cloud.instances.volume_attach import instance_root_volume
 from cloud.network.servers import server_ports_bind
 from cloud.payloads import (
     BuildFailure,
@@ -153,7 +153,7 @@ def _fail_build(
 ) -> None:
     instance_transition(instance=instance, step=step, values={"host": host, "node": host})
     allocations_delete(consumer_id=str(instance.uuid))
-    root = server_root_volume(instance_uuid=str(instance.uuid))
+    root = instance_root_volume(instance)
     if root is not None:
         # A volume from an image its build never asked for (no host was chosen) goes.
         boot_volume_drop(attachment_id=str(root.id))
@@ -211,7 +211,7 @@ def _build_on(instance: Instance, host: str, request_id: str, attempt: int, how:
     )
     actions.event_start(instance_uuid=uuid, request_id=request_id, event=BUILD_EVENT, host=host)
     server_ports_bind(instance_uuid=uuid, host=host)
-    root = server_root_volume(instance_uuid=uuid)
+    root = instance_root_volume(instance)
     if root is not None:
         # The build goes out when the volume worker has exported the root volume to
         # this host (cloud.conductor.volume_attach.connection_ready); one made from an
@@ -254,7 +254,7 @@ def instance_spawned(*, result: SpawnResult) -> None:
         values={"launched_at": timezone.now(), "progress": 100},
     )
     compute_node_build_outcome(host=result.host, failed=False)
-    root = server_root_volume(instance_uuid=result.instance_uuid)
+    root = instance_root_volume(instance)
     if root is not None:
         volumes.attachment_connected(str(root.id), "/dev/vda")
     actions.finish(

@@ -370,6 +370,8 @@ def _boot_hint_servers_check(*, context: RequestContext, hints: dict) -> None:
     tells nobody whether a server exists, nor places theirs beside it."""
     for hint in ("same_host", "different_host"):
         named = list(hints.get(hint, []))
+        if not named:
+            continue
         visible = Instance.objects.filter(uuid__in=named, deleted=False)
         if not context.is_admin:
             visible = visible.filter(project_id=context.project_id)
@@ -479,7 +481,7 @@ def server_delete(*, context: RequestContext, request_id: str, instance: Instanc
         raise Conflict(
             f"Cannot 'delete' instance {locked.uuid} while it is in task_state {locked.task_state}"
         )
-    actions.action_start(
+    action = actions.action_start(
         instance_uuid=str(locked.uuid),
         action="delete",
         request_id=request_id,
@@ -494,6 +496,7 @@ def server_delete(*, context: RequestContext, request_id: str, instance: Instanc
             request_id=request_id,
             event="compute_terminate_instance",
             host=locked.host,
+            action=action,
         )
         cast_compute(
             locked.host,

@@ -60,6 +60,12 @@ def server_root_volume(*, instance_uuid: str) -> VolumeAttachment | None:
     )
 
 
+def instance_root_volume(instance: Instance) -> VolumeAttachment | None:
+    """server_root_volume, with no query for a server booted from an image: only one
+    booted from a volume has no image_ref (cloud.instances.boot_volumes)."""
+    return None if instance.image_ref else server_root_volume(instance_uuid=str(instance.uuid))
+
+
 def server_volume_get(*, instance_uuid: str, volume_id: str) -> VolumeAttachment:
     for attachment in server_volumes(instance_uuid=instance_uuid):
         if str(attachment.volume_id) == volume_id:

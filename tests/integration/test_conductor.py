@@ -192,7 +192,7 @@ def test_a_boots_outcomes_are_pinned_in_queries(
 
     _place(building, "h1", django_capture_on_commit_callbacks)
     uuid = str(building.uuid)
-    with django_assert_num_queries(8):  # lock, state, host's builds, root volume, action
+    with django_assert_num_queries(7):  # the lock, the states, the host's count, event, action
         services.instance_spawned(
             result=SpawnResult(instance_uuid=uuid, host="h1", request_id="req-1", power_state=1)
         )
