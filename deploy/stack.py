@@ -513,7 +513,8 @@ class Stack:
             )
             argv = [
                 PYTHON, "-m", "celery", "-A", "cloud.netagent.app", "worker", "-P", "solo",
-                "-Q", f"network.{host}", "-n", f"netagent-{host}@%h", *args,
+                "-Q", f"network.{host}", "-n", f"netagent-{host}@%h",
+                "--without-mingle", "--without-gossip", *args,
             ]  # fmt: skip
         return f"netagent-{host}", shlex.join(argv), agent_env
 
@@ -618,7 +619,7 @@ class Stack:
                 (
                     f"volume-{backend}",
                     f"{celery} -A cloud.volumeworker.app worker -Q volume.{backend} "
-                    f"-n volume-{backend}@%h -P threads -c 4 -l INFO",
+                    f"-n volume-{backend}@%h -P threads -c 4 -l INFO {alone}",
                     self.volume_env(env, backend),
                 )
             )
