@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""The API's fixed cost per request: gunicorn (2 workers) on PostgreSQL, 1,000 providers.
+"""The API's fixed cost per request: gunicorn (2 workers) on PostgreSQL, 1,000 providers,
+10,000 servers.
 
     .venv/bin/python bench/api_cost.py                  # the figures, beside targets and baseline
     .venv/bin/python bench/api_cost.py --save           # and keep them (bench/results)
@@ -17,7 +18,10 @@ admin. Then, over persistent connections:
 - `GET /placement/resource_providers/{id}/usages`;
 - `GET /placement/allocation_candidates` that 1,000 providers answer;
 - claims (`PUT /placement/allocations/{new consumer}` on a random provider) per second
-  from 1 client and from 8.
+  from 1 client and from 8;
+- `GET /compute/v2.1/servers/detail?limit=1000` of the admin project's 10,000 servers
+  (`--servers`, rows written as a boot leaves them), and the wall time of paging
+  through all of them, 1,000 a page, by marker, as the CLI does.
 
 Times are the server's, from gunicorn's access log (`%(D)s`, request in to response
 out, in the worker): the median of each, with the client's median round trip beside
@@ -54,7 +58,10 @@ TARGETS = {
     "candidates_1000_ms": (60.0, "<"),
     "claims_per_s_1_client": (None, ">"),
     "claims_per_s_8_clients": (300.0, ">"),
+    "servers_detail_1000_ms": (150.0, "<"),
+    "servers_all_paged_ms": (1000.0, "<"),
 }
+COMPUTE = {"OpenStack-API-Version": "compute 2.96"}
 
 sys.path.insert(0, str(ROOT))
 
@@ -90,8 +97,9 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
-def prepare(app_root: Path, env: dict, providers: int, password: str) -> None:
-    """Migrate and seed with the served checkout's code, then write the providers."""
+def prepare(app_root: Path, env: dict, providers: int, servers: int, password: str) -> None:
+    """Migrate and seed with the served checkout's code, then write the providers and
+    the admin project's servers."""
     manage = [sys.executable, str(app_root / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=app_root)
     subprocess.run(
@@ -103,6 +111,7 @@ def prepare(app_root: Path, env: dict, providers: int, password: str) -> None:
     )
     from django.db import connection, transaction
 
+    from cloud.instances.models import Instance
     from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
 
     with connection.cursor() as cursor:
@@ -129,10 +138,56 @@ def prepare(app_root: Path, env: dict, providers: int, password: str) -> None:
             for provider in created
             for rc, total in (("VCPU", 100000), ("MEMORY_MB", 10000000))
         )
+    servers_seed(servers)
     with connection.cursor() as cursor:
-        for model in (Inventory, ResourceProvider, Consumer, Allocation):
+        for model in (Inventory, ResourceProvider, Consumer, Allocation, Instance):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     connection.close()
+
+
+def servers_seed(count: int) -> None:
+    """`count` ACTIVE servers of the admin project (rows as a boot leaves them)."""
+    from django.utils import timezone
+
+    from cloud.identity.models import Project, User
+    from cloud.instances.models import Flavor, Instance
+
+    project = Project.objects.get(name="admin")
+    user = User.objects.get(username="admin")
+    flavor = Flavor.objects.get(flavorid="1")
+    shape = {
+        "flavorid": flavor.flavorid,
+        "name": flavor.name,
+        "vcpus": flavor.vcpus,
+        "memory_mb": flavor.memory_mb,
+        "root_gb": flavor.root_gb,
+        "ephemeral_gb": 0,
+        "swap": 0,
+        "extra_specs": {},
+    }
+    Instance.objects.filter(project_id=project.id).delete()
+    now = timezone.now()
+    Instance.objects.bulk_create(
+        (
+            Instance(
+                display_name=f"api-cost-{index:05d}",
+                hostname=f"api-cost-{index:05d}",
+                project_id=project.id,
+                user_id=user.id,
+                flavor=shape,
+                vcpus=flavor.vcpus,
+                memory_mb=flavor.memory_mb,
+                vm_state="active",
+                power_state=1,
+                progress=100,
+                host=f"api-cost-{index % 100:05d}",
+                node=f"api-cost-{index % 100:05d}",
+                launched_at=now,
+            )
+            for index in range(count)
+        ),
+        batch_size=2000,
+    )
 
 
 class Api:
@@ -163,6 +218,9 @@ class Api:
             str(self.access),
             "--access-logformat",
             "%(m)s %(U)s %(s)s %(D)s",
+            # As the stack and the unit run it (keep-alive, the heap frozen).
+            "--config",
+            "python:cloud.operators.gunicorn",
         ]
         logfile = (self.var / "api.log").open("w")
         self.proc = subprocess.Popen(
@@ -343,7 +401,42 @@ def measure(api: Api, token: str, args: argparse.Namespace) -> dict:
     figures["candidates_1000_ms"], figures["candidates_1000_client_ms"] = candidates
     figures["claims_per_s_1_client"] = claims_per_s(api.port, token, uuids, 1, args.claims // 4)
     figures["claims_per_s_8_clients"] = claims_per_s(api.port, token, uuids, 8, args.claims)
+
+    def page_of_1000(body: dict) -> None:
+        if len(body["servers"]) != min(1000, args.servers):
+            raise RuntimeError(f"servers/detail: {len(body['servers'])} servers, not 1000")
+
+    detail = timed_gets(
+        api,
+        client,
+        "/compute/v2.1/servers/detail?limit=1000",
+        max(10, args.requests // 30),
+        COMPUTE,
+        page_of_1000,
+    )
+    figures["servers_detail_1000_ms"], figures["servers_detail_1000_client_ms"] = detail
+    figures["servers_all_paged_ms"] = servers_paged(client, args.servers)
     return {k: round(v, 2) for k, v in figures.items()}
+
+
+def servers_paged(client: Client, expected: int) -> float:
+    """Wall ms to page through all the project's servers, 1,000 a page, as the CLI does
+    (the next page's marker is the last server of this one)."""
+    began = time.perf_counter()
+    seen, marker = 0, None
+    while True:
+        path = "/compute/v2.1/servers/detail?limit=1000" + (f"&marker={marker}" if marker else "")
+        status, _, content = client.call("GET", path, headers=COMPUTE)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {content[:300]!r}")
+        servers = json.loads(content)["servers"]
+        seen += len(servers)
+        if len(servers) < 1000:
+            break
+        marker = servers[-1]["id"]
+    if seen != expected:
+        raise RuntimeError(f"paged through {seen} servers, not {expected}")
+    return (time.perf_counter() - began) * 1000
 
 
 def report(figures: dict, saved: dict | None) -> None:
@@ -365,6 +458,7 @@ def report(figures: dict, saved: dict | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--providers", type=int, default=1000)
+    parser.add_argument("--servers", type=int, default=10000, help="the admin project's")
     parser.add_argument("--requests", type=int, default=300, help="GETs per figure")
     parser.add_argument("--claims", type=int, default=2000, help="claims from the 8 clients")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="the checkout to serve")
@@ -385,8 +479,11 @@ def main() -> int:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     api = Api(args.app_root.resolve(), env, var)
     try:
-        log(f"preparing {args.providers} providers in {os.environ['DATABASE_URL']}")
-        prepare(api.app_root, env, args.providers, password)
+        log(
+            f"preparing {args.providers} providers and {args.servers} servers in "
+            f"{os.environ['DATABASE_URL']}"
+        )
+        prepare(api.app_root, env, args.providers, args.servers, password)
         log(f"starting gunicorn (2 workers) on port {api.port} from {api.app_root}")
         api.start()
         figures = measure(api, sign_in(api.port, password), args)
