@@ -329,6 +329,16 @@ def timed_gets(
     return statistics.median(server), statistics.median(rounds)
 
 
+def rows(key: str, expected: int):
+    """A check for timed_gets: the answer lists `expected` items under `key`."""
+
+    def check(body: dict) -> None:
+        if len(body[key]) != expected:
+            raise RuntimeError(f"{key}: {len(body[key])}, not {expected}")
+
+    return check
+
+
 def claims_per_s(port: int, token: str, providers: list[str], clients: int, count: int) -> float:
     """New consumers' allocation PUTs from `clients` threads, `count` in all, per second."""
     per_client = count // clients
@@ -381,18 +391,13 @@ def measure(api: Api, token: str, args: argparse.Namespace) -> dict:
         api, client, f"/placement/resource_providers/{provider}/usages", args.requests, PLACEMENT
     )
 
-    def thousand(body: dict) -> None:
-        found = len(body["allocation_requests"])
-        if found != args.providers:
-            raise RuntimeError(f"allocation candidates: {found}, not {args.providers}")
-
     candidates = timed_gets(
         api,
         client,
         "/placement/allocation_candidates?resources=VCPU:1,MEMORY_MB:256",
         max(10, args.requests // 10),
         PLACEMENT,
-        thousand,
+        rows("allocation_requests", args.providers),
     )
     status, _, content = client.call("GET", "/placement/resource_providers", headers=PLACEMENT)
     uuids = [p["uuid"] for p in json.loads(content)["resource_providers"]]
@@ -402,17 +407,13 @@ def measure(api: Api, token: str, args: argparse.Namespace) -> dict:
     figures["claims_per_s_1_client"] = claims_per_s(api.port, token, uuids, 1, args.claims // 4)
     figures["claims_per_s_8_clients"] = claims_per_s(api.port, token, uuids, 8, args.claims)
 
-    def page_of_1000(body: dict) -> None:
-        if len(body["servers"]) != min(1000, args.servers):
-            raise RuntimeError(f"servers/detail: {len(body['servers'])} servers, not 1000")
-
     detail = timed_gets(
         api,
         client,
         "/compute/v2.1/servers/detail?limit=1000",
         max(10, args.requests // 30),
         COMPUTE,
-        page_of_1000,
+        rows("servers", min(1000, args.servers)),
     )
     figures["servers_detail_1000_ms"], figures["servers_detail_1000_client_ms"] = detail
     figures["servers_all_paged_ms"] = servers_paged(client, args.servers)
