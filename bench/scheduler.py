@@ -239,11 +239,12 @@ class _LostRaces(logging.Handler):
         self.count += record.getMessage().startswith("a pass of")
 
 
-def worker(batches: list[list[dict]], start_at: float, out, threads: int) -> None:
+def worker(batches: list[list[dict]], ready, out, threads: int) -> None:
     """One scheduler process, as the worker runs it: `threads` tasks at a time hand their
     API request to the process's decider (cloud.scheduler.passes), which decides the
-    requests waiting together. Each request's latency runs from its hand-over to its
-    answer (select + claim, and any wait for the pass before it)."""
+    requests waiting together. The processes start together once every one is ready
+    (`ready`, a barrier the parent waits at too). Each request's latency runs from its
+    hand-over to its answer (select + claim, and any wait for the pass before it)."""
     setup_django()
     lost = _LostRaces()
     services_log = logging.getLogger("cloud.scheduler.services")
@@ -254,13 +255,13 @@ def worker(batches: list[list[dict]], start_at: float, out, threads: int) -> Non
 
     from cloud.scheduler.passes import Passes
     from cloud.scheduler.request import SchedulingRequest
-    from cloud.scheduler.services import select_destinations
+    from cloud.scheduler.services import decide_pass
 
     sizes: list[int] = []
 
-    def decide(requests):
+    def decide(requests, final):
         sizes.append(len(requests))
-        return select_destinations(requests)
+        return decide_pass(requests, final)
 
     passes = Passes(decide)
     connection.close()
@@ -284,13 +285,21 @@ def worker(batches: list[list[dict]], start_at: float, out, threads: int) -> Non
                 failed += sum(selection.host is None for selection in selections)
 
     tasks = [threading.Thread(target=task) for _ in range(threads)]
-    while time.time() < start_at:
-        time.sleep(0.001)
+    ready.wait()
     for thread in tasks:
         thread.start()
     for thread in tasks:
         thread.join()
     out.put((latencies, failed, sizes, lost.count))
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (every process, PostgreSQL's
+    included; steal and idle not), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    ticks = user + nice + system + irq + softirq
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def checks() -> dict[str, int]:
@@ -345,15 +354,15 @@ def run(hosts: int, requests: int, processes: int, seed: int, batch: int, thread
     connection.close()
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    start_at = time.time() + 3.0
+    ready = context.Barrier(processes + 1)
     shares = [specs[i::processes] for i in range(processes)]
-    procs = [
-        context.Process(target=worker, args=(share, start_at, out, threads)) for share in shares
-    ]
+    procs = [context.Process(target=worker, args=(share, ready, out, threads)) for share in shares]
     for proc in procs:
         proc.start()
+    ready.wait()
+    started, busy = time.time(), machine_busy()
     results = [out.get() for _ in procs]
-    wall = time.time() - start_at
+    wall, busy = time.time() - started, machine_busy() - busy
     for proc in procs:
         proc.join()
     latencies = sorted(x for lat, *_ in results for x in lat)
@@ -369,11 +378,67 @@ def run(hosts: int, requests: int, processes: int, seed: int, batch: int, thread
         "passes": len(sizes),
         "passes_lost_race": sum(lost for *_, lost in results),
         "decisions_per_s": round(requests / wall, 1),
+        "cpu_ms_per_decision": round(busy * 1000 / requests, 3),
+        "cores_busy": round(busy / wall, 2),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))] * 1000, 2),
         "no_host": failed,
         **checks(),
     }
+
+
+def describe(result: dict, hosts: int, threads: int, batch: int, requests: int) -> str:
+    return (
+        f"{hosts:>6} hosts, {result['processes']} process(es) x {threads} task(s), "
+        f"{requests} instances in requests of {batch}: "
+        f"{result['decisions_per_s']:>7.1f} decisions/s "
+        f"({result['cpu_ms_per_decision']} ms CPU each, {result['cores_busy']} cores busy), "
+        f"p50 {result['p50_ms']} ms, "
+        f"p95 {result['p95_ms']} ms, {result['instances_per_pass']} instances/pass, "
+        f"{result['passes']} passes ({result['passes_lost_race']} claims lost a race, "
+        "planned again), "
+        f"no host {result['no_host']}, "
+        f"overcommitted {result['overcommitted_providers']}, "
+        f"anti-affinity violations {result['anti_affinity_violations']}, "
+        f"affinity violations {result['affinity_violations']}"
+    )
+
+
+def _key(result: dict) -> tuple:
+    return (result["hosts"], result["processes"], result.get("batch", 1), result.get("threads"))
+
+
+def merged(saved: list[dict], measured: list[dict]) -> list[dict]:
+    """The saved figures with those of the configurations just measured replaced."""
+    fresh = {_key(r): r for r in measured}
+    kept = [r for r in saved if _key(r) not in fresh]
+    return sorted([*kept, *fresh.values()], key=lambda r: (r["hosts"], r["batch"], r["processes"]))
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median decisions/s (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda r: r["decisions_per_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def scaling_line(runs: dict[int, list[dict]], hosts: int, batch: int) -> str:
+    """Each process count's median run, and the median over the repetitions of its
+    decisions/s over one process's in the same repetition (runs side by side share the
+    machine's spell, so their ratio is steadier than the ratio of medians)."""
+    ones = runs.get(1, [])
+    parts = []
+    for processes, results in runs.items():
+        part = f"{processes} process(es) {median_run(results)['decisions_per_s']}/s"
+        if ones and processes != 1:
+            ratios = sorted(
+                r["decisions_per_s"] / one["decisions_per_s"]
+                for r, one in zip(results, ones, strict=True)
+            )
+            shown = ", ".join(f"{x:.2f}" for x in ratios)
+            part += f" ({statistics.median(ratios):.2f}x one; each run {shown})"
+        parts.append(part)
+    repeat = len(next(iter(runs.values())))
+    return f"  median of {repeat} at {hosts} hosts, requests of {batch}: " + ", ".join(parts)
 
 
 def baseline_line(result: dict, saved: list[dict]) -> str:
@@ -413,34 +478,38 @@ def main() -> int:
         default=[32],
         help="tasks in each scheduler process at once (the worker's -c); 1: one at a time",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each process count, alternating; the median run is reported and saved",
+    )
     parser.add_argument("--save", action="store_true", help="store the figures as the baseline")
     args = parser.parse_args()
     setup_django()
     ensure_database()
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    results = []
+    results, medians = [], []
     for hosts in args.hosts:
-        runs = [(p, b, t) for t in args.threads for b in args.batch for p in args.processes]
-        for processes, batch, threads in runs:
-            result = run(hosts, args.requests, processes, args.seed, batch, threads)
-            result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            results.append(result)
-            print(
-                f"{hosts:>6} hosts, {processes} process(es) x {threads} task(s), "
-                f"{args.requests} instances in requests of {batch}: "
-                f"{result['decisions_per_s']:>7.1f} decisions/s, p50 {result['p50_ms']} ms, "
-                f"p95 {result['p95_ms']} ms, {result['instances_per_pass']} instances/pass, "
-                f"{result['passes']} passes ({result['passes_lost_race']} claims lost a race, "
-                "planned again), "
-                f"no host {result['no_host']}, "
-                f"overcommitted {result['overcommitted_providers']}, "
-                f"anti-affinity violations {result['anti_affinity_violations']}, "
-                f"affinity violations {result['affinity_violations']}"
-            )
-            print("  " + baseline_line(result, saved))
+        for threads in args.threads:
+            for batch in args.batch:
+                # The process counts alternate, run after run, so a slow spell of the
+                # shared machine falls on each alike; the median run of each is kept.
+                runs: dict[int, list[dict]] = {p: [] for p in args.processes}
+                for _ in range(args.repeat):
+                    for processes in args.processes:
+                        result = run(hosts, args.requests, processes, args.seed, batch, threads)
+                        result["measured_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                        results.append(result)
+                        runs[processes].append(result)
+                        print(describe(result, hosts, threads, batch, args.requests))
+                        print("  " + baseline_line(result, saved))
+                medians.extend(median_run(r) for r in runs.values())
+                if len(runs) > 1 or args.repeat > 1:
+                    print(scaling_line(runs, hosts, batch))
     print(json.dumps(results))
     if args.save:
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        RESULTS.write_text(json.dumps(merged(saved, medians), indent=2) + "\n")
     bad = any(
         r["overcommitted_providers"] or r["anti_affinity_violations"] or r["affinity_violations"]
         for r in results

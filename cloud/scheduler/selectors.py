@@ -24,9 +24,9 @@ from cloud.scheduler.request import HostState, canonical_uuid
 
 _CANDIDATES = """
 WITH top AS (
-    SELECT provider_id FROM {inventory} AS primary_class
+    {fence}SELECT provider_id FROM {inventory} AS primary_class
     WHERE resource_class = %s AND capacity - used >= %s {among} {others}
-    ORDER BY capacity - used {direction}, provider_id LIMIT {limit:d} OFFSET {offset:d}
+    ORDER BY capacity - used {direction}, provider_id {window}
 )
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)
 FROM top
@@ -49,6 +49,7 @@ def candidates(
     limit: int,
     most_free_first: bool = True,
     hosts: set[str] | None = None,
+    skip_claimed: bool = False,
 ) -> tuple[list[HostState], bool]:
     """Hosts among `nodes` (the SQL and parameters of a compute-node query the filters
     narrowed, None for no host) with room for `resources`, most free memory first; and
@@ -60,6 +61,14 @@ def candidates(
     with room for the memory (only among `hosts` when a filter named them); their
     inventories and narrowed compute nodes come joined to them. Room for the other
     classes and the unit limits are judged here, on that bounded set.
+
+    With `skip_claimed` (inside a transaction, on PostgreSQL), the scan passes over
+    the hosts another scheduler's pass is planning on right now, and marks those it
+    picks as its own until the transaction ends: a transaction-scoped advisory lock
+    per provider (SCHEDULING_LOCKS), tried in the scan's order after every other
+    condition. Concurrent passes then take the next hosts in the same order instead
+    of planning on the same ones and losing the claim races. The marks lock no row:
+    nothing else waits for them, and the claim still checks the room it takes.
     """
     wanted = {rc: amount for rc, amount in resources.items() if amount}
     primary = ResourceClass.MEMORY_MB if ResourceClass.MEMORY_MB in wanted else None
@@ -93,10 +102,8 @@ def candidates(
         node=ComputeNode._meta.db_table,
         among=among,
         direction="DESC" if most_free_first else "ASC",
-        # Literal, so the prepared statement's generic plan knows how few rows it wants.
-        limit=limit,
-        offset=offset,
         nodes=node_sql,
+        **_window(limit, offset, skip_claimed and connection.vendor == "postgresql"),
     )
     params = [primary, wanted.get(primary, 0), *among_params, *others_params, *node_params]
     with connection.cursor() as cursor:
@@ -129,6 +136,24 @@ def candidates(
         if fits[pk] >= set(wanted)
     ]
     return states, scanned < limit
+
+
+SCHEDULING_LOCKS = 0x5C4ED
+"""The advisory-lock namespace of the providers a scheduler pass is planning on."""
+
+
+def _window(limit: int, offset: int, skip_claimed: bool) -> dict[str, str]:
+    """The candidate scan's page (literal, so the prepared statement's generic plan knows
+    how few rows it wants). With `skip_claimed`, the hosts other passes marked are passed
+    over and the rest marked, one by one in the scan's order: the ordered scan is fenced
+    (OFFSET 0 in a subquery), so the mark is tried after every other condition."""
+    if not skip_claimed:
+        return {"fence": "", "window": f"LIMIT {limit:d} OFFSET {offset:d}"}
+    mark = f"pg_try_advisory_xact_lock(({SCHEDULING_LOCKS:d}::bigint << 32) + provider_id)"
+    return {
+        "fence": "SELECT provider_id FROM (",
+        "window": f"OFFSET {offset:d}) AS ranked WHERE {mark} LIMIT {limit:d}",
+    }
 
 
 def _state(

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from cloud.hosts.models import ComputeNode
@@ -280,56 +280,85 @@ def _held(request: SchedulingRequest) -> Selection:
 
 
 def select_destinations(requests: list[SchedulingRequest]) -> list[Selection]:
-    """Decide several requests in one pass: the instances of a multi-create, or all the
-    requests waiting in one scheduler process (cloud.scheduler.passes).
+    """Decide several requests together (the instances of a multi-create): in passes of
+    `decide_pass`, planning again what lost a race to another scheduler, up to
+    PASS_ATTEMPTS passes, the last of which decides what still races one by one."""
+    found: dict[str, Selection] = {}
+    pending = requests
+    for attempt in range(1, PASS_ATTEMPTS + 1):
+        final = {r.instance_uuid for r in pending} if attempt == PASS_ATTEMPTS else set()
+        decided = decide_pass(pending, final)
+        found.update(decided.selections)
+        pending = decided.raced
+        if not pending:
+            break
+    return [found[r.instance_uuid] for r in requests]
 
-    Requests that the filters narrow alike share one candidate scan. Each is placed in
-    turn on the room the requests before it left (so they spread as the weighers say,
-    and members of one server group keep its policy among themselves), and all the
-    claims are made in one transaction. What the pass cannot place (no room among the
-    scanned hosts, a claim held already by a redelivered request, or every request of
-    a pass that lost a race) is then decided one by one."""
-    found = _select_in_one_pass(requests) if len(requests) > 1 else {}
-    return [found.get(r.instance_uuid) or select_destination(r) for r in requests]
 
-
-# How many times the requests of a pass that lost a race to another scheduler are
-# planned again on fresh reads, before they are decided one by one.
+# How many passes plan a request that keeps losing races to other schedulers, before it
+# is decided alone (claiming host by host, waiting for a busy one).
 PASS_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What one pass decided: a selection (a host, or the fault) for each request but
+    those whose host another scheduler filled while the pass planned (`raced`: the
+    caller plans them again, in its next pass)."""
+
+    selections: dict[str, Selection]
+    raced: list[SchedulingRequest]
+
 
 _Plan = list[tuple[Scheduling, HostState, list[str]]]
 
 
-def _select_in_one_pass(requests: list[SchedulingRequest]) -> dict[str, Selection]:
-    found: dict[str, Selection] = {}
-    pending = list({r.instance_uuid: r for r in requests}.values())
-    for attempt in range(1, PASS_ATTEMPTS + 1):
-        plan = _plan([Scheduling(r) for r in pending])
-        claimed, held = _claim_plan(plan, attempt)
-        found.update(
+def decide_pass(
+    requests: list[SchedulingRequest], final: set[str] | frozenset = frozenset()
+) -> Decided:
+    """Decide the requests waiting together in one pass: the instances of a multi-create,
+    or all the requests waiting in one scheduler process (cloud.scheduler.passes).
+
+    Requests that the filters narrow alike share one candidate scan. Each is placed in
+    turn on the room the requests before it left (so they spread as the weighers say,
+    and members of one server group keep its policy among themselves), and all the
+    claims are made in one transaction, each host taking what was planned on it if it
+    still fits. A request whose host another scheduler filled meanwhile is returned in
+    `raced`, to be planned again on fresh reads in the caller's next pass, which costs
+    no query of its own; one in `final` is decided alone instead. What the pass cannot
+    place (no room among the scanned hosts, a claim held already by a redelivered
+    request) is decided one by one."""
+    unique = list({r.instance_uuid: r for r in requests}.values())
+    selections: dict[str, Selection] = {}
+    raced: list[SchedulingRequest] = []
+    if len(unique) > 1:
+        with transaction.atomic():
+            plan = _plan([Scheduling(r) for r in unique])
+            claimed, held = _claim_plan(plan)
+        selections.update(
             (ctx.request.instance_uuid, Selection(host=host.name, alternates=alternates))
             for ctx, host, alternates in claimed
         )
-        # A request holding a claim already (a redelivery) is decided alone, and answered
-        # with its claim; one whose host was filled meanwhile is planned again.
-        raced = {ctx.request.instance_uuid for ctx, _, _ in plan} - found.keys() - held
-        pending = [r for r in pending if r.instance_uuid in raced]
-        if not pending:
-            break
-    return found
+        lost = {ctx.request.instance_uuid for ctx, _, _ in plan} - selections.keys() - held
+        raced = [r for r in unique if r.instance_uuid in lost - final]
+    again = {r.instance_uuid for r in raced}
+    for request in unique:
+        if request.instance_uuid not in selections and request.instance_uuid not in again:
+            selections[request.instance_uuid] = select_destination(request)
+    return Decided(selections=selections, raced=raced)
 
 
-def _claim_plan(plan: _Plan, attempt: int) -> tuple[_Plan, set[str]]:
+def _claim_plan(plan: _Plan) -> tuple[_Plan, set[str]]:
     """Claim what still fits of a pass's plan: (what was claimed, the requests that held
     a claim already). When another scheduler took the room the plan counted on a host,
-    the requests planned there are left out (the next attempt plans them again, on
-    fresh reads) and the rest claimed all the same. A server group's policy that the
-    plan would break on a host leaves that host's requests out likewise."""
+    the requests planned there are left out (planned again in the next pass, on fresh
+    reads) and the rest claimed all the same. A server group's policy that the plan
+    would break on a host leaves that host's requests out likewise."""
     while plan:
         try:
             fitted = _claim_fitting([(ctx, host) for ctx, host, _ in plan])
         except ClaimRejected as exc:
-            log.info("a pass of %d lost a race (attempt %d): %s", len(plan), attempt, exc)
+            log.info("a pass of %d lost a race: %s", len(plan), exc)
             rest = [step for step in plan if step[1].provider_id != exc.provider_id]
             plan = rest if len(rest) < len(plan) else []
             continue
@@ -337,9 +366,8 @@ def _claim_plan(plan: _Plan, attempt: int) -> tuple[_Plan, set[str]]:
         refused = len(plan) - len(claimed) - len(fitted.existing)
         if refused:
             log.info(
-                "a pass of %d lost a race (attempt %d): %d claimed, %d planned again",
+                "a pass of %d lost a race: %d claimed, %d planned again",
                 len(plan),
-                attempt,
                 len(claimed),
                 refused,
             )
@@ -350,7 +378,14 @@ def _claim_plan(plan: _Plan, attempt: int) -> tuple[_Plan, set[str]]:
 def _plan(pending: list[Scheduling]) -> _Plan:
     """Where each request would go, and its alternates: one candidate scan per shape of
     narrowing, each request then judged on the room the requests before it took. A
-    request left without a host is left out (it is decided alone, scanning further)."""
+    request left without a host is left out (it is decided alone, scanning further).
+
+    The scan passes over the hosts other schedulers' passes are planning on right now
+    (and marks its own, until the pass's claim commits): concurrent passes spread over
+    the next hosts in the weighers' order instead of racing for the same ones. What
+    does not fit on the hosts left to it (a small cloud, whose every host another pass
+    marked) is planned by a second scan on all of them, as if no pass were marking:
+    its claim then waits for theirs and takes what still fits."""
     _load_groups(pending)
     shapes: dict[tuple, tuple[tuple[str, tuple], set[str] | None, list]] = {}
     for ctx in pending:
@@ -366,39 +401,58 @@ def _plan(pending: list[Scheduling]) -> _Plan:
             key = (id(ctx),)
         shapes.setdefault(key, (nodes, named, []))[2].append((ctx, active))
     room: dict[int, HostState] = {}  # hosts as the pass has left them
-    plan = []
+    plan: _Plan = []
     for nodes, named, members in shapes.values():
-        classes = {rc for ctx, _ in members for rc in ctx.request.resources}
-        smallest = {
-            rc: min(ctx.request.resources.get(rc, 0) for ctx, _ in members) for rc in classes
-        }
-        found, _ = candidates(
-            resources=smallest,
-            nodes=nodes,
-            offset=0,
-            limit=max(settings.SCHEDULER_MAX_CANDIDATES, 2 * len(members)),
-            most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
-            hosts=named,
-        )
-        for ctx, active in members:
-            resources = ctx.request.resources
-            judging = [f for f in active if f.judges_hosts]
-            hosts = [room.get(h.provider_id, h) for h in found]
-            passing = [h for h in hosts if h.fits(resources)]
-            if judging:
-                passing = [h for h in passing if all(f.host_passes(h, ctx) for f in judging)]
-            if not passing:
-                continue
-            ranked = _ranked(passing, ctx)
-            if not ranked:
-                continue
-            host, rest = ranked[0], ranked[1:]
-            left = {rc: free - resources.get(rc, 0) for rc, free in host.free.items()}
-            room[host.provider_id] = replace(host, free=left)
-            if ctx.group is not None:
-                ctx.group_hosts[host.name] = ctx.group_hosts.get(host.name, 0) + 1
-            plan.append((ctx, host, [h.name for h in rest][: settings.SCHEDULER_NUM_ALTERNATES]))
+        # Hosts a filter named (a group's, a forced one) are these requests' only
+        # choice, whoever else is planning on them. (SQLite's one writer plans alone.)
+        spread = named is None and connection.vendor == "postgresql"
+        for skip_claimed in (True, False) if spread else (False,):
+            members = _plan_shape(nodes, named, members, skip_claimed, room, plan)
+            if not members:
+                break
     return plan
+
+
+def _plan_shape(
+    nodes: tuple[str, tuple],
+    named: set[str] | None,
+    members: list[tuple[Scheduling, list[filters.HostFilter]]],
+    skip_claimed: bool,
+    room: dict[int, HostState],
+    plan: _Plan,
+) -> list[tuple[Scheduling, list[filters.HostFilter]]]:
+    """Plan the requests of one shape on one candidate scan (adding to `plan`, and
+    moving `room` on); the requests it found no host for."""
+    classes = {rc for ctx, _ in members for rc in ctx.request.resources}
+    smallest = {rc: min(ctx.request.resources.get(rc, 0) for ctx, _ in members) for rc in classes}
+    found, _ = candidates(
+        resources=smallest,
+        nodes=nodes,
+        offset=0,
+        limit=max(settings.SCHEDULER_MAX_CANDIDATES, 2 * len(members)),
+        most_free_first=settings.RAM_WEIGHT_MULTIPLIER >= 0,
+        hosts=named,
+        skip_claimed=skip_claimed,
+    )
+    unplaced = []
+    for ctx, active in members:
+        resources = ctx.request.resources
+        judging = [f for f in active if f.judges_hosts]
+        hosts = [room.get(h.provider_id, h) for h in found]
+        passing = [h for h in hosts if h.fits(resources)]
+        if judging:
+            passing = [h for h in passing if all(f.host_passes(h, ctx) for f in judging)]
+        ranked = _ranked(passing, ctx) if passing else []
+        if not ranked:
+            unplaced.append((ctx, active))
+            continue
+        host, rest = ranked[0], ranked[1:]
+        left = {rc: free - resources.get(rc, 0) for rc, free in host.free.items()}
+        room[host.provider_id] = replace(host, free=left)
+        if ctx.group is not None:
+            ctx.group_hosts[host.name] = ctx.group_hosts.get(host.name, 0) + 1
+        plan.append((ctx, host, [h.name for h in rest][: settings.SCHEDULER_NUM_ALTERNATES]))
+    return unplaced
 
 
 def _load_groups(pending: list[Scheduling]) -> None:

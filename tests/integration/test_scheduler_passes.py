@@ -2,6 +2,7 @@
 by cloud.scheduler.passes): mixed flavors, zones and server groups on shared candidate
 scans, one claim for the pass, and what goes one by one instead."""
 
+import contextlib
 import queue
 import re
 import threading
@@ -9,15 +10,17 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from cloud.celery import app
 from cloud.placement.claims import allocations_claim_new_many
 from cloud.placement.models import Allocation, Consumer, Inventory, ResourceProvider
+from cloud.scheduler import services
 from cloud.scheduler.models import ServerGroupMember, ServerGroupPolicy
 from cloud.scheduler.passes import Passes
-from cloud.scheduler.request import SchedulingRequest
-from cloud.scheduler.services import Selection, select_destinations
+from cloud.scheduler.request import Scheduling, SchedulingRequest
+from cloud.scheduler.services import PASS_ATTEMPTS, Decided, Selection, select_destinations
 from tests.integration.conftest import wait_for
 from tests.integration.test_scheduler_claims import (
     assert_used_is_the_sum_of_allocations,
@@ -138,7 +141,7 @@ def test_the_same_request_twice_in_a_pass_is_claimed_once(db):
     assert_used_is_the_sum_of_allocations()
 
 
-def test_a_pass_that_lost_a_race_is_decided_one_by_one(transactional_db):
+def test_what_a_pass_lost_to_a_race_is_planned_again_on_fresh_reads(transactional_db):
     raced = host("raced", memory_mb=4096, vcpus=8)
     host("other", memory_mb=3072, vcpus=8)
     other = locked(raced)
@@ -167,14 +170,87 @@ def test_a_pass_that_lost_a_race_is_decided_one_by_one(transactional_db):
     assert Allocation.objects.filter(provider=raced).count() == 0
 
 
-def _recording(calls: list[list[str]], gate: threading.Event | None = None):
-    def decide(requests: list[SchedulingRequest]) -> list[Selection]:
+@contextlib.contextmanager
+def _another_pass_planning():
+    """Another scheduler process's pass, planning one request (its scan's hosts marked)
+    until the block ends; yields the hosts it planned on."""
+    planned: list[str] = []
+    planning, finish = threading.Event(), threading.Event()
+
+    def other_pass() -> None:
+        try:
+            with transaction.atomic():
+                plan = services._plan([Scheduling(request())])
+                planned.extend(h.name for _, h, _ in plan)
+                planning.set()
+                finish.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_pass)
+    other.start()
+    try:
+        assert planning.wait(10)
+        yield planned
+    finally:
+        finish.set()
+        other.join(10)
+
+
+def test_a_pass_plans_on_the_next_hosts_while_another_plans_on_the_best(transactional_db, settings):
+    """Two scheduler processes' passes at once: the second passes over the hosts the
+    first is planning on (until its claim commits) and takes the next ones in order."""
+    settings.SCHEDULER_MAX_CANDIDATES = 2  # the other pass's scan marks h1 and h2
+    for index, memory in enumerate([8192, 7168, 6144, 5120], 1):
+        host(f"h{index}", memory_mb=memory, vcpus=8)
+    with _another_pass_planning() as planned:
+        decided = services.decide_pass([request(), request()])
+    assert planned == ["h1"]
+    assert {s.host for s in decided.selections.values()} <= {"h3", "h4"}
+    assert len(decided.selections) == 2
+    assert decided.raced == []
+    # Once the other pass is over, the best hosts are everyone's again.
+    assert {s.host for s in select_destinations([request(), request()])} <= {"h1", "h2"}
+
+
+def test_where_other_passes_plan_on_every_host_a_pass_plans_there_too(transactional_db):
+    """A small cloud: another pass marked every host. The pass plans on them all the
+    same, in one claim, rather than falling back to one request at a time."""
+    for index in (1, 2):
+        host(f"h{index}", memory_mb=8192, vcpus=8)
+    with _another_pass_planning(), CaptureQueriesContext(connection) as queries:
+        decided = services.decide_pass([request() for _ in range(3)])
+    assert len(decided.selections) == 3 and None not in hosts_of(decided.selections.values())
+    claims = [q["sql"] for q in queries.captured_queries if "INSERT INTO" in q["sql"]]
+    assert len(claims) == 1, claims  # the pass's one claim, no claim of its own per request
+    assert_used_is_the_sum_of_allocations()
+
+
+def _recording(calls: list[list[str]], gate: threading.Event | None = None, races: int = 0):
+    """A decide that records each pass's requests; requests of the project "racing"
+    lose their race `races` times (unless final), those of "fails" fail the pass."""
+    lost: dict[str, int] = {}
+
+    def decide(requests: list[SchedulingRequest], final: set[str]) -> Decided:
         calls.append([r.instance_uuid for r in requests])
         if gate is not None and len(calls) == 1:
             gate.wait(5)
         if any(r.project_id == "fails" for r in requests):
             raise RuntimeError("database gone")
-        return [Selection(host=f"host-of-{r.instance_uuid}", alternates=[]) for r in requests]
+        raced = []
+        for r in requests:
+            if r.project_id == "racing" and r.instance_uuid not in final:
+                lost[r.instance_uuid] = lost.get(r.instance_uuid, 0) + 1
+                if lost[r.instance_uuid] <= races:
+                    raced.append(r)
+        return Decided(
+            selections={
+                r.instance_uuid: Selection(host=f"host-of-{r.instance_uuid}", alternates=[])
+                for r in requests
+                if r not in raced
+            },
+            raced=raced,
+        )
 
     return decide
 
@@ -240,6 +316,36 @@ def test_requests_waiting_during_a_pass_are_decided_in_the_next_one():
     assert [t.results["selection"][0].host for t in waiting] == [
         f"host-of-{uuid}" for uuid in "bcdef"
     ]
+
+
+def test_requests_that_lost_a_race_lead_the_next_pass():
+    calls: list[list[str]] = []
+    gate = threading.Event()
+    passes = Passes(_recording(calls, gate, races=1), size=4, linger=0.0)
+    waiting = _watched(passes)
+    first = _submit(passes, "a")
+    wait_for(lambda: calls, 5, interval=0.01, message="the first pass under way")
+    threads = [_submit(passes, name, "racing" if name == "b" else "p") for name in "bcdef"]
+    wait_for(lambda: waiting.qsize() == 5, 5, interval=0.01, message="five waiting")
+    gate.set()
+    for thread in [first, *threads]:
+        thread.join(5)
+    # "b" lost its race in its first pass: planned again first in the next one, with no
+    # pass of its own; its task waited for it and got its own answer.
+    assert calls == [["a"], ["b", "c", "d", "e"], ["b", "f"]]
+    assert [t.results["selection"][0].host for t in threads] == [
+        f"host-of-{name}" for name in "bcdef"
+    ]
+
+
+def test_a_request_that_keeps_losing_races_is_decided_alone_in_the_end():
+    calls: list[list[str]] = []
+    passes = Passes(_recording(calls, races=100), size=4, linger=0.0)
+    task = _submit(passes, "b", "racing")
+    task.join(5)
+    # Each pass plans it again, the last of PASS_ATTEMPTS as final: decided alone then.
+    assert calls == [["b"]] * PASS_ATTEMPTS
+    assert task.results["selection"][0].host == "host-of-b"
 
 
 def test_an_idle_decider_decides_a_lone_request_at_once():
