@@ -282,44 +282,53 @@ def allocations_set_many(*, consumers: dict[str, ConsumerAllocations]) -> None:
 
 
 def allocations_claim_new_many(
-    claims: list[tuple[str, str, int, dict[str, int]]], *, wait: bool = True
+    claims: list[tuple[str, str, int, dict[str, int]]],
+    *,
+    wait: bool = True,
+    users: dict[str, str] | None = None,
 ) -> None:
     """Claims of consumers holding nothing yet (new builds), each (consumer id, project
-    id, provider id, resources): all of them fit and are written, or nothing changes
-    (ClaimRejected; ConsumerExists when one of them already is a consumer). On
-    PostgreSQL this is one statement in one short transaction.
+    id, provider id, resources; a consumer on several providers has a claim on each):
+    all of them fit and are written, or nothing changes (ClaimRejected; ConsumerExists
+    when one of them already is a consumer). `users` names the consumers' users (none
+    for the scheduler's claims). On PostgreSQL this is one statement in one short
+    transaction.
 
     With `wait=False`, a provider another claim has locked raises ProviderBusy at
     once (the scheduler then tries its next host) instead of queueing behind it.
     """
+    users = users or {}
     fresh = [(c, p, pid, {rc: a for rc, a in r.items() if a}) for c, p, pid, r in claims]
     if connection.vendor == "postgresql" and all(amounts for *_, amounts in fresh):
-        _fresh_claims(fresh, wait)
+        _fresh_claims(fresh, wait, users)
         return
-    with transaction.atomic():
-        if Consumer.objects.filter(uuid__in=[c for c, *_ in fresh]).exists():
-            raise ConsumerExists(", ".join(sorted(c for c, *_ in fresh)))
-        allocations_set_many(
-            consumers={
-                consumer_id: ConsumerAllocations(project_id, "", {provider_id: resources})
-                for consumer_id, project_id, provider_id, resources in fresh
-            }
+    wanted: dict[str, ConsumerAllocations] = {}
+    for consumer_id, project_id, provider_id, resources in fresh:
+        held = wanted.setdefault(
+            consumer_id, ConsumerAllocations(project_id, users.get(consumer_id, ""), {})
         )
+        held.allocations[provider_id] = resources
+    with transaction.atomic():
+        if Consumer.objects.filter(uuid__in=list(wanted)).exists():
+            raise ConsumerExists(", ".join(sorted(wanted)))
+        allocations_set_many(consumers=wanted)
 
 
 # One text for any number of claims (the rows travel as arrays), so psycopg prepares it
 # once per connection and PostgreSQL plans it once.
 _CLAIM_FRESH = """
 WITH want AS (
-    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[], %s::bigint[])
-        AS want (consumer, project_id, provider_id, resource_class, amount)
+    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[],
+                         %s::varchar[], %s::bigint[])
+        AS want (consumer, project_id, user_id, provider_id, resource_class, amount)
 ),
 need AS (
     SELECT provider_id, resource_class, sum(amount) AS amount FROM want GROUP BY 1, 2
 ),
 consumers AS (
     INSERT INTO {consumer} (uuid, project_id, user_id, generation, created_at, updated_at)
-    SELECT DISTINCT consumer, project_id, '', 0, %s::timestamptz, %s::timestamptz FROM want
+    SELECT DISTINCT consumer, project_id, user_id, 0, %s::timestamptz, %s::timestamptz
+    FROM want
     ON CONFLICT (uuid) DO NOTHING RETURNING uuid
 ),
 providers AS (
@@ -370,22 +379,24 @@ def _claim_fresh_sql(wait: bool) -> str:
     )
 
 
-def _fresh_claims(claims: list[tuple[str, str, int, dict[str, int]]], wait: bool) -> None:
+def _fresh_claims(
+    claims: list[tuple[str, str, int, dict[str, int]]], wait: bool, users: dict[str, str]
+) -> None:
     """Claims of consumers holding nothing yet, each (consumer id, project id, provider
     id, amounts), as one statement (PostgreSQL) in its own transaction. It records the
     consumers, takes the providers' locks in id order (their generations move on, as for
     every write of their inventories), adds the amounts to `used` where they fit and
     writes the allocations; anything short rolls it all back."""
     rows = [
-        (consumer_id, project_id, provider_id, rc, amount)
+        (consumer_id, project_id, users.get(consumer_id, ""), provider_id, rc, amount)
         for consumer_id, project_id, provider_id, amounts in claims
         for rc, amount in sorted(amounts.items())
     ]
     consumers = {row[0] for row in rows}
-    providers = {row[2] for row in rows}
+    providers = {row[3] for row in rows}
     need: dict[tuple[int, str], int] = {}
     each: dict[int, dict[str, list[int]]] = {}
-    for _, _, provider_id, rc, amount in rows:
+    for _, _, _, provider_id, rc, amount in rows:
         need[provider_id, rc] = need.get((provider_id, rc), 0) + amount
         each.setdefault(provider_id, {}).setdefault(rc, []).append(amount)
     now = timezone.now()

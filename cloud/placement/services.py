@@ -20,8 +20,10 @@ from cloud.placement import standard
 from cloud.placement.claims import (
     ClaimRejected,
     ConsumerAllocations,
+    ConsumerExists,
     InventoryInUse,
     InventorySpec,
+    allocations_claim_new_many,
     allocations_delete,
     allocations_set_many,
     inventories_replace,
@@ -376,6 +378,41 @@ def _provider_ids(consumers: dict[str, ConsumerWrite]) -> dict[str, int]:
     return found
 
 
+def _known(consumers: dict[str, ConsumerWrite]) -> dict[str, int]:
+    """The ids of the providers the writes name; a 400 for an unknown provider or class."""
+    providers = _provider_ids(consumers)
+    classes = {rc for write in consumers.values() for r in write.allocations.values() for rc in r}
+    unknown = resource_classes_unknown(names=classes)
+    if unknown:
+        raise BadRequest(
+            f"Unable to allocate inventory: No such resource class {', '.join(sorted(unknown))}."
+        )
+    return providers
+
+
+def _claimed_new(consumers: dict[str, ConsumerWrite]) -> bool:
+    """Claim for consumers that must be new and are, as the scheduler's claims are made
+    (cloud.placement.claims.allocations_claim_new_many); False, with nothing written,
+    when this is not such a write or one of them exists already."""
+    new = all(w.generation is None and w.allocations for w in consumers.values())
+    if not new:
+        return False
+    providers = _known(consumers)
+    claims = [
+        (consumer_id, write.project_id, providers[provider_uuid], resources)
+        for consumer_id, write in consumers.items()
+        for provider_uuid, resources in write.allocations.items()
+    ]
+    users = {consumer_id: write.user_id for consumer_id, write in consumers.items()}
+    try:
+        allocations_claim_new_many(claims, users=users)
+    except ConsumerExists:
+        return False
+    except ClaimRejected as exc:
+        raise Conflict(f"Unable to allocate inventory: {exc}") from exc
+    return True
+
+
 def _check_generations(consumers: dict[str, ConsumerWrite]) -> None:
     current = dict(
         Consumer.objects.select_for_update()
@@ -406,18 +443,15 @@ def _check_created(consumers: dict[str, ConsumerWrite]) -> None:
 
 def allocations_write(*, consumers: dict[str, ConsumerWrite], check_generations: bool) -> None:
     """Replace what each consumer holds, all or nothing: unknown providers or classes are
-    a 400, a stale consumer generation (when checked) or a provider without room a 409."""
+    a 400, a stale consumer generation (when checked) or a provider without room a 409.
+
+    Consumers the caller expects to be new (a null generation, from 1.28: the
+    scheduler's claim for a build) are claimed in one statement when they are: the
+    general path below, which words any conflict, only when one of them exists."""
+    if check_generations and _claimed_new(consumers):
+        return
     with transaction.atomic():
-        providers = _provider_ids(consumers)
-        classes = {
-            rc for write in consumers.values() for r in write.allocations.values() for rc in r
-        }
-        unknown = resource_classes_unknown(names=classes)
-        if unknown:
-            raise BadRequest(
-                f"Unable to allocate inventory: No such resource class "
-                f"{', '.join(sorted(unknown))}."
-            )
+        providers = _known(consumers)
         if check_generations:
             _check_generations(consumers)
         try:

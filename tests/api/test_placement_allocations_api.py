@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from cloud.placement.models import Allocation, Consumer, Inventory
@@ -93,6 +94,33 @@ def test_consumer_generations_guard_every_write_from_1_28(placement):
     )
     assert not Allocation.objects.exists() and not Consumer.objects.exists()
     assert Inventory.objects.get(resource_class="VCPU").used == 0
+
+
+def test_a_new_consumers_claim_is_one_statement_after_the_provider_lookup(placement):
+    """The scheduler's kind of write (a null generation from 1.28, on two providers here):
+    the provider lookup, then one claim in its own transaction; owners kept."""
+    first = placement.provider("rp1", INVENTORY)["uuid"]
+    second = placement.provider("rp2", INVENTORY)["uuid"]
+    consumer = new_id()
+    body = {
+        "allocations": {first: {"resources": {"VCPU": 1}}, second: {"resources": {"VCPU": 2}}},
+        "project_id": "p1",
+        "user_id": "u1",
+        "consumer_generation": None,
+        "consumer_type": "INSTANCE",
+    }
+    placement("GET", "/")  # the token's first check is cached before counting
+    with CaptureQueriesContext(connection) as queries:
+        assert placement("PUT", f"/allocations/{consumer}", body).status_code == 204
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # In the test's transaction, the claim's own is a savepoint.
+    assert statements == ["SELECT", "SAVEPOINT", "WITH", "RELEASE"], statements
+    shown = placement.ok("GET", f"/allocations/{consumer}", version="1.38")
+    assert (shown["project_id"], shown["user_id"], shown["consumer_generation"]) == ("p1", "u1", 0)
+    assert {p: a["resources"] for p, a in shown["allocations"].items()} == {
+        first: {"VCPU": 1},
+        second: {"VCPU": 2},
+    }
 
 
 @pytest.mark.parametrize(
