@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from cloud.placement.api import presenters, query
 from cloud.placement.api.base import PlacementView
-from cloud.placement.selectors import inventories_of, lineage, providers_filter, traits_of
+from cloud.placement.selectors import lineage, provider_capacities, providers_filter, traits_of
 
 
 class AllocationCandidatesView(PlacementView):
@@ -18,27 +18,28 @@ class AllocationCandidatesView(PlacementView):
         self.authorize("placement:allocation_candidates:list")
         filters, limit = query.candidate_filter(request.query_params, self.version)
         self.known(filters)
-        rows = providers_filter(filters=filters)
+        rows = providers_filter(filters=filters).values_list("pk", "uuid", "parent_id", named=True)
         providers = list(rows[:limit] if limit is not None else rows)
         ids = [p.pk for p in providers]
-        inventories = inventories_of(provider_ids=ids)
+        capacities = provider_capacities(provider_ids=ids)
         traits = traits_of(provider_ids=ids) if self.version.at_least("1.17") else {}
         trees = lineage(providers=providers) if self.version.at_least("1.29") else {}
+        uuids = [str(p.uuid) for p in providers]
         return Response(
             {
                 "allocation_requests": [
-                    presenters.allocation_request(str(p.uuid), filters.resources, self.version)
-                    for p in providers
+                    presenters.allocation_request(uuid, filters.resources, self.version)
+                    for uuid in uuids
                 ],
                 "provider_summaries": {
-                    str(p.uuid): presenters.provider_summary(
-                        inventories.get(p.pk, []),
+                    uuid: presenters.provider_summary(
+                        capacities.get(p.pk, {}),
                         filters.resources,
                         self.version,
                         traits.get(p.pk, []),
-                        trees.get(p.pk, (None, str(p.uuid))),
+                        trees.get(p.pk, (None, uuid)),
                     )
-                    for p in providers
+                    for uuid, p in zip(uuids, providers, strict=True)
                 },
             }
         )

@@ -86,19 +86,20 @@ def allocation_request(provider_uuid: str, amounts: dict[str, int], version: API
 
 
 def provider_summary(
-    rows: list[Inventory],
+    capacities: dict[str, tuple[int, int]],
     wanted: dict[str, int],
     version: APIVersion,
     traits: list[str],
     lineage: tuple[str | None, str],
 ) -> dict:
-    """A candidate's capacity and usage: of the requested classes, or from 1.27 of all."""
+    """A candidate's capacity and usage ({class: (capacity, used)}): of the requested
+    classes, or from 1.27 of all."""
     every = version.at_least("1.27")
     body: dict = {
         "resources": {
-            row.resource_class: {"capacity": row.capacity, "used": row.used}
-            for row in rows
-            if every or row.resource_class in wanted
+            rc: {"capacity": capacity, "used": used}
+            for rc, (capacity, used) in capacities.items()
+            if every or rc in wanted
         }
     }
     if version.at_least("1.17"):
