@@ -122,7 +122,7 @@ def instance_ports(*, instance_uuids: list[str]) -> dict[str, list[Port]]:
     the ports, one for their addresses, one for their groups, whatever the count."""
     found: dict[str, list[Port]] = {uuid: [] for uuid in instance_uuids}
     rows = (
-        Port.objects.filter(device_id__in=instance_uuids)
+        Port.objects.filter(device_id__any=instance_uuids)
         .select_related("network")
         .prefetch_related(
             Prefetch("fixed_ips", IPAllocation.objects.order_by("id")),

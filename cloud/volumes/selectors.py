@@ -104,6 +104,6 @@ def attachments_of_instances(*, instance_uuids: list[str]) -> QuerySet:
     first: one query for a page of servers."""
     return (
         VolumeAttachment.objects.select_related("volume")
-        .filter(instance_uuid__in=instance_uuids)
+        .filter(instance_uuid__any=instance_uuids)
         .order_by("created_at", "id")
     )

@@ -126,6 +126,12 @@ def _fault(fault: InstanceFault, context: RequestContext) -> dict:
     return body
 
 
+def sees_extended_attributes(context: RequestContext, project_id: str, user_id: str) -> bool:
+    """Whether the caller may see the host attributes of a server of this owner."""
+    target = {"project_id": project_id, "user_id": user_id}
+    return policy.allowed(context, "os_compute_api:os-extended-server-attributes", target)
+
+
 def server_detail(
     instance: Instance,
     base: str,
@@ -136,14 +142,16 @@ def server_detail(
     server_groups: list[str] | None = None,
     ports: list | None = None,
     volumes: list | None = None,
+    extended: bool | None = None,
 ) -> dict:
     """A server in full; `server_groups` (its group's UUID) is shown from 2.71 by the
     single-server views only, as in Nova, so lists need no extra query. `ports` are the
     server's (cloud.network.selectors.instance_ports, read for a whole page at once):
     its addresses and security groups; `volumes` its volume attachments (read the same
-    way, cloud.instances.volume_attach.servers_volumes)."""
+    way, cloud.instances.volume_attach.servers_volumes). `extended`: whether the caller
+    may see the extended server attributes (the policy's answer, which a listing asks
+    once per owner; asked here when not given)."""
     uuid = str(instance.uuid)
-    target = {"project_id": instance.project_id, "user_id": instance.user_id}
     status = api_status(instance.vm_state, instance.task_state)
     image = (
         {"id": instance.image_ref, "links": [links(base, "images", instance.image_ref)[1]]}
@@ -180,7 +188,9 @@ def server_detail(
     }
     if status in PROGRESS_STATUSES:
         body["progress"] = instance.progress
-    if policy.allowed(context, "os_compute_api:os-extended-server-attributes", target):
+    if extended is None:
+        extended = sees_extended_attributes(context, instance.project_id, instance.user_id)
+    if extended:
         body.update(
             {
                 "OS-EXT-SRV-ATTR:host": instance.host,

@@ -1,5 +1,7 @@
 """Compute API: servers (create, list, list detail, show, delete, diagnostics)."""
 
+import functools
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -11,7 +13,7 @@ from cloud.api.views import base_url
 from cloud.hosts.selectors import host_up
 from cloud.identity.views import ComputeView
 from cloud.instances import host_reads, selectors, services
-from cloud.instances.api.presenters import server_detail, server_summary
+from cloud.instances.api.presenters import sees_extended_attributes, server_detail, server_summary
 from cloud.instances.api.scheduling import placement_requested
 from cloud.instances.api.serializers import ServerCreateSerializer
 from cloud.instances.states import VmState
@@ -60,19 +62,22 @@ class ServerListView(ComputeView):
             faults = selectors.latest_faults(
                 instance_uuids=[i.uuid for i in rows if i.vm_state == VmState.ERROR]
             )
-            ports = instance_ports(instance_uuids=[str(i.uuid) for i in rows])
-            volumes = servers_volumes(instance_uuids=[str(i.uuid) for i in rows])
+            uuids = [str(i.uuid) for i in rows]
+            ports = instance_ports(instance_uuids=uuids)
+            volumes = servers_volumes(instance_uuids=uuids)
+            extended = functools.cache(functools.partial(sees_extended_attributes, self.context))
             servers = [
                 server_detail(
                     i,
                     base,
                     self.version,
                     self.context,
-                    faults.get(str(i.uuid)),
-                    ports=ports[str(i.uuid)],
-                    volumes=volumes[str(i.uuid)],
+                    faults.get(uuid),
+                    ports=ports[uuid],
+                    volumes=volumes[uuid],
+                    extended=extended(i.project_id, i.user_id),
                 )
-                for i in rows
+                for uuid, i in zip(uuids, rows, strict=True)
             ]
         else:
             servers = [server_summary(i, base) for i in rows]
