@@ -47,7 +47,7 @@ trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
 # The integration lane: its own test database and broker databases beside the front lane's.
 DATABASE_URL="${DATABASE_URL%/*}/stratus_integration" TEST_REDIS_DATABASES="10 11" \
     lane integration tests/integration
-FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-120}"
 "$PY" deploy/fuzz.py --max-time "$FUZZ_SECONDS" >var/test-fuzz.log 2>&1 &
 pids[fuzz]=$!
 

@@ -11,8 +11,14 @@
 4. The next hosts in rank travel with the decision as alternates for
    reschedules. When nothing fits, the fault counts, filter by filter, how
    many hosts each one removed.
+
+Requests waiting together are decided in a pass (decide_pass): one scan per
+shape of request, each placed on the room the ones before it left, one claim.
+Concurrent passes of other scheduler processes spread instead of racing: a
+pass's scan passes over the hosts another pass is planning on (on PostgreSQL).
 """
 
+import contextlib
 import logging
 import random
 from dataclasses import dataclass, replace
@@ -332,7 +338,11 @@ def decide_pass(
     selections: dict[str, Selection] = {}
     raced: list[SchedulingRequest] = []
     if len(unique) > 1:
-        with transaction.atomic():
+        # On PostgreSQL the pass is one transaction, which holds the marks of the hosts
+        # it plans on until its claim commits; SQLite's would hold the one write lock
+        # while planning.
+        spreading = connection.vendor == "postgresql"
+        with transaction.atomic() if spreading else contextlib.nullcontext():
             plan = _plan([Scheduling(r) for r in unique])
             claimed, held = _claim_plan(plan)
         selections.update(
