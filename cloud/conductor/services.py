@@ -372,9 +372,10 @@ def volume_created(*, result: VolumeResult) -> None:
 
 
 def compute_heartbeat(*, report: HostReport) -> None:
-    """Record the host as alive and keep its placement inventory in step: two queries
-    when the report repeats the last one."""
-    compute_node_report(report=report)
+    """Keep the host's placement inventory in step, then record it as alive: two queries
+    when the report repeats the last one. In that order, a host is never up (a scheduler
+    candidate) without its provider: a first heartbeat's node row committed before its
+    inventory would make a build in between find no room on a host that has it."""
     inventories = {
         "VCPU": InventorySpec(total=report.vcpus, allocation_ratio=settings.CPU_ALLOCATION_RATIO),
         "MEMORY_MB": InventorySpec(
@@ -388,6 +389,7 @@ def compute_heartbeat(*, report: HostReport) -> None:
     }
     if not provider_in_step(name=report.host, inventories=inventories):
         provider_sync(name=report.host, inventories=inventories)
+    compute_node_report(report=report)
 
 
 def builds_reap_stuck(*, timeout_seconds: int) -> int:

@@ -3,6 +3,7 @@
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from cloud.hosts.models import ComputeNode
@@ -65,7 +66,7 @@ def test_a_repeated_heartbeat_is_two_queries_and_a_change_syncs_placement(
 
     compute_heartbeat(report=_report())  # the first: the node, its provider, inventories
     generation = ResourceProvider.objects.get(name="h1").generation
-    with django_assert_num_queries(2):  # the node's UPDATE, the inventories' SELECT
+    with django_assert_num_queries(2):  # the inventories' SELECT, the node's UPDATE
         compute_heartbeat(report=_report())
     assert ResourceProvider.objects.get(name="h1").generation == generation
 
@@ -77,3 +78,23 @@ def test_a_repeated_heartbeat_is_two_queries_and_a_change_syncs_placement(
     Inventory.objects.filter(provider__name="h1", resource_class="DISK_GB").delete()
     compute_heartbeat(report=grown)
     assert Inventory.objects.get(provider__name="h1", resource_class="DISK_GB").total == 100
+
+
+def test_a_host_is_up_only_once_its_inventory_is_written(db, monkeypatch):
+    """The first heartbeat writes the provider before the node: a scheduler never sees
+    the host up with no inventory (it would find no room there, and fail the build)."""
+    from cloud.conductor import services
+    from cloud.placement.models import Inventory
+
+    def failing_sync(**kwargs):
+        assert not host_names_schedulable().exists()
+        raise RuntimeError("placement is unreachable")
+
+    monkeypatch.setattr(services, "provider_sync", failing_sync)
+    with pytest.raises(RuntimeError):
+        services.compute_heartbeat(report=_report())
+    assert not ComputeNode.objects.filter(host="h1").exists()
+    monkeypatch.undo()
+    services.compute_heartbeat(report=_report())
+    assert list(host_names_schedulable().values_list("host", flat=True)) == ["h1"]
+    assert Inventory.objects.filter(provider__name="h1").count() == 3
