@@ -5,6 +5,9 @@ start and end, the steps Nova notifies, and a step that failed on a host
 (compute.exception), published when the transaction commits.
 """
 
+from datetime import datetime
+
+from django.db import connection
 from django.db.models import F, Value
 from django.utils import timezone
 
@@ -28,8 +31,38 @@ def action_start(
     )
 
 
-def _action(instance_uuid: str, request_id: str) -> InstanceAction | None:
-    return InstanceAction.objects.filter(instance_uuid=instance_uuid, request_id=request_id).first()
+def _event_insert(
+    instance_uuid: str,
+    request_id: str,
+    event: str,
+    start: datetime,
+    host: str | None,
+    finish: datetime | None = None,
+    result: str | None = None,
+    traceback: str | None = None,
+    details: str | None = None,
+) -> bool:
+    """Record the event under the latest action of that request, in one statement (the
+    action's row is read by the INSERT); whether there was such an action."""
+    event_table = InstanceActionEvent._meta.db_table
+    action_table = InstanceAction._meta.db_table
+    uuid = InstanceAction._meta.get_field("instance_uuid").get_db_prep_value(
+        instance_uuid, connection
+    )
+    start_at, finish_at = (
+        connection.ops.adapt_datetimefield_value(t) if t is not None else None
+        for t in (start, finish)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {event_table} "
+            "(action_id, event, start_time, finish_time, result, traceback, host, details) "
+            f"SELECT id, %s, %s, %s, %s, %s, %s, %s FROM {action_table} "
+            "WHERE instance_uuid = %s AND request_id = %s "
+            "ORDER BY start_time DESC, id DESC LIMIT 1",
+            [event, start_at, finish_at, result, traceback, host, details, uuid, request_id],
+        )
+        return cursor.rowcount > 0
 
 
 def event_start(
@@ -41,12 +74,15 @@ def event_start(
     action: InstanceAction | None = None,
 ) -> None:
     """Start the event under the action of that request (`action`, when the caller has it
-    in hand: one read less)."""
-    action = action or _action(instance_uuid, request_id)
+    in hand; else the INSERT finds it)."""
     if action is not None:
         InstanceActionEvent.objects.create(
             action=action, event=event, start_time=timezone.now(), host=host
         )
+        started = True
+    else:
+        started = _event_insert(instance_uuid, request_id, event, timezone.now(), host)
+    if started:
         notifications.step(
             instance_uuid=instance_uuid,
             request_id=request_id,
@@ -97,20 +133,10 @@ def event_finish(
         traceback=traceback,
         details=details,
     )
-    if not finished:
-        action = _action(instance_uuid, request_id)
-        if action is None:
-            return
-        InstanceActionEvent.objects.create(
-            action=action,
-            event=event,
-            start_time=now,
-            finish_time=now,
-            result=result,
-            host=host or None,
-            traceback=traceback,
-            details=details,
-        )
+    if not finished and not _event_insert(
+        instance_uuid, request_id, event, now, host or None, now, result, traceback, details
+    ):
+        return
     failed = result == "Error"
     notifications.step(
         instance_uuid=instance_uuid,

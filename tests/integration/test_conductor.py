@@ -4,6 +4,7 @@ and the stuck-build reaper. Messages they publish are captured, not sent."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from cloud.conductor import services
@@ -196,7 +197,10 @@ def test_a_boots_outcomes_are_pinned_in_queries(
         services.instance_spawned(
             result=SpawnResult(instance_uuid=uuid, host="h1", request_id="req-1", power_state=1)
         )
-    with django_assert_num_queries(18):
+    # The lock, the states, the claim's release (one statement on PostgreSQL; its reads
+    # and writes one by one on SQLite), the group membership, migrations, consoles (2),
+    # ports, volume attachments, event, action.
+    with django_assert_num_queries(14 if connection.vendor == "postgresql" else 18):
         services.instance_terminated(
             terminated=Terminated(instance_uuid=uuid, host="h1", request_id="req-2")
         )
