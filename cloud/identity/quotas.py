@@ -51,6 +51,9 @@ UNITS = {"instances": "instances", "cores": "cores", "ram": "MB of RAM"}
 # counter(project_id, user_id or None) -> live usage
 Counter = Callable[[str, str | None], int]
 _counters: dict[str, Counter] = {}
+# counter(project_id, user_id or None) -> live usage of each of several resources
+GroupCounter = Callable[[str, str | None], dict[str, int]]
+_group_counters: dict[str, GroupCounter] = {}
 
 
 class QuotaExceeded(Forbidden):
@@ -68,6 +71,34 @@ def register_counter(resource: str, counter: Counter) -> None:
     if resource not in RESOURCES + NETWORK_RESOURCES + VOLUME_RESOURCES:
         raise ValueError(f"unknown quota resource {resource}")
     _counters[resource] = counter
+
+
+def register_counters(resources: tuple[str, ...], counter: GroupCounter) -> None:
+    """Counters of several resources one query counts together (usages_of reads them
+    at once); each is also counted alone by usage(). None of them is user-scoped."""
+    if USER_SCOPED & set(resources):
+        raise ValueError(f"user-scoped resources are counted alone: {resources}")
+    for resource in resources:
+        register_counter(
+            resource, lambda project_id, user_id, r=resource: counter(project_id, user_id)[r]
+        )
+        _group_counters[resource] = counter
+
+
+def usages_of(
+    resources: Collection[str], *, project_id: str, user_id: str | None = None
+) -> dict[str, int]:
+    """The live usage of these resources, those counted together in one query."""
+    found: dict[str, int] = {}
+    for resource in resources:
+        if resource in found:
+            continue
+        group = _group_counters.get(resource)
+        if group is not None:
+            found.update(group(project_id, user_id))
+        else:
+            found[resource] = usage(resource, project_id=project_id, user_id=user_id)
+    return {resource: found[resource] for resource in resources}
 
 
 def defaults() -> dict[str, int]:
@@ -251,18 +282,42 @@ def instances_written_check(
     wait for one another (_unlimited_shared)."""
     wanted = {"instances": 1, "cores": vcpus, "ram": memory_mb}
     wanted = {resource: per_unit for resource, per_unit in wanted.items() if per_unit > 0}
-    if _unlimited_shared(project_id=project_id, user_id=user_id, resources=list(wanted)):
+    # As read before any lock: a limited project (the defaults limit every project) goes
+    # straight to the exclusive lock; one that looks unlimited confirms it under the
+    # shared lock.
+    seen = _rows(project_id=project_id, user_id=user_id)
+    if not _limited(seen, wanted) and _unlimited_shared(
+        project_id=project_id, user_id=user_id, resources=list(wanted)
+    ):
         return
     lock_project(project_id)
     rows = _rows(project_id=project_id, user_id=user_id)
-    for resource, per_unit in wanted.items():
-        for limit, scope_user in _scopes(resource, rows, user_id=user_id):
-            if limit < 0:
-                continue
-            used = usage(resource, project_id=project_id, user_id=scope_user)
-            if used > limit:
-                requested = per_unit * count
-                raise _exceeded(resource, requested, used - requested, limit)
+    checks = [
+        (resource, per_unit, limit, scope_user)
+        for resource, per_unit in wanted.items()
+        for limit, scope_user in _scopes(resource, rows, user_id=user_id)
+        if limit >= 0
+    ]
+    used = {
+        scope: usages_of(
+            [resource for resource, _, _, user in checks if user == scope],
+            project_id=project_id,
+            user_id=scope,
+        )
+        for scope in {user for *_, user in checks}
+    }
+    for resource, per_unit, limit, scope_user in checks:
+        in_use = used[scope_user][resource]
+        if in_use > limit:
+            requested = per_unit * count
+            raise _exceeded(resource, requested, in_use - requested, limit)
+
+
+def _limited(rows: _Rows, resources: Collection[str]) -> bool:
+    """Whether the project or the user has a limit on any of these resources."""
+    return any(
+        rows.project.get(r, _default(r)) >= 0 or rows.user.get(r, -1) >= 0 for r in resources
+    )
 
 
 class _Limited(Exception):
@@ -284,11 +339,7 @@ def _unlimited_shared(*, project_id: str, user_id: str, resources: list[str]) ->
                 cursor.execute(
                     f"SELECT 1 FROM {Project._meta.db_table} WHERE id = %s FOR SHARE", [project_id]
                 )
-            rows = _rows(project_id=project_id, user_id=user_id)
-            if any(
-                rows.project.get(r, _default(r)) >= 0 or rows.user.get(r, -1) >= 0
-                for r in resources
-            ):
+            if _limited(_rows(project_id=project_id, user_id=user_id), resources):
                 raise _Limited
     except _Limited:
         return False
@@ -297,7 +348,9 @@ def _unlimited_shared(*, project_id: str, user_id: str, resources: list[str]) ->
 
 def metadata_check(*, project_id: str, items: int) -> None:
     """A server's metadata items are limited per server (the count it would have), not
-    summed over the project; 403 in Nova's words when over."""
+    summed over the project; 403 in Nova's words when over (no item is never over)."""
+    if not items:
+        return
     limit = limits(project_id=project_id)["metadata_items"]
     if 0 <= limit < items:
         raise QuotaExceeded(f"Maximum number of metadata items exceeds {limit}")

@@ -10,6 +10,4 @@ class InstancesConfig(AppConfig):
         from cloud.identity import quotas
         from cloud.instances import selectors
 
-        quotas.register_counter("instances", selectors.count_instances)
-        quotas.register_counter("cores", selectors.count_cores)
-        quotas.register_counter("ram", selectors.count_ram)
+        quotas.register_counters(("instances", "cores", "ram"), selectors.count_usage)

@@ -244,16 +244,13 @@ def _live_instances(project_id: str, user_id: str | None) -> QuerySet:
     return qs.filter(user_id=user_id) if user_id else qs
 
 
-def count_instances(project_id: str, user_id: str | None) -> int:
-    return _live_instances(project_id, user_id).count()
-
-
-def count_cores(project_id: str, user_id: str | None) -> int:
-    return _live_instances(project_id, user_id).aggregate(n=Sum("vcpus"))["n"] or 0
-
-
-def count_ram(project_id: str, user_id: str | None) -> int:
-    return _live_instances(project_id, user_id).aggregate(n=Sum("memory_mb"))["n"] or 0
+def count_usage(project_id: str, user_id: str | None) -> dict[str, int]:
+    """The live instances of the project (or of one user in it), their cores and their
+    RAM: the three quotas' usage, in one query."""
+    found = _live_instances(project_id, user_id).aggregate(
+        instances=Count("id"), cores=Sum("vcpus"), ram=Sum("memory_mb")
+    )
+    return {resource: n or 0 for resource, n in found.items()}
 
 
 def instance_counts_by_host(*, hosts: list[str]) -> dict[str, dict[str, int]]:
