@@ -8,6 +8,7 @@ through the API where it can make them, else as the service that owns them would
 
 import uuid
 
+from django.db import connection
 from django.utils import timezone
 
 from cloud.hosts.models import ComputeNode
@@ -509,3 +510,24 @@ class TestResourceProviderShow(ShowQueries):
     def make(self, client):
         provider = Placement(client).provider("qc-rp", INVENTORY)
         return f"/placement/resource_providers/{provider['uuid']}"
+
+
+# --- writes on the boot path ---------------------------------------------------------------
+
+
+def test_a_server_create_is_pinned_in_queries(api, django_assert_num_queries):
+    """POST /servers with no network and no metadata: the image, the flavor and its extra
+    specs; then the instance, its request spec, action and event; then the quota check:
+    the limits as read, and in a limited project (the defaults limit every one) the
+    project's lock, the limits again under it and one count of instances, cores and RAM.
+    In a project without limits the check confirms them under the shared lock instead
+    (its savepoint, the lock, the limits again, the release), and counts nothing."""
+    create_server(api, "warm")  # the token's first check, the policy files
+    with django_assert_num_queries(13):
+        create_server(api, "limited")
+    project = Project.objects.get(name="alpha")
+    for resource in ("instances", "cores", "ram"):
+        project.quotas.create(resource=resource, hard_limit=-1)
+    # (SQLite has no shared row lock: it takes the exclusive one, and counts nothing.)
+    with django_assert_num_queries(14 if connection.vendor == "postgresql" else 12):
+        create_server(api, "unlimited")
