@@ -799,17 +799,48 @@ FIGURES = [
 ]
 
 
-def cpu_per_cycle(before: dict[str, float], after: dict[str, float], summary: dict) -> dict:
+def cpu_per_cycle(
+    before: dict[str, float],
+    after: dict[str, float],
+    summary: dict,
+    background: dict[str, float] | None = None,
+) -> dict:
     """CPU milliseconds the stack's processes spent per boot+delete cycle, by role: a
-    figure the machine's other load does not change much, unlike the wall clock."""
+    figure the machine's other load does not change much, unlike the wall clock. With
+    `background` (CPU ms per second each role spends with no request: heartbeats, periodic
+    tasks, idle polling), what the run's wall time would have cost anyway is taken off."""
     cycles = summary["active"] or 1
+    wall = summary["total_wall_s"] if background else 0.0
+    background = background or {}
     used = {
-        role: round((after.get(role, 0.0) - before.get(role, 0.0)) * 1000 / cycles, 1)
+        role: round(
+            (
+                (after.get(role, 0.0) - before.get(role, 0.0)) * 1000
+                - background.get(role, 0.0) * wall
+            )
+            / cycles,
+            1,
+        )
         for role in sorted(set(before) | set(after))
     }
     used = {role: ms for role, ms in used.items() if ms > 0}
     used["total"] = round(sum(used.values()), 1)
     return used
+
+
+def background_cpu(stack: "OwnStack", seconds: float) -> dict[str, float]:
+    """CPU ms per second each role of the idle stack spends (no request is made while it
+    is measured): the share of a run's CPU that its wall time costs, not its cycles."""
+    before, start = stack.cpu(), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = stack.cpu(), time.monotonic() - start
+    rates = {
+        role: round((after.get(role, 0.0) - before.get(role, 0.0)) * 1000 / elapsed, 1)
+        for role in sorted(set(before) | set(after))
+    }
+    rates = {role: ms for role, ms in rates.items() if ms > 0}
+    rates["total"] = round(sum(rates.values()), 1)
+    return rates
 
 
 def print_report(summary: dict) -> None:
@@ -861,6 +892,19 @@ def print_report(summary: dict) -> None:
             "CPU per cycle      "
             + ", ".join(f"{role} {ms:.1f}ms" for role, ms in summary["cpu_ms_per_cycle"].items())
         )
+    if summary.get("background_cpu_ms_per_s"):
+        print(
+            "idle stack         "
+            + ", ".join(
+                f"{role} {ms:.1f}ms/s" for role, ms in summary["background_cpu_ms_per_s"].items()
+            )
+        )
+        print(
+            "  net of it        "
+            + ", ".join(
+                f"{role} {ms:.1f}ms" for role, ms in summary["cpu_ms_per_cycle_net"].items()
+            )
+        )
     counts = summary["hosts"]
     if counts and len(counts) <= 10:
         print("hosts              " + ", ".join(f"{h} {n}" for h, n in counts.items()))
@@ -873,7 +917,8 @@ def print_report(summary: dict) -> None:
 
 def baseline_line(summary: dict, path: Path) -> str:
     if not path.exists():
-        return f"baseline           none ({path.relative_to(ROOT)} does not exist; --save)"
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        return f"baseline           none ({shown} does not exist; --save)"
     try:
         base = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -957,6 +1002,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     g.add_argument("--computes", type=int, default=100, help="simulated hosts (default 100)")
     g.add_argument("--heartbeat", type=float, default=10.0, help="hosts' heartbeat seconds")
+    g.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=20.0,
+        help="measure the idle stack's CPU this long before the run, and report the CPU "
+        "per cycle net of it too (0: do not; default 20)",
+    )
     g.add_argument("--host-cpus", type=int, default=32)
     g.add_argument("--host-memory-mb", type=int, default=65536)
     g.add_argument("--host-disk-gb", type=int, default=1000)
@@ -998,6 +1050,10 @@ def main(argv: list[str] | None = None) -> int:
         if stack:
             api.quotas_unlimited()
         image_id = api.image_id(args.image)
+        background = {}
+        if stack and args.idle_seconds > 0:
+            log(f"measuring the idle stack's CPU for {args.idle_seconds:.0f}s")
+            background = background_cpu(stack, args.idle_seconds)
         cpu_before = stack.cpu() if stack else {}
         prefix = f"storm-{secrets.token_hex(3)}-"
         run = Run(args=args, api=api, prefix=prefix, deadline=time.monotonic() + args.timeout)
@@ -1009,7 +1065,13 @@ def main(argv: list[str] | None = None) -> int:
             run.delete()
         summary = run.summary()
         if stack:
-            summary["cpu_ms_per_cycle"] = cpu_per_cycle(cpu_before, stack.cpu(), summary)
+            cpu_after = stack.cpu()
+            summary["cpu_ms_per_cycle"] = cpu_per_cycle(cpu_before, cpu_after, summary)
+        if background:
+            summary["background_cpu_ms_per_s"] = background
+            summary["cpu_ms_per_cycle_net"] = cpu_per_cycle(
+                cpu_before, cpu_after, summary, background
+            )
         print_report(summary)
         if summary["failures"] or summary["timed_out"] or summary["delete_failures"]:
             print("failures:")
