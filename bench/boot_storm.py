@@ -91,7 +91,9 @@ ROLES = (
     ("conductor", ("-Q conductor",)),
     ("scheduler", ("-Q scheduler",)),
     ("compute", ("cloud.workers.app",)),
-    ("network", ("-Q network",)),
+    # The hosts' network agents (their queues are network.<host>) before the controller.
+    ("netagent", ("cloud.netagent.app",)),
+    ("network", ("-Q network ",)),
     ("redis", ("redis-server",)),
     ("beat", (" beat ",)),
 )
