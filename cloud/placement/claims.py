@@ -368,14 +368,15 @@ SELECT (SELECT count(*) FROM consumers), (SELECT count(*) FROM providers),
 """
 
 
-@lru_cache(maxsize=2)
-def _claim_fresh_sql(wait: bool) -> str:
-    return _CLAIM_FRESH.format(
+@lru_cache(maxsize=8)
+def _statement(text: str, **extra: str) -> str:
+    """One of this module's statements with the placement tables' names filled in."""
+    return text.format(
         consumer=Consumer._meta.db_table,
         provider=ResourceProvider._meta.db_table,
         inventory=Inventory._meta.db_table,
         allocation=Allocation._meta.db_table,
-        wait="" if wait else "SKIP LOCKED",
+        **extra,
     )
 
 
@@ -402,7 +403,10 @@ def _fresh_claims(
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         columns = [list(column) for column in zip(*rows, strict=True)]
-        cursor.execute(_claim_fresh_sql(wait), [*columns, now, now, len(consumers), now])
+        cursor.execute(
+            _statement(_CLAIM_FRESH, wait="" if wait else "SKIP LOCKED"),
+            [*columns, now, now, len(consumers), now],
+        )
         fresh, locked, taken, allocated = cursor.fetchone()
         if allocated != len(rows):
             transaction.set_rollback(True)
@@ -517,16 +521,6 @@ SELECT ARRAY(SELECT uuid FROM consumers), ARRAY(SELECT uuid FROM existing),
 """
 
 
-@lru_cache(maxsize=1)
-def _claim_fitting_sql() -> str:
-    return _CLAIM_FITTING.format(
-        consumer=Consumer._meta.db_table,
-        provider=ResourceProvider._meta.db_table,
-        inventory=Inventory._meta.db_table,
-        allocation=Allocation._meta.db_table,
-    )
-
-
 def _fitting_claims(claims: list[tuple[str, str, int, dict[str, int]]]) -> Fitted:
     """PostgreSQL: the providers' locks first, in id order (as every claim takes them),
     then one statement that, on rows read after the locks were granted, keeps the
@@ -548,7 +542,7 @@ def _fitting_claims(claims: list[tuple[str, str, int, dict[str, int]]]) -> Fitte
             [providers],
         )
         columns = [list(column) for column in zip(*rows, strict=True)]
-        cursor.execute(_claim_fitting_sql(), [*columns, now, now, now])
+        cursor.execute(_statement(_CLAIM_FITTING), [*columns, now, now, now])
         claimed, existing, whole = cursor.fetchone()
         if not whole:
             transaction.set_rollback(True)
@@ -588,22 +582,12 @@ SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM freed), (SELECT count(
 """
 
 
-@lru_cache(maxsize=1)
-def _delete_consumer_sql() -> str:
-    return _DELETE_CONSUMER.format(
-        consumer=Consumer._meta.db_table,
-        provider=ResourceProvider._meta.db_table,
-        inventory=Inventory._meta.db_table,
-        allocation=Allocation._meta.db_table,
-    )
-
-
 def allocations_delete(*, consumer_id: str) -> int:
     """Free everything a consumer holds (how many allocations it had). Call inside the
     caller's transaction. On PostgreSQL this is one statement."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_delete_consumer_sql(), [consumer_id, consumer_id, consumer_id])
+            cursor.execute(_statement(_DELETE_CONSUMER), [consumer_id, consumer_id, consumer_id])
             return cursor.fetchone()[0]
     held = list(Allocation.objects.select_for_update().filter(consumer_id=consumer_id))
     # Providers first, as claims lock them, so a delete and a claim never deadlock.
