@@ -45,6 +45,10 @@ HOSTS = {"itest-a": 2560, "itest-b": 2560}
 HOST_CPUS = 4
 HOST_DISK_GB = 100
 HEARTBEAT = 1.0
+# A host silent this long is down, to the workers and to this process's api alike: the
+# wait for "both hosts up" must be the scheduler's, or a test can begin while heartbeats
+# queued behind a slow conductor's start still leave the hosts down to the scheduler.
+SERVICE_DOWN_TIME = 10
 IMAGE_CACHE_MAX_AGE = 3
 WORKER_OPTIONS = ["--without-mingle", "--without-gossip", "-l", "INFO"]
 
@@ -95,7 +99,7 @@ class Workers:
             PYTHONUNBUFFERED="1",
             DB_CONN_MAX_AGE="0",
             DATABASE_URL=self.database_url,
-            SERVICE_DOWN_TIME="10",
+            SERVICE_DOWN_TIME=str(SERVICE_DOWN_TIME),
             # One attempt per host: a build that fails on both gives up with its own fault.
             SCHEDULER_MAX_ATTEMPTS=str(len(HOSTS)),
             IMAGE_API_URL=f"{self.api_url}/image",
@@ -314,6 +318,7 @@ def workers(django_db_setup, django_db_blocker):
     # This process builds snapshot requests and takes uploads (APIClient) too.
     settings.IMAGE_API_URL = f"{group.api_url}/image"
     settings.IMAGE_STORE_DIR = group.image_store
+    settings.SERVICE_DOWN_TIME = SERVICE_DOWN_TIME
     group.start_api()
     group.start_conductor()
     group.start_network()
@@ -356,10 +361,11 @@ def cloud(workers, transactional_db):
     """Seeded flavors and image, both hosts up, and the worker group."""
     seed_catalog()
     # The first test of a session waits for the workers to start: on a loaded 2-core
-    # machine a Celery worker takes well over 20 s to import and report in.
+    # machine a Celery worker takes well over 20 s to import and report in, and CI has
+    # seen 80 s before the conductor handled the hosts' first heartbeats.
     wait_for(
         lambda: host_names_schedulable().count() == len(HOSTS),
-        90,
+        180,
         message=f"hosts up; dead workers: {workers.dead()}",
     )
     yield workers

@@ -267,8 +267,7 @@ def test_a_reboot_interrupted_by_a_crash_ends_active_or_in_error(admin_client, c
     _claims_match_live_servers()
 
 
-def test_a_host_back_from_the_dead_shows_its_guests_as_they_are(admin_client, crashable, settings):
-    settings.SERVICE_DOWN_TIME = 10  # as the workers have it (the api here is this process)
+def test_a_host_back_from_the_dead_shows_its_guests_as_they_are(admin_client, crashable):
     server = _on_host(admin_client, "stopped-while-away")
 
     crashable.kill()
