@@ -814,51 +814,54 @@ class Stack:
 
     def wait_ready(self, proc: subprocess.Popen, started: float, timeout: float = 120) -> None:
         """Until the API answers, every compute host has reported in, and so has the
-        network agent of each host that runs one (since `started`)."""
+        network agent of each host that runs one (since `started`), and every volume
+        backend: `manage.py wait_services`, one process polling the database."""
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.args.port}/compute/v2.1"
-        while time.monotonic() < deadline:
+        while not self._answers(url):
             if proc.poll() is not None:
                 raise RuntimeError(f"supervisor exited with {proc.returncode}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200 and self._hosts_up(started):
-                        return
-            except OSError:
-                pass
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"not ready after {timeout:.0f}s: the api does not answer")
             time.sleep(1)
-        raise RuntimeError(f"not ready after {timeout:.0f}s")
-
-    @property
-    def database_file(self) -> Path:
-        return self.run_dir / "database.url"
-
-    def _hosts_up(self, started: float) -> bool:
         env = dict(
             os.environ, STRATUS_VAR_DIR=str(self.var), DJANGO_SETTINGS_MODULE="cloud.settings"
         )
         if self.database_file.exists():
             env["DATABASE_URL"] = self.database_file.read_text()
-        elif self.production:
-            return False
         agents = self.agents_file.read_text().split() if self.agents_file.exists() else []
-        code = (
-            "import sys, datetime;"
-            "from cloud.hosts.selectors import host_names_schedulable as h;"
-            "from cloud.network.selectors import agent_hosts_seen as a;"
-            "from cloud.volumes.selectors import backends_with_usage as b;"
-            f"since = datetime.datetime.fromtimestamp({started}, datetime.UTC);"
-            f"ok = h().count() >= {len(self.hosts)} and {set(agents)!r} <= a(since=since)"
-            f" and sum(x.is_up for x in b()) >= {len(self.volume_backends)};"
-            "sys.exit(0 if ok else 1)"
-        )
-        result = subprocess.run(
-            [PYTHON, str(ROOT / "manage.py"), "shell", "-c", code],
+        waiting = subprocess.Popen(
+            [PYTHON, str(ROOT / "manage.py"), "wait_services"]
+            + ["--hosts", str(len(self.hosts)), "--agents", *agents]
+            + ["--volume-backends", str(len(self.volume_backends))]
+            + ["--since", str(started), "--timeout", str(max(deadline - time.monotonic(), 1))],
             env=env,
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
-        return result.returncode == 0
+        while waiting.poll() is None:
+            if proc.poll() is not None:
+                waiting.kill()
+                waiting.wait()
+                raise RuntimeError(f"supervisor exited with {proc.returncode}")
+            time.sleep(0.5)
+        said = waiting.stdout.read().strip() if waiting.stdout else ""
+        if waiting.returncode != 0:
+            raise RuntimeError(said.splitlines()[-1] if said else f"not ready after {timeout:.0f}s")
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    @property
+    def database_file(self) -> Path:
+        return self.run_dir / "database.url"
 
     def stop(self) -> int:
         if not self.pid_file.exists():
@@ -912,7 +915,7 @@ def arguments() -> argparse.ArgumentParser:
         "--ready-timeout",
         type=float,
         default=0,
-        help="seconds `start` waits for the api and hosts (default 120; 300 with qemu)",
+        help="seconds `start` waits for the api and hosts (default 300, and 3 per simulated host)",
     )
     parser.add_argument("--heartbeat", type=float, default=10.0)
     parser.add_argument("--host-cpus", type=int, default=32)
