@@ -81,6 +81,12 @@ for path in sys.argv[1:]:
 print(f"lanes: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
 PY
 if [ "${#failed[@]}" -gt 0 ]; then
+    # Every lane's failed and erroring tests once more, last, where a log cut short for
+    # its length still shows them (the lanes' own summaries are spread over the output).
+    echo "---- failures by lane ----"
+    for name in main integration e2e-a e2e-b e2e-qemu chaos; do
+        grep -E '^(FAILED|ERROR) ' "var/test-$name.log" | cut -c1-400 | sed "s/^/$name: /"
+    done
     echo "test lanes failed: ${failed[*]}" >&2
     exit 1
 fi

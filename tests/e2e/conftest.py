@@ -137,8 +137,15 @@ def until(
         time.sleep(every)
 
 
-def _running_stack(tmp_path_factory, name: str, *options: str, timeout: float = 240):
-    """Start the stack on free ports in a fresh var dir; yield it; stop it."""
+# How long a stack may take to start: the lanes start theirs at once, each a dozen worker
+# processes importing Django and Celery on two cores (CI has seen 220 s for one), and
+# the QEMU stack builds its guest image first.
+READY_TIMEOUT = 900
+
+
+def _running_stack(tmp_path_factory, name: str, *options: str):
+    """Start the stack on free ports in a fresh var dir; yield it; stop it. A start that
+    fails, or is not ready in READY_TIMEOUT, fails the test with the stack's log."""
     var = tmp_path_factory.mktemp(name) / "var"  # not there yet, as on a fresh checkout
     running = RunningStack(var, free_port(), free_port(), free_port(), free_port())
     env = {
@@ -165,12 +172,13 @@ def _running_stack(tmp_path_factory, name: str, *options: str, timeout: float = 
             str(running.console_port),
             "--heartbeat",
             "2",
+            "--ready-timeout",
+            str(READY_TIMEOUT),
             *options,
         ],
         env=env,
         capture_output=True,
         text=True,
-        timeout=timeout,
     )
     try:
         assert start.returncode == 0, start.stdout + start.stderr + running.log()
@@ -207,5 +215,4 @@ def qemu_stack(tmp_path_factory):
         "qemu",
         "--network-agents",
         agents,
-        timeout=360,
     )
