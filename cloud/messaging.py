@@ -71,17 +71,34 @@ DEADLINE_REAP_INTERVAL = float(os.environ.get("DEADLINE_REAP_INTERVAL", "60"))
 PUBLISH_RETRY_SECONDS = float(os.environ.get("BROKER_PUBLISH_RETRY_SECONDS", "10"))
 
 
-def transport_options(*, compute: bool = False) -> dict[str, Any]:
+# A host's workers (compute, network agent, volume; one of each per host, a hundred
+# hosts and more) are idle most of the time, and their idle cost is multiplied by the
+# hosts: they wait on Redis this long per BRPOP instead of kombu's 1 s, and look for
+# the messages of dead workers every minute (the control plane looks every 10 s, and
+# a compute message is only handed out again after COMPUTE_VISIBILITY_TIMEOUT). Their
+# Celery heartbeat events (Flower's "online") go every 10 s, not every 2: the command
+# lines of deploy/stack.py and the systemd units say --heartbeat-interval 10.
+HOST_WORKER_BRPOP_TIMEOUT = 10
+HOST_WORKER_RESTORE_INTERVAL = 60
+
+
+def transport_options(*, compute: bool = False, host: bool = False) -> dict[str, Any]:
     """kombu's Redis options: the visibility timeout, and how often a worker looks for
     messages whose worker died (a fifth of the timeout, at most every 10 s). Compute
     workers keep the messages they hold under keys of their own, so the control plane's
-    shorter timeout never hands a running compute task out again."""
+    shorter timeout never hands a running compute task out again. A host's worker
+    (`host`; a compute worker is one) waits longer on Redis and restores less often."""
     timeout = COMPUTE_VISIBILITY_TIMEOUT if compute else VISIBILITY_TIMEOUT
     options: dict[str, Any] = {
         "visibility_timeout": timeout,
         "unacked_restore_interval": max(1, min(10, timeout // 5)),
         "unacked_restore_throttle": 1,
     }
+    if compute or host:
+        options.update(
+            brpop_timeout=HOST_WORKER_BRPOP_TIMEOUT,
+            unacked_restore_interval=HOST_WORKER_RESTORE_INTERVAL,
+        )
     if compute:
         options.update(
             unacked_key="unacked.compute",
@@ -123,9 +140,9 @@ def load_env_file() -> None:
         environ.Env.read_env(path, overwrite=False)
 
 
-def celery_config(*, compute: bool = False) -> dict[str, Any]:
+def celery_config(*, compute: bool = False, host: bool = False) -> dict[str, Any]:
     """Celery settings read from the environment, for any Stratus process (`compute`:
-    a compute host's worker)."""
+    a compute host's worker; `host`: another of a host's workers)."""
     load_env_file()
     broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
     backend = os.environ.get("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/1")
@@ -133,7 +150,7 @@ def celery_config(*, compute: bool = False) -> dict[str, Any]:
         "broker_url": broker,
         "result_backend": backend,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": transport_options(compute=compute),
+        "broker_transport_options": transport_options(compute=compute, host=host),
         "task_publish_retry_policy": publish_retry_policy(),
         "result_expires": 3600,
         "task_serializer": "json",

@@ -34,7 +34,7 @@ HEARTBEAT_INTERVAL = float(os.environ.get("NETWORK_AGENT_HEARTBEAT", "10"))
 POLL_INTERVAL = float(os.environ.get("NETWORK_AGENT_POLL_INTERVAL", "1"))
 
 app = Celery(f"stratus-netagent-{config.host}")
-app.conf.update(celery_config())
+app.conf.update(celery_config(host=True))
 app.conf.task_default_queue = network_agent_queue(config.host)
 app.conf.include = ["cloud.netagent.tasks"]
 

@@ -34,7 +34,7 @@ P = TypeVar("P", bound=Payload)
 config = VolumeConfig.from_env()
 
 app = Celery(f"stratus-volume-{config.backend}")
-app.conf.update(celery_config())
+app.conf.update(celery_config(host=True))
 app.conf.task_default_queue = volume_queue(config.backend)
 app.conf.include = ["cloud.volumeworker.tasks"]
 

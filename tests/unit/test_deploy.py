@@ -83,6 +83,23 @@ def test_no_worker_gossips_or_mingles(tmp_path):
         assert "--without-gossip" in command and "--without-mingle" in command, command
 
 
+def test_a_hosts_workers_send_celery_heartbeats_every_10_s(tmp_path):
+    """A hundred hosts' compute, agent and volume workers, idle, spent a quarter of their
+    CPU on Celery heartbeat events every 2 s; the control plane's few workers keep 2 s."""
+    commands = [_exec_start(unit) for unit in UNITS]
+    commands += [command for _, command in _stack_processes(tmp_path)]
+    stack_module = _stack_module()
+    stack = stack_module.Stack(
+        stack_module.arguments().parse_args(["run", "--var-dir", str(tmp_path)])
+    )
+    commands.append(stack.agent_process({}, "compute-1")[1])
+    apps = ("cloud.workers.app", "cloud.netagent.app", "cloud.volumeworker.app")
+    hosts = [c for c in commands if " worker " in f" {c} " and any(app in c for app in apps)]
+    assert {app for app in apps if any(app in c for c in hosts)} == set(apps)
+    for command in hosts:
+        assert "--heartbeat-interval 10" in command, command
+
+
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
 def test_every_unit_has_its_environment_example_and_a_line_in_the_readme(unit):
     for path in re.findall(r"^EnvironmentFile=-?(\S+)$", unit.read_text(), re.MULTILINE):
