@@ -420,9 +420,11 @@ LOGGING = logging_config(
 # (a Prometheus server scrapes without credentials from one of them).
 METRICS_ALLOWED_ADDRESSES = env.list("METRICS_ALLOWED_ADDRESSES", default=[])
 # Versioned notifications (Nova's) on the broker: the topic exchange they are published
-# to, and the queues (one per priority) declared for operators to consume.
-# NOTIFICATIONS_ENABLED=false publishes none.
-NOTIFICATIONS_ENABLED = env.bool("NOTIFICATIONS_ENABLED", default=True)
+# to, and the queues (one per priority) declared for operators to consume. Off unless
+# NOTIFICATIONS_ENABLED=true, as Nova's are until a driver is configured: a queue that
+# nothing reads grows without end in the broker's memory, and building and publishing
+# them took a quarter of the conductor's CPU in a boot storm.
+NOTIFICATIONS_ENABLED = env.bool("NOTIFICATIONS_ENABLED", default=False)
 NOTIFICATIONS_EXCHANGE = env.str("NOTIFICATIONS_EXCHANGE", default="notifications")
 NOTIFICATIONS_PUBLISHER = env.str("NOTIFICATIONS_PUBLISHER", default="")
 # Flower (cloud.operators.flower) asks the workers what they consume this often (s).

@@ -117,7 +117,6 @@ class ChaosStack(Workers):
             QUOTA_INSTANCES="-1",
             QUOTA_CORES="-1",
             QUOTA_RAM="-1",
-            NOTIFICATIONS_ENABLED="false",
             **extra,
         )
 

@@ -100,6 +100,8 @@ class Workers:
             DB_CONN_MAX_AGE="0",
             DATABASE_URL=self.database_url,
             SERVICE_DOWN_TIME=str(SERVICE_DOWN_TIME),
+            # Off by default (an unread queue grows); test_operators reads them.
+            NOTIFICATIONS_ENABLED="true",
             # One attempt per host: a build that fails on both gives up with its own fault.
             SCHEDULER_MAX_ATTEMPTS=str(len(HOSTS)),
             IMAGE_API_URL=f"{self.api_url}/image",
@@ -319,6 +321,7 @@ def workers(django_db_setup, django_db_blocker):
     settings.IMAGE_API_URL = f"{group.api_url}/image"
     settings.IMAGE_STORE_DIR = group.image_store
     settings.SERVICE_DOWN_TIME = SERVICE_DOWN_TIME
+    settings.NOTIFICATIONS_ENABLED = True
     group.start_api()
     group.start_conductor()
     group.start_network()
